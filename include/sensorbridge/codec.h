@@ -1,0 +1,72 @@
+/*
+ * codec.h - the JSON message of one sample, compatible with the existing
+ * Python producers:
+ *   {"sensor":"PS1","cycle":0,"sample_idx":100,"value":151.19,
+ *    "timestamp":"2025-11-08T14:30:45.123456Z","sampling_rate_hz":100,
+ *    "unit":"bar","source":"uci-hydraulic"}
+ * Encoding is hand-written (the value keeps the file's digits); decoding
+ * uses jansson and validates every field. Pure.
+ */
+#ifndef SB_CODEC_H
+#define SB_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sensorbridge/sensors.h"
+
+#define SB_CODEC_MAX_MESSAGE 4096 /* larger messages are invalid */
+
+struct sb_sample {
+    const char *sensor; /* borrowed */
+    uint32_t cycle;
+    uint32_t sample_idx;
+    double value;
+    const char *value_text; /* the file's digits, or NULL to format value */
+    size_t value_len;
+    int64_t ts_us; /* event time, microseconds since the epoch */
+    unsigned rate_hz;
+    const char *unit;   /* borrowed, may be NULL (field omitted) */
+    const char *source; /* borrowed, may be NULL (field omitted) */
+};
+
+/* Writes the JSON of s into buf like snprintf: returns the length the full
+ * message needs (excluding NUL); the output is complete only when the
+ * return value is < cap. The sensor, unit and source strings are
+ * JSON-escaped. */
+size_t sb_codec_encode(const struct sb_sample *s, char *buf, size_t cap);
+
+/* Why a consumed message was rejected; also the `reason` label. */
+enum sb_invalid_reason {
+    SB_INVALID_NOT_JSON,       /* "not_json": empty, too large or unparseable */
+    SB_INVALID_NOT_OBJECT,     /* "not_object" */
+    SB_INVALID_MISSING_FIELD,  /* "missing_field": sensor, value or timestamp absent */
+    SB_INVALID_WRONG_TYPE,     /* "wrong_type": e.g. value is a string, cycle negative */
+    SB_INVALID_NON_FINITE,     /* "non_finite": value is NaN/Inf or out of double range */
+    SB_INVALID_BAD_TIMESTAMP,  /* "bad_timestamp": not RFC 3339 */
+    SB_INVALID_UNKNOWN_SENSOR, /* "unknown_sensor": name not in the catalogue (strict mode) or too
+                                  long */
+    SB_INVALID__COUNT
+};
+
+const char *sb_invalid_reason_name(enum sb_invalid_reason r);
+
+/* A decoded message. The sensor name is copied into the struct. Fields
+ * that are optional on the wire (cycle, sample_idx, sampling_rate_hz)
+ * are -1 when absent. */
+struct sb_decoded {
+    char sensor[SB_SENSOR_NAME_MAX];
+    int64_t cycle;
+    int64_t sample_idx;
+    double value;
+    int64_t ts_us;
+    double rate_hz;
+};
+
+/* Decodes and validates one message. Returns 0, or -1 with *reason set.
+ * With strict != 0 the sensor must be in the UCI catalogue; otherwise any
+ * name of 1..63 bytes of [A-Za-z0-9_.:-] is accepted. */
+int sb_codec_decode(const void *buf, size_t len, int strict, struct sb_decoded *out,
+                    enum sb_invalid_reason *reason);
+
+#endif

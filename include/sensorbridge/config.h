@@ -1,0 +1,93 @@
+/*
+ * config.h - the INI configuration (read with libinih), one table row per
+ * key. Pure: no libuv, no librdkafka.
+ *
+ * Ownership: sb_config_load fills a caller-owned struct sb_config; every
+ * string in it is owned by the struct and released by sb_config_free.
+ */
+#ifndef SB_CONFIG_H
+#define SB_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SB_DEFAULT_CONFIG_PATH "/etc/sensorbridge/sensorbridge.conf"
+
+/* An ordered list of librdkafka properties passed through untouched
+ * (keys written as "kafka.<property>" in [producer] or [consumer]). */
+struct sb_kv {
+    char *key;
+    char *value;
+};
+
+struct sb_kvlist {
+    struct sb_kv *items;
+    size_t n;
+    size_t cap;
+};
+
+/* A set of sensor names; n == 0 means "all". */
+struct sb_namelist {
+    char **names;
+    size_t n;
+};
+
+struct sb_config {
+    char *path; /* the file this was read from */
+
+    /* [general] */
+    int log_level; /* enum sb_log_level */
+
+    /* [kafka] */
+    char *brokers;        /* "embedded" or "host:port[,host:port...]" */
+    int embedded_brokers; /* brokers in the embedded mock cluster, 1..16 */
+    int partitions;       /* partitions per topic created in embedded mode, 1..256 */
+    char *topic_prefix;   /* topics are "<prefix>-<SENSOR>" */
+
+    /* [producer] */
+    bool producer_enabled;
+    int flush_timeout_ms; /* bound on the shutdown flush, 0..600000 */
+    struct sb_kvlist producer_props;
+
+    /* [consumer] */
+    bool consumer_enabled;
+    char *group_id;
+    bool strict_sensors; /* unknown sensor names are invalid messages */
+    struct sb_kvlist consumer_props;
+
+    /* [replay] */
+    bool replay_enabled;
+    char *dataset;   /* directory, resolved against the config file's directory */
+    double speed;    /* > 0; 0 means "max" */
+    int cycle_first; /* 0-based, inclusive */
+    int cycle_last;  /* 0-based, inclusive; -1 = to the end of the files */
+    bool loop;
+    struct sb_namelist sensors;
+    int64_t event_epoch_us; /* event time of the first sample; -1 = now, floored to the minute */
+
+    /* [http] */
+    char *listen; /* "host:port", port 0 = ephemeral */
+};
+
+/* Sets every field to its documented default (strings are allocated). */
+void sb_config_defaults(struct sb_config *c);
+
+/* Reads `path` over the defaults already in `c` (call sb_config_defaults
+ * first). On error returns -EINVAL (or -errno if the file cannot be read)
+ * and writes "FILE:LINE: [section] key: why" into err. Unknown sections,
+ * unknown keys and bad values are errors. */
+int sb_config_load(struct sb_config *c, const char *path, char *err, size_t errlen);
+
+void sb_config_free(struct sb_config *c);
+
+/* True if brokers == "embedded". */
+bool sb_config_embedded(const struct sb_config *c);
+
+/* Names the first key whose value differs between a and b and that cannot
+ * change without a restart (brokers, listen, group_id, topic_prefix,
+ * producer/consumer enabled and their kafka.* properties, embedded_*,
+ * partitions); NULL if a reload may apply b. */
+const char *sb_config_restart_key(const struct sb_config *a, const struct sb_config *b);
+
+#endif

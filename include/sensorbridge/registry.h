@@ -1,0 +1,76 @@
+/*
+ * registry.h - in-process metrics: counters, gauges and histograms, each a
+ * family with fixed label names and children keyed by label values. One
+ * thread (the loop) owns it, so there are no locks. Pure.
+ *
+ * Ownership: the registry owns every family and child; the pointers it
+ * returns stay valid until sb_registry_free, so hot paths look a child up
+ * once and keep the pointer.
+ */
+#ifndef SB_REGISTRY_H
+#define SB_REGISTRY_H
+
+#include <stddef.h>
+
+#include "sensorbridge/util.h"
+
+#define SB_METRIC_MAX_LABELS 8
+#define SB_METRIC_MAX_BUCKETS 32
+#define SB_METRIC_MAX_CHILDREN 65536 /* per family; sb_family_child returns NULL beyond */
+
+enum sb_metric_type {
+    SB_COUNTER,
+    SB_GAUGE,
+    SB_HISTOGRAM,
+};
+
+struct sb_registry;
+struct sb_family;
+struct sb_metric;
+
+struct sb_registry *sb_registry_new(void);
+void sb_registry_free(struct sb_registry *r);
+
+/* Registers a family, or returns the existing one of that name (which
+ * must have the same type and labels: a mismatch aborts, it is a bug).
+ * `name` must match [a-zA-Z_:][a-zA-Z0-9_:]*, label names
+ * [a-zA-Z_][a-zA-Z0-9_]* and not start with "__"; counters must end in
+ * "_total". `buckets` (histograms only) are strictly increasing upper
+ * bounds without +Inf, which is implicit. Strings are copied. */
+struct sb_family *sb_registry_family(struct sb_registry *r, enum sb_metric_type type,
+                                     const char *name, const char *help, size_t nlabels,
+                                     const char *const *labelnames, const double *buckets,
+                                     size_t nbuckets);
+
+/* Gets or creates the child with these label values (nlabels of them;
+ * any UTF-8 string; copied). NULL only past SB_METRIC_MAX_CHILDREN. */
+struct sb_metric *sb_family_child(struct sb_family *f, const char *const *labelvalues);
+
+/* Removes every child of a family (e.g. partitions no longer assigned).
+ * Pointers to its children become invalid. */
+void sb_family_clear(struct sb_family *f);
+
+void sb_counter_add(struct sb_metric *m, double v); /* v >= 0 */
+/* For collectors that mirror a monotonic count kept elsewhere (e.g. CPU time). */
+void sb_counter_set(struct sb_metric *m, double v);
+void sb_gauge_set(struct sb_metric *m, double v);
+void sb_gauge_add(struct sb_metric *m, double v);
+void sb_histogram_observe(struct sb_metric *m, double v);
+double sb_metric_value(const struct sb_metric *m); /* counter/gauge value; histogram count */
+
+/* A collector refreshes gauges just before each exposition (e.g. process
+ * statistics read from /proc, consumer lag). Called in registration order. */
+typedef void (*sb_collect_cb)(void *ud);
+void sb_registry_add_collector(struct sb_registry *r, sb_collect_cb cb, void *ud);
+
+/* Runs the collectors, then appends the whole registry to out in the
+ * Prometheus text format 0.0.4: families sorted by name, each with its
+ * HELP and TYPE lines and its samples contiguous, children sorted by label
+ * values; label values escaped (\\, \", \n), HELP escaped (\\, \n);
+ * histograms as _bucket{le=...} (cumulative, ending with +Inf), _sum and
+ * _count. A family with no children prints only HELP and TYPE. */
+void sb_registry_expose(struct sb_registry *r, struct sb_buf *out);
+
+#define SB_EXPOSITION_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+#endif

@@ -1,0 +1,60 @@
+/*
+ * util.h - allocation that aborts on out-of-memory, a growable byte buffer,
+ * and small helpers shared by every module. Pure: no libuv, no librdkafka.
+ */
+#ifndef SB_UTIL_H
+#define SB_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SB_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The sb_x* family never returns NULL: on out-of-memory they log and abort(). */
+void *sb_xmalloc(size_t n);
+void *sb_xcalloc(size_t nmemb, size_t size);
+void *sb_xrealloc(void *p, size_t n);
+char *sb_xstrdup(const char *s);
+char *sb_xstrndup(const char *s, size_t n);
+
+/* A growable byte buffer, always NUL-terminated after `len` bytes. The
+ * caller owns the struct; sb_buf_free releases `data`. */
+struct sb_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+
+void sb_buf_init(struct sb_buf *b);
+void sb_buf_free(struct sb_buf *b);
+void sb_buf_reset(struct sb_buf *b);
+void sb_buf_reserve(struct sb_buf *b, size_t extra);
+void sb_buf_append(struct sb_buf *b, const void *p, size_t n);
+void sb_buf_puts(struct sb_buf *b, const char *s);
+void sb_buf_putc(struct sb_buf *b, char c);
+void sb_buf_printf(struct sb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_buf_vprintf(struct sb_buf *b, const char *fmt, va_list ap);
+
+/* Formats `v` as the shortest decimal that parses back to the same double
+ * (tries %.15g, then %.16g, %.17g). "NaN", "+Inf" and "-Inf" for
+ * non-finite values (Prometheus spelling). Returns the length written;
+ * `cap` must be at least 32. */
+size_t sb_fmt_double(char *out, size_t cap, double v);
+
+/* Wall clock in microseconds since the Unix epoch, and a monotonic clock in
+ * nanoseconds. Modules that must be testable take times as arguments
+ * instead of calling these. */
+int64_t sb_now_wall_us(void);
+uint64_t sb_now_mono_ns(void);
+
+/* Formats microseconds since the epoch as RFC 3339 UTC with six fractional
+ * digits, e.g. "2025-11-08T14:30:45.123456Z" (27 chars + NUL; cap >= 32). */
+size_t sb_fmt_rfc3339_us(char *out, size_t cap, int64_t us);
+
+/* Parses RFC 3339 ("YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)", 't' and ' '
+ * accepted as separator, up to 9 fractional digits). Returns 0 and sets
+ * *us, or -EINVAL. */
+int sb_parse_rfc3339_us(const char *s, size_t len, int64_t *us);
+
+#endif
