@@ -1,0 +1,54 @@
+/*
+ * http.h - the embedded HTTP server: libmicrohttpd driven from the libuv
+ * loop with no thread of its own (MHD_USE_EPOLL; its epoll fd watched by a
+ * uv_poll_t, MHD_run() on readiness, a uv_timer_t re-armed from
+ * MHD_get_timeout()). Routes are exact paths; GET and HEAD only.
+ *
+ * Lifecycle (libuv style): sb_http_new -> sb_http_route... -> sb_http_start
+ * -> sb_http_close(cb); memory is released just before cb runs.
+ */
+#ifndef SB_HTTP_H
+#define SB_HTTP_H
+
+#include <uv.h>
+
+#include "sensorbridge/util.h"
+
+#define SB_HTTP_MAX_ROUTES 32
+#define SB_HTTP_MAX_CONNECTIONS 64
+
+struct sb_http;
+
+/* What a handler fills in. body starts empty and is owned by the server;
+ * status defaults to 200 and content_type to "text/plain; charset=utf-8".
+ * content_type must point to storage that outlives the request (a literal). */
+struct sb_http_response {
+    unsigned status;
+    const char *content_type;
+    struct sb_buf body;
+};
+
+/* Called on the loop thread for a GET or HEAD of the route's path (the query
+ * string is stripped before matching). */
+typedef void (*sb_http_handler)(void *ud, struct sb_http_response *resp);
+
+/* listen is "host:port" ("0.0.0.0:9550", "127.0.0.1:0", "[::1]:9550");
+ * port 0 picks a free port (see sb_http_port). Returns 0 or -errno with
+ * a message in err. Nothing is bound until sb_http_start. */
+int sb_http_new(struct sb_http **out, uv_loop_t *loop, const char *listen, char *err,
+                size_t errlen);
+
+/* Registers a handler for an exact path such as "/metrics". */
+void sb_http_route(struct sb_http *h, const char *path, sb_http_handler cb, void *ud);
+
+/* Binds, listens and joins the loop. Returns 0 or -errno with a message. */
+int sb_http_start(struct sb_http *h, char *err, size_t errlen);
+
+/* The bound TCP port (after a successful start). */
+unsigned sb_http_port(const struct sb_http *h);
+
+/* Stops accepting, closes every connection and the loop handles; cb(ud)
+ * runs once everything is released. Safe to call before start. */
+void sb_http_close(struct sb_http *h, void (*cb)(void *ud), void *ud);
+
+#endif
