@@ -10,6 +10,7 @@
 #ifndef SB_REGISTRY_H
 #define SB_REGISTRY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "sensorbridge/util.h"
@@ -28,6 +29,13 @@ struct sb_registry;
 struct sb_family;
 struct sb_metric;
 
+/* Whether `name` is a valid metric name ([a-zA-Z_:][a-zA-Z0-9_:]*) or
+ * label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with "__"). The
+ * registration below aborts on invalid names; callers that build names
+ * from configuration check them first with these. */
+bool sb_metric_name_valid(const char *name);
+bool sb_label_name_valid(const char *name);
+
 struct sb_registry *sb_registry_new(void);
 void sb_registry_free(struct sb_registry *r);
 
@@ -35,22 +43,29 @@ void sb_registry_free(struct sb_registry *r);
  * must have the same type and labels: a mismatch aborts, it is a bug).
  * `name` must match [a-zA-Z_:][a-zA-Z0-9_:]*, label names
  * [a-zA-Z_][a-zA-Z0-9_]* and not start with "__"; counters must end in
- * "_total". `buckets` (histograms only) are strictly increasing upper
- * bounds without +Inf, which is implicit. Strings are copied. */
+ * "_total"; histograms may not use the label name "le". No two families
+ * may expose the same sample name (e.g. a histogram "x" and a gauge
+ * "x_count"). `buckets` (histograms only) are strictly increasing finite
+ * upper bounds without +Inf, which is implicit. `help` must not be NULL;
+ * on re-registration the first help text is kept. Strings are copied. */
 struct sb_family *sb_registry_family(struct sb_registry *r, enum sb_metric_type type,
                                      const char *name, const char *help, size_t nlabels,
                                      const char *const *labelnames, const double *buckets,
                                      size_t nbuckets);
 
 /* Gets or creates the child with these label values (nlabels of them;
- * any UTF-8 string; copied). NULL only past SB_METRIC_MAX_CHILDREN. */
+ * any UTF-8 string; copied). Bytes that are not valid UTF-8 are replaced
+ * by U+FFFD, both when creating and when looking up, because one invalid
+ * label value would make Prometheus reject the whole scrape. NULL only
+ * past SB_METRIC_MAX_CHILDREN (logged once per family until cleared). */
 struct sb_metric *sb_family_child(struct sb_family *f, const char *const *labelvalues);
 
 /* Removes every child of a family (e.g. partitions no longer assigned).
  * Pointers to its children become invalid. */
 void sb_family_clear(struct sb_family *f);
 
-void sb_counter_add(struct sb_metric *m, double v); /* v >= 0 */
+/* Counters only go up: a negative or NaN increment is ignored. */
+void sb_counter_add(struct sb_metric *m, double v);
 /* For collectors that mirror a monotonic count kept elsewhere (e.g. CPU time). */
 void sb_counter_set(struct sb_metric *m, double v);
 void sb_gauge_set(struct sb_metric *m, double v);
@@ -68,7 +83,10 @@ void sb_registry_add_collector(struct sb_registry *r, sb_collect_cb cb, void *ud
  * HELP and TYPE lines and its samples contiguous, children sorted by label
  * values; label values escaped (\\, \", \n), HELP escaped (\\, \n);
  * histograms as _bucket{le=...} (cumulative, ending with +Inf), _sum and
- * _count. A family with no children prints only HELP and TYPE. */
+ * _count, with "le" formatted as client_golang does ("0.005", "1",
+ * "1e+06") so series from Go and C exporters aggregate by le. Integral
+ * values up to 2^53 print without exponent. A family with no children
+ * prints only HELP and TYPE. */
 void sb_registry_expose(struct sb_registry *r, struct sb_buf *out);
 
 #define SB_EXPOSITION_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"

@@ -26,4 +26,8 @@ const struct sb_sensor_info *sb_sensors_uci(size_t *n);
 /* Looks a UCI sensor up by exact name; NULL if unknown. */
 const struct sb_sensor_info *sb_sensors_find(const char *name);
 
+/* Values per row (= per 60-s cycle) in the sensor's file: rate_hz * 60,
+ * i.e. 6000, 600 or 60. The ncols to pass to sb_dsfile_open. */
+size_t sb_sensors_ncols(const struct sb_sensor_info *s);
+
 #endif

@@ -1,0 +1,38 @@
+/*
+ * consumer.h - the Kafka consumer on the libuv loop: a member of a
+ * consumer group subscribed to "^<prefix>-" topics by pattern. Each
+ * message is decoded, validated and applied to the ingest; its offset is
+ * stored only after that, and stored offsets are committed periodically
+ * and on close (at-least-once after processing).
+ */
+#ifndef SB_CONSUMER_H
+#define SB_CONSUMER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "sensorbridge/config.h"
+#include "sensorbridge/ingest.h"
+#include "sensorbridge/registry.h"
+
+#define SB_CONSUMER_BATCH 10000 /* messages per loop turn before yielding */
+
+struct sb_consumer;
+
+int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_config *cfg,
+                    const char *bootstraps, struct sb_ingest *ingest, struct sb_registry *reg,
+                    char *err, size_t errlen);
+
+/* Reload: change what can change without a restart. */
+void sb_consumer_set_strict(struct sb_consumer *c, bool strict);
+
+/* Messages applied so far (valid and invalid). */
+uint64_t sb_consumer_count(const struct sb_consumer *c);
+
+/* Commits stored offsets, leaves the group, destroys the handle and closes
+ * the loop handles; cb runs when everything is released. Blocks for the
+ * group leave (bounded by librdkafka). */
+void sb_consumer_close(struct sb_consumer *c, void (*cb)(void *ud), void *ud);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * producer.h - the Kafka producer on the libuv loop. Delivery reports are
+ * served from the loop: librdkafka writes to an eventfd when its main
+ * queue becomes non-empty, a uv_poll_t watches it, rd_kafka_poll drains.
+ *
+ * Backpressure: when librdkafka's queue is full, sb_producer_send returns
+ * -EAGAIN and the caller keeps the sample; the drain callback fires once
+ * the queue is below half full again. Nothing is dropped.
+ *
+ * Ownership: topics returned by sb_producer_topic belong to the producer.
+ */
+#ifndef SB_PRODUCER_H
+#define SB_PRODUCER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "sensorbridge/codec.h"
+#include "sensorbridge/config.h"
+#include "sensorbridge/registry.h"
+
+/* Header carrying the wall time (decimal microseconds) at which the
+ * producer handed the message to librdkafka: the start of the end-to-end
+ * latency measurement. */
+#define SB_HEADER_PRODUCED_US "sb-produced-us"
+
+struct sb_producer;
+struct sb_producer_topic;
+
+typedef void (*sb_producer_drain_cb)(void *ud);
+
+int sb_producer_new(struct sb_producer **out, uv_loop_t *loop, const struct sb_config *cfg,
+                    const char *bootstraps, struct sb_registry *reg, char *err, size_t errlen);
+
+void sb_producer_on_drain(struct sb_producer *p, sb_producer_drain_cb cb, void *ud);
+
+/* The topic "<prefix>-<sensor>" with its per-sensor counters. */
+struct sb_producer_topic *sb_producer_topic(struct sb_producer *p, const char *sensor);
+
+/* Encodes s and hands it to librdkafka with key = sensor and the Kafka
+ * timestamp = event time. Returns 0, -EAGAIN (queue full: retry after the
+ * drain callback), or another negative errno (logged, counted failed). */
+int sb_producer_send(struct sb_producer *p, struct sb_producer_topic *t,
+                     const struct sb_sample *s);
+
+/* Messages waiting in librdkafka (queued or in flight). */
+int sb_producer_outq_len(const struct sb_producer *p);
+
+/* Blocks up to timeout_ms for outstanding messages; returns how many are
+ * left (0 = everything delivered). Run at shutdown only. */
+int sb_producer_flush(struct sb_producer *p, int timeout_ms);
+
+/* Destroys the librdkafka handle and closes the loop handles; cb runs
+ * when everything is released. */
+void sb_producer_close(struct sb_producer *p, void (*cb)(void *ud), void *ud);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * replay.h - the UCI hydraulic replay source. Each selected sensor is its
+ * own stream on its own uv_timer_t, emitting sample k of cycle c at
+ *     start + (60 c + k / rate) / speed
+ * on an absolute schedule (see sched.h), reading its file one row at a
+ * time. <SENSOR>.txt is replayed unchanged; when it is absent,
+ * standin/<SENSOR>_1hz.txt (1-second means) is interpolated to the native
+ * rate and labelled source "uci-hydraulic-standin". When profile.txt is
+ * present the current cycle's condition labels are exported as gauges.
+ */
+#ifndef SB_REPLAY_H
+#define SB_REPLAY_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "sensorbridge/codec.h"
+#include "sensorbridge/config.h"
+#include "sensorbridge/registry.h"
+
+struct sb_replay;
+
+/* Where samples go. bind is called once per stream at creation and returns
+ * the handle passed to emit; emit returns 0, or -EAGAIN to pause the
+ * stream (the sample is kept and emitted again after sb_replay_resume). */
+struct sb_replay_sink {
+    void *(*bind)(void *ud, const char *sensor);
+    int (*emit)(void *ud, void *bound, const struct sb_sample *s);
+    void *ud;
+};
+
+/* Opens the dataset named by cfg (all files are checked here, so a
+ * missing or unreadable file is reported before anything starts).
+ * Returns 0 or -errno with a message. */
+int sb_replay_new(struct sb_replay **out, uv_loop_t *loop, const struct sb_config *cfg,
+                  struct sb_registry *reg, const struct sb_replay_sink *sink, char *err,
+                  size_t errlen);
+
+void sb_replay_start(struct sb_replay *r);
+
+/* Restarts every paused stream (the producer's queue has drained). */
+void sb_replay_resume(struct sb_replay *r);
+
+/* Applies a new speed to the running streams without losing their place. */
+void sb_replay_set_speed(struct sb_replay *r, double speed);
+
+/* Stops the timers: no sample is emitted after this returns. */
+void sb_replay_stop(struct sb_replay *r);
+
+/* True once every stream has reached its last cycle (never with loop). */
+bool sb_replay_finished(const struct sb_replay *r);
+
+void sb_replay_close(struct sb_replay *r, void (*cb)(void *ud), void *ud);
+
+#endif

@@ -1,0 +1,318 @@
+/* consumer.c - librdkafka consumer group member served from the libuv loop. */
+#include "sensorbridge/consumer.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "kafka_util.h"
+#include "sensorbridge/log.h"
+#include "sensorbridge/producer.h"
+#include "sensorbridge/util.h"
+
+/* An idle consumer must still call rd_kafka_consumer_poll within
+ * max.poll.interval.ms or the group evicts it. */
+#define POLL_INTERVAL_MS 500
+
+struct sb_consumer {
+    uv_loop_t *loop;
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *q;
+    int efd;
+    uv_poll_t poll;
+    uv_timer_t timer;
+    uv_idle_t idle; /* continues a drain that hit SB_CONSUMER_BATCH */
+    int open_handles;
+    bool strict;
+    uint64_t count;
+    struct sb_ingest *ingest;
+    struct sb_family *f_lag;
+    struct sb_metric *rebalances;
+    struct sb_metric *errors;
+    struct sb_ratelimit invalid_rl;
+    struct sb_ratelimit error_rl;
+    void (*close_cb)(void *ud);
+    void *close_ud;
+};
+
+/* sensorbridge's consumer defaults; kafka.* keys in [consumer] override them. */
+static const char *const consumer_defaults[] = {
+    "client.id", "sensorbridge-consumer",
+    "auto.offset.reset", "earliest",
+    "enable.auto.offset.store", "false",
+    "enable.auto.commit", "true",
+    "auto.commit.interval.ms", "1000",
+    "session.timeout.ms", "6000",
+    "queued.min.messages", "100000",
+    "topic.metadata.refresh.interval.ms", "10000",
+    NULL,
+};
+
+static int64_t produced_header(const rd_kafka_message_t *m)
+{
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *val;
+    size_t len;
+    if (rd_kafka_message_headers(m, &hdrs) || !hdrs ||
+        rd_kafka_header_get_last(hdrs, SB_HEADER_PRODUCED_US, &val, &len) || len == 0 ||
+        len > 20)
+        return -1;
+    int64_t v = 0;
+    const char *s = val;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m)
+{
+    if (m->err) {
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            return;
+        sb_counter_add(c->errors, 1);
+        uint64_t suppressed = 0;
+        if (sb_ratelimit_ok(&c->error_rl, sb_now_mono_ns(), &suppressed))
+            sb_err("msg=\"consumer error\" error=\"%s\" suppressed=%" PRIu64,
+                   rd_kafka_message_errstr(m), suppressed);
+        return;
+    }
+    c->count++;
+    sb_ingest_consumed(c->ingest);
+    struct sb_decoded d;
+    enum sb_invalid_reason reason;
+    if (sb_codec_decode(m->payload, m->len, c->strict, &d, &reason) == 0) {
+        sb_ingest_sample(c->ingest, &d, produced_header(m), sb_now_wall_us());
+    } else {
+        sb_ingest_invalid(c->ingest, reason);
+        uint64_t suppressed = 0;
+        if (sb_ratelimit_ok(&c->invalid_rl, sb_now_mono_ns(), &suppressed))
+            sb_warn("msg=\"invalid message skipped\" reason=%s topic=%s partition=%" PRId32
+                    " offset=%" PRId64 " suppressed=%" PRIu64,
+                    sb_invalid_reason_name(reason), rd_kafka_topic_name(m->rkt), m->partition,
+                    m->offset, suppressed);
+    }
+    /* Stored only now, after the sample is applied: a crash before this
+     * re-delivers the message rather than losing it. */
+    rd_kafka_offset_store(m->rkt, m->partition, m->offset);
+}
+
+static void idle_cb(uv_idle_t *h);
+
+static void drain(struct sb_consumer *c)
+{
+    uint64_t junk;
+    while (read(c->efd, &junk, sizeof(junk)) > 0)
+        ;
+    for (int i = 0; i < SB_CONSUMER_BATCH; i++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
+        if (!m) {
+            uv_idle_stop(&c->idle);
+            return;
+        }
+        handle_message(c, m);
+        rd_kafka_message_destroy(m);
+    }
+    /* The batch cap keeps HTTP and the sources responsive under a
+     * backlog; the queue is not empty, so no new wake-up will come. */
+    uv_idle_start(&c->idle, idle_cb);
+}
+
+static void poll_cb(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    drain(h->data);
+}
+
+static void timer_cb(uv_timer_t *h)
+{
+    drain(h->data);
+}
+
+static void idle_cb(uv_idle_t *h)
+{
+    drain(h->data);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    struct sb_consumer *c = opaque;
+    sb_counter_add(c->rebalances, 1);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        sb_info("msg=\"partitions assigned\" count=%d", parts->cnt);
+        rd_kafka_assign(rk, parts);
+    } else {
+        sb_info("msg=\"partitions revoked\" count=%d", parts->cnt);
+        /* Commit what was processed before the partitions move on. */
+        rd_kafka_commit(rk, NULL, 0);
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+static void collect_lag(void *ud)
+{
+    struct sb_consumer *c = ud;
+    sb_family_clear(c->f_lag);
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(c->rk, &parts) || !parts)
+        return;
+    rd_kafka_position(c->rk, parts);
+    for (int i = 0; i < parts->cnt; i++) {
+        rd_kafka_topic_partition_t *tp = &parts->elems[i];
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(c->rk, tp->topic, tp->partition, &lo, &hi) ||
+            hi < 0)
+            continue;
+        /* Before the first fetch the position is unknown: everything from
+         * the low watermark is still to be consumed. */
+        int64_t pos = tp->offset >= 0 ? tp->offset : lo;
+        char pbuf[16];
+        snprintf(pbuf, sizeof(pbuf), "%" PRId32, tp->partition);
+        const char *lv[] = {tp->topic, pbuf};
+        struct sb_metric *m = sb_family_child(c->f_lag, lv);
+        if (m)
+            sb_gauge_set(m, (double)(hi > pos ? hi - pos : 0));
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_config *cfg,
+                    const char *bootstraps, struct sb_ingest *ingest, struct sb_registry *reg,
+                    char *err, size_t errlen)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = sb_kafka_conf(consumer_defaults, bootstraps, &cfg->consumer_props,
+                                          "[consumer]", err, errlen);
+    if (!conf)
+        return -EINVAL;
+    if (rd_kafka_conf_set(conf, "group.id", cfg->group_id, errstr, sizeof(errstr))) {
+        snprintf(err, errlen, "[consumer] group_id: %s", errstr);
+        rd_kafka_conf_destroy(conf);
+        return -EINVAL;
+    }
+    struct sb_consumer *c = sb_xcalloc(1, sizeof(*c));
+    rd_kafka_conf_set_opaque(conf, c);
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (!c->rk) {
+        snprintf(err, errlen, "[consumer]: %s", errstr);
+        rd_kafka_conf_destroy(conf);
+        free(c);
+        return -EINVAL;
+    }
+    c->loop = loop;
+    c->strict = cfg->strict_sensors;
+    c->ingest = ingest;
+    c->invalid_rl.interval_ns = 10ull * 1000000000u;
+    c->error_rl.interval_ns = 10ull * 1000000000u;
+    const char *lag_labels[] = {"topic", "partition"};
+    c->f_lag = sb_registry_family(reg, SB_GAUGE, "sensorbridge_consumer_lag_messages",
+                                  "Messages in an assigned partition not yet consumed "
+                                  "(high watermark minus position).",
+                                  2, lag_labels, NULL, 0);
+    c->rebalances = sb_family_child(
+        sb_registry_family(reg, SB_COUNTER, "sensorbridge_consumer_rebalances_total",
+                           "Consumer group rebalances (assignments and revocations).", 0, NULL,
+                           NULL, 0),
+        NULL);
+    c->errors = sb_family_child(
+        sb_registry_family(reg, SB_COUNTER, "sensorbridge_consumer_errors_total",
+                           "Errors reported by the Kafka consumer.", 0, NULL, NULL, 0),
+        NULL);
+    sb_registry_add_collector(reg, collect_lag, c);
+
+    rd_kafka_poll_set_consumer(c->rk);
+    char pattern[512];
+    snprintf(pattern, sizeof(pattern), "^%s-.*", cfg->topic_prefix);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, pattern, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e) {
+        snprintf(err, errlen, "[consumer]: subscribe %s: %s", pattern, rd_kafka_err2str(e));
+        rd_kafka_destroy(c->rk);
+        free(c);
+        return -EIO;
+    }
+
+    c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (c->efd < 0) {
+        int en = errno;
+        snprintf(err, errlen, "[consumer]: eventfd: %s", strerror(en));
+        rd_kafka_consumer_close(c->rk);
+        rd_kafka_destroy(c->rk);
+        free(c);
+        return -en;
+    }
+    static const uint64_t one = 1;
+    c->q = rd_kafka_queue_get_consumer(c->rk);
+    rd_kafka_queue_io_event_enable(c->q, c->efd, &one, sizeof(one));
+    uv_poll_init(loop, &c->poll, c->efd);
+    c->poll.data = c;
+    uv_poll_start(&c->poll, UV_READABLE, poll_cb);
+    uv_timer_init(loop, &c->timer);
+    c->timer.data = c;
+    uv_timer_start(&c->timer, timer_cb, POLL_INTERVAL_MS, POLL_INTERVAL_MS);
+    uv_idle_init(loop, &c->idle);
+    c->idle.data = c;
+    c->open_handles = 3;
+    sb_info("msg=\"consumer started\" group=%s pattern=\"%s\" bootstraps=%s", cfg->group_id,
+            pattern, bootstraps);
+    *out = c;
+    return 0;
+}
+
+void sb_consumer_set_strict(struct sb_consumer *c, bool strict)
+{
+    c->strict = strict;
+}
+
+uint64_t sb_consumer_count(const struct sb_consumer *c)
+{
+    return c->count;
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+    struct sb_consumer *c = h->data;
+    if (--c->open_handles > 0)
+        return;
+    close(c->efd);
+    void (*cb)(void *) = c->close_cb;
+    void *ud = c->close_ud;
+    free(c);
+    if (cb)
+        cb(ud);
+}
+
+void sb_consumer_close(struct sb_consumer *c, void (*cb)(void *ud), void *ud)
+{
+    c->close_cb = cb;
+    c->close_ud = ud;
+    /* Apply what is already fetched so its offsets are committed too. */
+    rd_kafka_message_t *m;
+    while ((m = rd_kafka_consumer_poll(c->rk, 0))) {
+        handle_message(c, m);
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, NULL, 0);
+    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        sb_warn("msg=\"final commit failed\" error=\"%s\"", rd_kafka_err2str(e));
+    rd_kafka_queue_io_event_enable(c->q, -1, NULL, 0);
+    rd_kafka_queue_destroy(c->q);
+    rd_kafka_consumer_close(c->rk);
+    rd_kafka_destroy(c->rk);
+    sb_info("msg=\"consumer closed\" consumed=%" PRIu64, c->count);
+    uv_close((uv_handle_t *)&c->poll, handle_closed);
+    uv_close((uv_handle_t *)&c->timer, handle_closed);
+    uv_close((uv_handle_t *)&c->idle, handle_closed);
+}

@@ -1,0 +1,414 @@
+/* daemon.c - wiring, signals, reload and the shutdown order. */
+#include "sensorbridge/daemon.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <microhttpd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+#ifdef SB_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "sensorbridge/broker.h"
+#include "sensorbridge/config.h"
+#include "sensorbridge/consumer.h"
+#include "sensorbridge/http.h"
+#include "sensorbridge/ingest.h"
+#include "sensorbridge/log.h"
+#include "sensorbridge/procstats.h"
+#include "sensorbridge/producer.h"
+#include "sensorbridge/registry.h"
+#include "sensorbridge/replay.h"
+#include "sensorbridge/sensors.h"
+#include "sensorbridge/util.h"
+
+struct sb_daemon {
+    uv_loop_t loop;
+    struct sb_config cfg;
+    struct sb_registry *reg;
+    struct sb_broker *broker;
+    const char *bootstraps;
+    struct sb_producer *producer;
+    struct sb_replay *replay;
+    struct sb_ingest *ingest;
+    struct sb_consumer *consumer;
+    struct sb_http *http;
+    uv_signal_t sigint, sigterm, sighup;
+    struct sb_metric *reloads_ok;
+    struct sb_metric *reloads_failed;
+    int64_t started_us;
+    bool stopping;
+};
+
+static void notify(const char *state)
+{
+#ifdef SB_HAVE_SYSTEMD
+    sd_notify(0, state);
+#else
+    (void)state;
+#endif
+}
+
+/* ---- replay -> producer ---- */
+
+static void *sink_bind(void *ud, const char *sensor)
+{
+    struct sb_daemon *d = ud;
+    return sb_producer_topic(d->producer, sensor);
+}
+
+static int sink_emit(void *ud, void *bound, const struct sb_sample *s)
+{
+    struct sb_daemon *d = ud;
+    return sb_producer_send(d->producer, bound, s);
+}
+
+static void producer_drained(void *ud)
+{
+    struct sb_daemon *d = ud;
+    if (d->replay && !d->stopping)
+        sb_replay_resume(d->replay);
+}
+
+static int replay_new(struct sb_daemon *d, const struct sb_config *cfg,
+                      struct sb_replay **out, char *err, size_t errlen)
+{
+    struct sb_replay_sink sink = {.bind = sink_bind, .emit = sink_emit, .ud = d};
+    return sb_replay_new(out, &d->loop, cfg, d->reg, &sink, err, errlen);
+}
+
+/* ---- HTTP ---- */
+
+static void handle_metrics(void *ud, struct sb_http_response *resp)
+{
+    struct sb_daemon *d = ud;
+    resp->content_type = SB_EXPOSITION_CONTENT_TYPE;
+    sb_registry_expose(d->reg, &resp->body);
+}
+
+static void handle_healthz(void *ud, struct sb_http_response *resp)
+{
+    struct sb_daemon *d = ud;
+    if (d->stopping) {
+        resp->status = 503;
+        sb_buf_puts(&resp->body, "stopping\n");
+    } else {
+        sb_buf_puts(&resp->body, "ok\n");
+    }
+}
+
+static void handle_root(void *ud, struct sb_http_response *resp)
+{
+    (void)ud;
+    resp->content_type = "text/html; charset=utf-8";
+    sb_buf_puts(&resp->body,
+                "<!DOCTYPE html>\n<html><head><title>sensorbridge</title></head><body>\n"
+                "<h1>sensorbridge " SB_VERSION "</h1>\n<ul>\n"
+                "<li><a href=\"/metrics\">/metrics</a> - Prometheus exposition</li>\n"
+                "<li><a href=\"/healthz\">/healthz</a> - liveness</li>\n"
+                "<li><a href=\"/api/v1/status\">/api/v1/status</a> - status as JSON</li>\n"
+                "</ul>\n</body></html>\n");
+}
+
+static void handle_status(void *ud, struct sb_http_response *resp)
+{
+    struct sb_daemon *d = ud;
+    json_t *o = json_object();
+    json_object_set_new(o, "version", json_string(SB_VERSION));
+    json_object_set_new(o, "config", json_string(d->cfg.path ? d->cfg.path : ""));
+    json_object_set_new(o, "uptime_seconds",
+                        json_real((double)(sb_now_wall_us() - d->started_us) / 1e6));
+    json_object_set_new(o, "brokers", json_string(d->bootstraps));
+    json_object_set_new(o, "embedded_broker", json_boolean(d->broker != NULL));
+    json_object_set_new(o, "topic_prefix", json_string(d->cfg.topic_prefix));
+    json_t *prod = json_object();
+    json_object_set_new(prod, "enabled", json_boolean(d->producer != NULL));
+    if (d->producer)
+        json_object_set_new(prod, "queue_messages",
+                            json_integer(sb_producer_outq_len(d->producer)));
+    json_object_set_new(o, "producer", prod);
+    json_t *rep = json_object();
+    json_object_set_new(rep, "enabled", json_boolean(d->replay != NULL));
+    if (d->replay) {
+        json_object_set_new(rep, "finished", json_boolean(sb_replay_finished(d->replay)));
+        json_object_set_new(rep, "speed", d->cfg.speed > 0 ? json_real(d->cfg.speed)
+                                                           : json_string("max"));
+    }
+    json_object_set_new(o, "replay", rep);
+    json_t *con = json_object();
+    json_object_set_new(con, "enabled", json_boolean(d->consumer != NULL));
+    if (d->consumer) {
+        json_object_set_new(con, "group_id", json_string(d->cfg.group_id));
+        json_object_set_new(con, "messages", json_integer((json_int_t)sb_consumer_count(d->consumer)));
+    }
+    json_object_set_new(o, "consumer", con);
+    char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+    json_decref(o);
+    resp->content_type = "application/json";
+    sb_buf_puts(&resp->body, s);
+    sb_buf_putc(&resp->body, '\n');
+    free(s);
+}
+
+/* ---- reload ---- */
+
+static bool replay_changed(const struct sb_config *a, const struct sb_config *b)
+{
+    if (a->replay_enabled != b->replay_enabled || strcmp(a->dataset, b->dataset) ||
+        a->cycle_first != b->cycle_first || a->cycle_last != b->cycle_last ||
+        a->loop != b->loop || a->event_epoch_us != b->event_epoch_us ||
+        a->sensors.n != b->sensors.n)
+        return true;
+    for (size_t i = 0; i < a->sensors.n; i++)
+        if (strcmp(a->sensors.names[i], b->sensors.names[i]))
+            return true;
+    return false;
+}
+
+static void replay_closed(void *ud)
+{
+    (void)ud;
+}
+
+static void reload(struct sb_daemon *d)
+{
+    char err[1024];
+    struct sb_config next;
+    notify("RELOADING=1");
+    sb_config_defaults(&next);
+    int rc = sb_config_load(&next, d->cfg.path, err, sizeof(err));
+    const char *key = rc ? NULL : sb_config_restart_key(&d->cfg, &next);
+    struct sb_replay *fresh = NULL;
+    if (rc) {
+        sb_err("msg=\"reload refused, keeping the running configuration\" error=\"%s\"", err);
+    } else if (key) {
+        sb_err("msg=\"reload refused: key needs a restart, keeping the running "
+               "configuration\" key=%s",
+               key);
+        rc = -EINVAL;
+    } else if (replay_changed(&d->cfg, &next) && next.replay_enabled && d->producer &&
+               (rc = replay_new(d, &next, &fresh, err, sizeof(err)))) {
+        sb_err("msg=\"reload refused: new replay settings do not work, keeping the running "
+               "configuration\" error=\"%s\"",
+               err);
+    }
+    if (rc) {
+        sb_counter_add(d->reloads_failed, 1);
+        sb_config_free(&next);
+        notify("READY=1");
+        return;
+    }
+    /* Everything is validated: apply old -> new. */
+    sb_log_level = next.log_level;
+    if (d->consumer)
+        sb_consumer_set_strict(d->consumer, next.strict_sensors);
+    if (replay_changed(&d->cfg, &next)) {
+        if (d->replay) {
+            sb_replay_stop(d->replay);
+            sb_replay_close(d->replay, replay_closed, NULL);
+            d->replay = NULL;
+        }
+        d->replay = fresh;
+        if (d->replay)
+            sb_replay_start(d->replay);
+    } else if (d->replay) {
+        sb_replay_set_speed(d->replay, next.speed);
+    }
+    sb_config_free(&d->cfg);
+    d->cfg = next;
+    sb_counter_add(d->reloads_ok, 1);
+    sb_notice("msg=\"configuration reloaded\" config=%s", d->cfg.path);
+    notify("READY=1");
+}
+
+/* ---- shutdown ---- */
+
+static void closed_noop(void *ud)
+{
+    (void)ud;
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void shutdown_daemon(struct sb_daemon *d, const char *why)
+{
+    if (d->stopping)
+        return;
+    d->stopping = true;
+    notify("STOPPING=1");
+    sb_notice("msg=\"stopping\" signal=%s", why);
+    /* Order: stop sources -> flush the producer (bounded) -> commit and
+     * close the consumer -> stop HTTP -> close handles. The flush and
+     * the consumer close block, so no scrape runs in between. */
+    if (d->replay)
+        sb_replay_stop(d->replay);
+    if (d->producer)
+        sb_producer_flush(d->producer, d->cfg.flush_timeout_ms);
+    if (d->consumer) {
+        sb_consumer_close(d->consumer, closed_noop, NULL);
+        d->consumer = NULL;
+    }
+    if (d->http) {
+        sb_http_close(d->http, closed_noop, NULL);
+        d->http = NULL;
+    }
+    if (d->replay) {
+        sb_replay_close(d->replay, closed_noop, NULL);
+        d->replay = NULL;
+    }
+    if (d->producer) {
+        sb_producer_close(d->producer, closed_noop, NULL);
+        d->producer = NULL;
+    }
+    uv_close((uv_handle_t *)&d->sigint, handle_closed);
+    uv_close((uv_handle_t *)&d->sigterm, handle_closed);
+    uv_close((uv_handle_t *)&d->sighup, handle_closed);
+}
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+    struct sb_daemon *d = h->data;
+    if (signum == SIGHUP)
+        reload(d);
+    else
+        shutdown_daemon(d, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+/* ---- start-up ---- */
+
+static void register_build_info(struct sb_daemon *d)
+{
+    const char *labels[] = {"version", "librdkafka", "libuv", "libmicrohttpd", "jansson"};
+    const char *values[] = {SB_VERSION, rd_kafka_version_str(), uv_version_string(),
+                            MHD_get_version(), JANSSON_VERSION};
+    sb_gauge_set(sb_family_child(sb_registry_family(d->reg, SB_GAUGE, "sensorbridge_build_info",
+                                                    "Versions of sensorbridge and its "
+                                                    "libraries; always 1.",
+                                                    5, labels, NULL, 0),
+                                 values),
+                 1);
+    d->reloads_ok = sb_family_child(
+        sb_registry_family(d->reg, SB_COUNTER, "sensorbridge_config_reloads_total",
+                           "Configuration reloads (SIGHUP) applied.", 0, NULL, NULL, 0),
+        NULL);
+    d->reloads_failed = sb_family_child(
+        sb_registry_family(d->reg, SB_COUNTER, "sensorbridge_config_reload_failures_total",
+                           "Configuration reloads refused; the running configuration was kept.",
+                           0, NULL, NULL, 0),
+        NULL);
+}
+
+static int start(struct sb_daemon *d, char *err, size_t errlen)
+{
+    int rc;
+    d->reg = sb_registry_new();
+    sb_procstats_register(d->reg);
+    register_build_info(d);
+
+    if (sb_config_embedded(&d->cfg)) {
+        if ((rc = sb_broker_new(&d->broker, d->cfg.embedded_brokers, err, errlen)))
+            return rc;
+        size_t n;
+        const struct sb_sensor_info *cat = sb_sensors_uci(&n);
+        for (size_t i = 0; i < n; i++) {
+            char topic[512];
+            snprintf(topic, sizeof(topic), "%s-%s", d->cfg.topic_prefix, cat[i].name);
+            if ((rc = sb_broker_create_topic(d->broker, topic, d->cfg.partitions, err, errlen)))
+                return rc;
+        }
+        d->bootstraps = sb_broker_bootstraps(d->broker);
+    } else {
+        d->bootstraps = d->cfg.brokers;
+    }
+
+    if (d->cfg.producer_enabled) {
+        if ((rc = sb_producer_new(&d->producer, &d->loop, &d->cfg, d->bootstraps, d->reg, err,
+                                  errlen)))
+            return rc;
+        sb_producer_on_drain(d->producer, producer_drained, d);
+    }
+    if (d->cfg.replay_enabled) {
+        if (!d->producer)
+            sb_warn("msg=\"replay is enabled but the producer is not: nothing is replayed\"");
+        else if ((rc = replay_new(d, &d->cfg, &d->replay, err, errlen)))
+            return rc;
+    }
+    if (d->cfg.consumer_enabled) {
+        d->ingest = sb_ingest_new(d->reg);
+        if ((rc = sb_consumer_new(&d->consumer, &d->loop, &d->cfg, d->bootstraps, d->ingest,
+                                  d->reg, err, errlen)))
+            return rc;
+    }
+    if ((rc = sb_http_new(&d->http, &d->loop, d->cfg.listen, err, errlen)))
+        return rc;
+    sb_http_route(d->http, "/", handle_root, d);
+    sb_http_route(d->http, "/metrics", handle_metrics, d);
+    sb_http_route(d->http, "/healthz", handle_healthz, d);
+    sb_http_route(d->http, "/api/v1/status", handle_status, d);
+    if ((rc = sb_http_start(d->http, err, errlen)))
+        return rc;
+    sb_notice("msg=\"http listening\" listen=%s port=%u", d->cfg.listen, sb_http_port(d->http));
+
+    if (d->replay)
+        sb_replay_start(d->replay);
+    return 0;
+}
+
+int sb_daemon_main(const char *config_path)
+{
+    char err[1024];
+    struct sb_daemon *d = sb_xcalloc(1, sizeof(*d));
+    d->started_us = sb_now_wall_us();
+    sb_config_defaults(&d->cfg);
+    if (sb_config_load(&d->cfg, config_path, err, sizeof(err))) {
+        sb_err("msg=\"invalid configuration\" error=\"%s\"", err);
+        sb_config_free(&d->cfg);
+        free(d);
+        return 1;
+    }
+    sb_log_level = d->cfg.log_level;
+    /* A scrape client that goes away mid-response must not kill us. */
+    signal(SIGPIPE, SIG_IGN);
+    uv_loop_init(&d->loop);
+    uv_signal_init(&d->loop, &d->sigint);
+    uv_signal_init(&d->loop, &d->sigterm);
+    uv_signal_init(&d->loop, &d->sighup);
+    d->sigint.data = d->sigterm.data = d->sighup.data = d;
+    uv_signal_start(&d->sigint, signal_cb, SIGINT);
+    uv_signal_start(&d->sigterm, signal_cb, SIGTERM);
+    uv_signal_start(&d->sighup, signal_cb, SIGHUP);
+    sb_notice("msg=\"starting\" version=%s config=%s", SB_VERSION, d->cfg.path);
+    int status = 0;
+    if (start(d, err, sizeof(err))) {
+        sb_err("msg=\"start-up failed\" error=\"%s\"", err);
+        status = 1;
+        shutdown_daemon(d, "start-up failure");
+    } else {
+        notify("READY=1");
+        sb_notice("msg=\"running\" brokers=%s", d->bootstraps);
+    }
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    int lc = uv_loop_close(&d->loop);
+    if (lc) {
+        sb_err("msg=\"handles left open at exit\" error=\"%s\"", uv_strerror(lc));
+        status = 1;
+    }
+    /* librdkafka clients are gone; now the cluster they talked to. */
+    sb_broker_free(d->broker);
+    sb_ingest_free(d->ingest);
+    sb_registry_free(d->reg);
+    sb_config_free(&d->cfg);
+    free(d);
+    if (status == 0)
+        sb_notice("msg=\"stopped\"");
+    return status;
+}

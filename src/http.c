@@ -1,0 +1,549 @@
+/* http.c - libmicrohttpd on the libuv loop, with no thread of its own. */
+#include "sensorbridge/http.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "sensorbridge/log.h"
+
+/* An idle keep-alive connection is dropped after this long, so a client
+ * that vanishes cannot hold one of the SB_HTTP_MAX_CONNECTIONS slots. */
+#define SB_HTTP_CONNECTION_TIMEOUT_S 30u
+
+/* MHD may repeat an error per connection (e.g. accept() failing with
+ * EMFILE); one line per second is enough to see it. */
+#define SB_HTTP_LOG_INTERVAL_NS 1000000000ull
+
+#define SB_HTTP_DEFAULT_CONTENT_TYPE "text/plain; charset=utf-8"
+#define SB_HTTP_ALLOW "GET, HEAD"
+
+struct sb_http_route_entry {
+    char *path;
+    size_t path_len;
+    sb_http_handler cb;
+    void *ud;
+};
+
+struct sb_http {
+    uv_loop_t *loop;
+    char *listen;                  /* as configured, for messages */
+    struct sockaddr_storage addr; /* resolved in sb_http_new */
+    socklen_t addr_len;
+
+    struct MHD_Daemon *daemon;
+    unsigned port;
+
+    /* The timer is initialised in sb_http_new so that sb_http_close always
+     * has a handle to close and its callback is never called re-entrantly;
+     * the poll handle only exists once the daemon (and its epoll fd) does. */
+    uv_timer_t timer;
+    uv_poll_t poll;
+    bool poll_inited;
+    bool closing;
+    int pending_closes;
+    void (*close_cb)(void *ud);
+    void *close_ud;
+
+    /* While MHD_start_daemon runs, MHD's messages are kept so a start
+     * failure can be explained even when errno is not reliable. */
+    bool starting;
+    char start_msg[256];
+    struct sb_ratelimit log_rl;
+
+    struct sb_http_route_entry routes[SB_HTTP_MAX_ROUTES];
+    size_t nroutes;
+};
+
+/* The address of this marks a connection whose first access-handler call
+ * has been seen (see access_cb). */
+static int sb_http_seen_marker;
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Parses a decimal port 0..65535 with nothing else around it. */
+static int parse_port(const char *s, unsigned *port)
+{
+    if (*s == '\0' || strlen(s) > 5)
+        return -EINVAL;
+    unsigned v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -EINVAL;
+        v = v * 10 + (unsigned)(*p - '0');
+    }
+    if (v > 65535)
+        return -EINVAL;
+    *port = v;
+    return 0;
+}
+
+/* Splits "host:port" / "[v6]:port" and resolves host (numeric first, then
+ * getaddrinfo, first result). */
+static int resolve_listen(struct sb_http *h, const char *listen, char *err, size_t errlen)
+{
+    char host[256];
+    const char *port_str;
+    bool bracketed = false;
+
+    if (listen[0] == '[') {
+        const char *close = strchr(listen, ']');
+        if (!close || close[1] != ':') {
+            set_err(err, errlen,
+                    "listen address \"%s\": expected \"[v6-address]:port\", e.g. \"[::1]:9550\"",
+                    listen);
+            return -EINVAL;
+        }
+        size_t n = (size_t)(close - listen - 1);
+        if (n == 0 || n >= sizeof(host)) {
+            set_err(err, errlen, "listen address \"%s\": bad IPv6 address", listen);
+            return -EINVAL;
+        }
+        memcpy(host, listen + 1, n);
+        host[n] = '\0';
+        port_str = close + 2;
+        bracketed = true;
+    } else {
+        const char *colon = strrchr(listen, ':');
+        if (!colon) {
+            set_err(err, errlen,
+                    "listen address \"%s\": expected \"host:port\", e.g. \"127.0.0.1:9550\"",
+                    listen);
+            return -EINVAL;
+        }
+        if (memchr(listen, ':', (size_t)(colon - listen))) {
+            set_err(err, errlen,
+                    "listen address \"%s\": put an IPv6 address in brackets, e.g. \"[::1]:9550\"",
+                    listen);
+            return -EINVAL;
+        }
+        size_t n = (size_t)(colon - listen);
+        if (n == 0) {
+            set_err(err, errlen,
+                    "listen address \"%s\": missing host (use \"0.0.0.0%s\" for all interfaces)",
+                    listen, colon);
+            return -EINVAL;
+        }
+        if (n >= sizeof(host)) {
+            set_err(err, errlen, "listen address \"%s\": host name too long", listen);
+            return -EINVAL;
+        }
+        memcpy(host, listen, n);
+        host[n] = '\0';
+        port_str = colon + 1;
+    }
+
+    unsigned port;
+    if (parse_port(port_str, &port) < 0) {
+        set_err(err, errlen, "listen address \"%s\": port must be a number from 0 to 65535",
+                listen);
+        return -EINVAL;
+    }
+
+    memset(&h->addr, 0, sizeof(h->addr));
+    struct sockaddr_in *sin = (struct sockaddr_in *)&h->addr;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&h->addr;
+    if (!bracketed && inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)port);
+        h->addr_len = sizeof(*sin);
+        return 0;
+    }
+    if (bracketed) {
+        if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1) {
+            set_err(err, errlen, "listen address \"%s\": \"%s\" is not an IPv6 address", listen,
+                    host);
+            return -EINVAL;
+        }
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((uint16_t)port);
+        h->addr_len = sizeof(*sin6);
+        return 0;
+    }
+
+    /* A name: resolve it once, here, so a typo is reported with the rest
+     * of the configuration rather than when the server starts. */
+    struct addrinfo hints = {0}, *res = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_protocol = IPPROTO_TCP;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int rc = getaddrinfo(host, port_str, &hints, &res);
+    if (rc != 0 || !res) {
+        set_err(err, errlen, "listen address \"%s\": cannot resolve \"%s\": %s", listen, host,
+                rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+        if (res)
+            freeaddrinfo(res);
+        return -ENOENT;
+    }
+    if ((res->ai_family != AF_INET && res->ai_family != AF_INET6) ||
+        res->ai_addrlen > sizeof(h->addr)) {
+        set_err(err, errlen, "listen address \"%s\": \"%s\" has no IPv4 or IPv6 address", listen,
+                host);
+        freeaddrinfo(res);
+        return -EAFNOSUPPORT;
+    }
+    memcpy(&h->addr, res->ai_addr, res->ai_addrlen);
+    h->addr_len = (socklen_t)res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+int sb_http_new(struct sb_http **out, uv_loop_t *loop, const char *listen, char *err,
+                size_t errlen)
+{
+    *out = NULL;
+    struct sb_http *h = sb_xcalloc(1, sizeof(*h));
+    int rc = resolve_listen(h, listen, err, errlen);
+    if (rc < 0) {
+        /* Nothing touched the loop yet, so a plain free is the whole cleanup. */
+        free(h);
+        return rc;
+    }
+    h->loop = loop;
+    h->listen = sb_xstrdup(listen);
+    h->log_rl.interval_ns = SB_HTTP_LOG_INTERVAL_NS;
+    rc = uv_timer_init(loop, &h->timer);
+    assert(rc == 0); /* cannot fail on Linux */
+    (void)rc;
+    h->timer.data = h;
+    *out = h;
+    return 0;
+}
+
+void sb_http_route(struct sb_http *h, const char *path, sb_http_handler cb, void *ud)
+{
+    size_t len = strlen(path);
+    for (size_t i = 0; i < h->nroutes; i++) {
+        struct sb_http_route_entry *r = &h->routes[i];
+        if (r->path_len == len && memcmp(r->path, path, len) == 0) {
+            r->cb = cb;
+            r->ud = ud;
+            return;
+        }
+    }
+    if (h->nroutes == SB_HTTP_MAX_ROUTES) {
+        /* A fixed table sized for the daemon's own routes: overflowing it is a
+         * programming error, not a runtime condition. */
+        sb_err("msg=\"too many http routes\" max=%d path=%s", SB_HTTP_MAX_ROUTES, path);
+        abort();
+    }
+    struct sb_http_route_entry *r = &h->routes[h->nroutes++];
+    r->path = sb_xstrndup(path, len);
+    r->path_len = len;
+    r->cb = cb;
+    r->ud = ud;
+}
+
+static void mhd_log_cb(void *cls, const char *fmt, va_list ap)
+{
+    struct sb_http *h = cls;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r' || msg[n - 1] == '.'))
+        msg[--n] = '\0';
+    /* Keep the key="value" field well formed. */
+    for (char *p = msg; *p; p++)
+        if (*p == '"' || *p == '\n')
+            *p = '\'';
+    if (h->starting) {
+        snprintf(h->start_msg, sizeof(h->start_msg), "%s", msg);
+        sb_warn("msg=\"libmicrohttpd\" listen=%s detail=\"%s\"", h->listen, msg);
+        return;
+    }
+    uint64_t suppressed = 0;
+    if (!sb_ratelimit_ok(&h->log_rl, sb_now_mono_ns(), &suppressed))
+        return;
+    if (suppressed)
+        sb_warn("msg=\"libmicrohttpd\" listen=%s detail=\"%s\" suppressed=%llu", h->listen, msg,
+                (unsigned long long)suppressed);
+    else
+        sb_warn("msg=\"libmicrohttpd\" listen=%s detail=\"%s\"", h->listen, msg);
+}
+
+static const struct sb_http_route_entry *find_route(const struct sb_http *h, const char *url)
+{
+    /* MHD already splits off the query string; strip it again so matching
+     * does not depend on that. */
+    size_t len = strcspn(url, "?");
+    for (size_t i = 0; i < h->nroutes; i++) {
+        const struct sb_http_route_entry *r = &h->routes[i];
+        if (r->path_len == len && memcmp(r->path, url, len) == 0)
+            return r;
+    }
+    return NULL;
+}
+
+static enum MHD_Result queue_static(struct MHD_Connection *conn, unsigned status,
+                                    const char *body, const char *allow)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    enum MHD_Result ok =
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, SB_HTTP_DEFAULT_CONTENT_TYPE);
+    if (ok == MHD_YES && allow)
+        ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    if (ok == MHD_YES)
+        ok = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+static enum MHD_Result queue_handler(struct sb_http *h, struct MHD_Connection *conn,
+                                     const struct sb_http_route_entry *r, const char *url)
+{
+    struct sb_http_response out = {.status = 200, .content_type = SB_HTTP_DEFAULT_CONTENT_TYPE};
+    sb_buf_init(&out.body);
+    r->cb(r->ud, &out);
+
+    unsigned status = out.status;
+    if (status < 100 || status > 599) {
+        sb_err("msg=\"http handler returned an invalid status\" listen=%s path=%s status=%u",
+               h->listen, r->path, status);
+        status = 500;
+    }
+    const char *ctype = out.content_type ? out.content_type : SB_HTTP_DEFAULT_CONTENT_TYPE;
+
+    /* Hand the body over instead of copying it: a scrape can be several MB.
+     * The buffer comes from sb_x*alloc, i.e. malloc, so free() releases it. */
+    struct MHD_Response *resp;
+    if (out.body.data)
+        resp = MHD_create_response_from_buffer_with_free_callback(out.body.len, out.body.data,
+                                                                  free);
+    else
+        resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        sb_err("msg=\"cannot create http response\" listen=%s url=%s bytes=%zu", h->listen, url,
+               out.body.len);
+        sb_buf_free(&out.body);
+        return MHD_NO;
+    }
+    enum MHD_Result ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    if (ok == MHD_YES)
+        ok = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls)
+{
+    struct sb_http *h = cls;
+    (void)version;
+    (void)upload_data;
+
+    /* MHD 0.9.75 answers "Connection: close" to a response queued on the
+     * first call (headers only), so the first call just marks the request
+     * and the response is queued on the next one. */
+    if (*con_cls != &sb_http_seen_marker) {
+        *con_cls = &sb_http_seen_marker;
+        return MHD_YES;
+    }
+
+    const struct sb_http_route_entry *r = find_route(h, url);
+    if (!r)
+        return queue_static(conn, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
+
+    bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
+    bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    if (!get && !head) {
+        /* Answer at once even if a body is still arriving; MHD then closes
+         * the connection rather than read an upload nobody wants. */
+        return queue_static(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
+                            SB_HTTP_ALLOW);
+    }
+    if (*upload_data_size != 0) {
+        /* A GET with a body: discard it and answer once it has been read. */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return queue_handler(h, conn, r, url);
+}
+
+static void rearm_timer(struct sb_http *h);
+
+static void run_daemon(struct sb_http *h)
+{
+    if (MHD_run(h->daemon) != MHD_YES)
+        sb_err("msg=\"MHD_run failed\" listen=%s", h->listen);
+    /* A handler may have called sb_http_close from inside MHD_run. */
+    if (!h->closing)
+        rearm_timer(h);
+}
+
+static void timer_cb(uv_timer_t *t)
+{
+    run_daemon(t->data);
+}
+
+static void poll_cb(uv_poll_t *p, int status, int events)
+{
+    struct sb_http *h = p->data;
+    (void)events;
+    if (status < 0) {
+        uint64_t suppressed = 0;
+        if (sb_ratelimit_ok(&h->log_rl, sb_now_mono_ns(), &suppressed))
+            sb_err("msg=\"polling the http epoll fd failed\" listen=%s error=\"%s\"", h->listen,
+                   uv_strerror(status));
+    }
+    run_daemon(h);
+}
+
+static void rearm_timer(struct sb_http *h)
+{
+    MHD_UNSIGNED_LONG_LONG ms = 0;
+    if (MHD_get_timeout(h->daemon, &ms) == MHD_YES)
+        uv_timer_start(&h->timer, timer_cb, (uint64_t)ms, 0);
+    else
+        uv_timer_stop(&h->timer);
+}
+
+/* The bound port, read from the listen socket so port 0 reports the port
+ * the kernel picked. */
+static unsigned bound_port(struct MHD_Daemon *d)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    if (info && info->port != 0)
+        return info->port;
+    info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD);
+    if (!info)
+        return 0;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(info->listen_fd, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return 0;
+}
+
+int sb_http_start(struct sb_http *h, char *err, size_t errlen)
+{
+    if (h->closing)
+        return -EINVAL;
+    if (h->daemon) {
+        set_err(err, errlen, "http server on %s already started", h->listen);
+        return -EALREADY;
+    }
+
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    if (h->addr.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    uint16_t port = h->addr.ss_family == AF_INET6
+                        ? ntohs(((struct sockaddr_in6 *)&h->addr)->sin6_port)
+                        : ntohs(((struct sockaddr_in *)&h->addr)->sin_port);
+
+    h->starting = true;
+    h->start_msg[0] = '\0';
+    errno = 0;
+    /* The logger goes first so MHD's own start-up messages reach it. */
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, port, NULL, NULL, access_cb, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, h,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)SB_HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+        SB_HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_END);
+    int saved = errno;
+    h->starting = false;
+    if (!d) {
+        /* MHD closes the socket before returning, which normally leaves the
+         * bind/listen errno in place; fall back to MHD's own words. */
+        int rc = saved > 0 ? -saved : -EIO;
+        if (saved > 0)
+            set_err(err, errlen, "cannot listen on %s: %s", h->listen, strerror(saved));
+        else
+            set_err(err, errlen, "cannot listen on %s: %s", h->listen,
+                    h->start_msg[0] ? h->start_msg : "libmicrohttpd failed to start");
+        return rc;
+    }
+
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD);
+    int rc = info ? uv_poll_init(h->loop, &h->poll, info->epoll_fd) : UV_EINVAL;
+    if (rc < 0) {
+        set_err(err, errlen, "cannot listen on %s: cannot watch the libmicrohttpd epoll fd: %s",
+                h->listen, uv_strerror(rc));
+        MHD_stop_daemon(d);
+        return rc;
+    }
+    h->poll_inited = true;
+    h->poll.data = h;
+    h->daemon = d;
+    h->port = bound_port(d);
+
+    /* Readable only: the epoll fd turns readable whenever any of MHD's
+     * sockets is ready in either direction. */
+    rc = uv_poll_start(&h->poll, UV_READABLE, poll_cb);
+    if (rc < 0) {
+        set_err(err, errlen, "cannot listen on %s: cannot watch the libmicrohttpd epoll fd: %s",
+                h->listen, uv_strerror(rc));
+        /* The daemon is stopped by sb_http_close, after the poll handle. */
+        return rc;
+    }
+    rearm_timer(h);
+    sb_info("msg=\"http listening\" listen=%s port=%u", h->listen, h->port);
+    return 0;
+}
+
+unsigned sb_http_port(const struct sb_http *h)
+{
+    return h->port;
+}
+
+static void close_one_cb(uv_handle_t *handle)
+{
+    struct sb_http *h = handle->data;
+    if (--h->pending_closes > 0)
+        return;
+    /* Both handles are closed, so the epoll fd is no longer watched and
+     * MHD can close it together with every connection. This also never
+     * runs inside MHD_run, even when a handler started the close. */
+    if (h->daemon)
+        MHD_stop_daemon(h->daemon);
+    for (size_t i = 0; i < h->nroutes; i++)
+        free(h->routes[i].path);
+    void (*cb)(void *) = h->close_cb;
+    void *ud = h->close_ud;
+    free(h->listen);
+    free(h);
+    if (cb)
+        cb(ud);
+}
+
+void sb_http_close(struct sb_http *h, void (*cb)(void *ud), void *ud)
+{
+    assert(!h->closing);
+    h->closing = true;
+    h->close_cb = cb;
+    h->close_ud = ud;
+    h->pending_closes = 1;
+    uv_close((uv_handle_t *)&h->timer, close_one_cb);
+    if (h->poll_inited) {
+        h->pending_closes++;
+        uv_close((uv_handle_t *)&h->poll, close_one_cb);
+    }
+}

@@ -1,0 +1,21 @@
+/*
+ * kafka_util.h - configuration helpers shared by the producer and the
+ * consumer (private to src/).
+ */
+#ifndef SB_KAFKA_UTIL_H
+#define SB_KAFKA_UTIL_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+
+#include "sensorbridge/config.h"
+
+/* Builds a librdkafka configuration: sensorbridge's defaults (pairs of
+ * key, value, NULL-terminated), then bootstrap.servers, then the user's
+ * kafka.* properties, which win. Routes librdkafka's log to sb_log.
+ * Returns NULL with a message naming the offending property. */
+rd_kafka_conf_t *sb_kafka_conf(const char *const *defaults, const char *bootstraps,
+                               const struct sb_kvlist *props, const char *what, char *err,
+                               size_t errlen);
+
+#endif

@@ -1,0 +1,309 @@
+/* producer.c - librdkafka producer served from the libuv loop. */
+#include "sensorbridge/producer.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "kafka_util.h"
+#include "sensorbridge/log.h"
+#include "sensorbridge/util.h"
+
+#define POLL_INTERVAL_MS 1000 /* safety net besides the eventfd wake-ups */
+
+struct sb_producer_topic {
+    struct sb_producer_topic *next;
+    char *sensor;
+    size_t sensor_len;
+    rd_kafka_topic_t *rkt;
+    struct sb_metric *produced;
+    struct sb_metric *delivered;
+    struct sb_metric *failed;
+};
+
+struct sb_producer {
+    uv_loop_t *loop;
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *mainq;
+    int efd;
+    uv_poll_t poll;
+    uv_timer_t timer;
+    int open_handles;
+    char *prefix;
+    struct sb_producer_topic *topics;
+    struct sb_registry *reg;
+    struct sb_family *f_produced;
+    struct sb_family *f_delivered;
+    struct sb_family *f_failed;
+    struct sb_metric *queue_full;
+    struct sb_metric *queue_len;
+    long queue_max;
+    bool full;
+    sb_producer_drain_cb drain_cb;
+    void *drain_ud;
+    struct sb_ratelimit dr_rl;
+    void (*close_cb)(void *ud);
+    void *close_ud;
+};
+
+/* sensorbridge's producer defaults; kafka.* keys in [producer] override them.
+ * message.timeout.ms=0 makes librdkafka retry for ever, so a broker outage
+ * fills the queue (and pauses the sources) instead of dropping samples. */
+static const char *const producer_defaults[] = {
+    "client.id", "sensorbridge-producer",
+    "enable.idempotence", "true",
+    "compression.codec", "lz4",
+    "linger.ms", "5",
+    "batch.num.messages", "10000",
+    "queue.buffering.max.messages", "100000",
+    "message.timeout.ms", "0",
+    NULL,
+};
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    struct sb_producer *p = opaque;
+    struct sb_producer_topic *t = m->_private;
+    (void)rk;
+    if (!m->err) {
+        sb_counter_add(t->delivered, 1);
+        return;
+    }
+    sb_counter_add(t->failed, 1);
+    uint64_t suppressed = 0;
+    if (sb_ratelimit_ok(&p->dr_rl, sb_now_mono_ns(), &suppressed))
+        sb_err("msg=\"delivery failed\" sensor=%s error=\"%s\" suppressed=%" PRIu64, t->sensor,
+               rd_kafka_err2str(m->err), suppressed);
+}
+
+static void serve(struct sb_producer *p)
+{
+    /* The eventfd is written only on empty -> non-empty, so drain the
+     * queue completely every time. */
+    uint64_t junk;
+    while (read(p->efd, &junk, sizeof(junk)) > 0)
+        ;
+    while (rd_kafka_poll(p->rk, 0) > 0)
+        ;
+    if (p->full && rd_kafka_outq_len(p->rk) <= p->queue_max / 2) {
+        p->full = false;
+        if (p->drain_cb)
+            p->drain_cb(p->drain_ud);
+    }
+}
+
+static void poll_cb(uv_poll_t *h, int status, int events)
+{
+    (void)status;
+    (void)events;
+    serve(h->data);
+}
+
+static void timer_cb(uv_timer_t *h)
+{
+    serve(h->data);
+}
+
+static void collect(void *ud)
+{
+    struct sb_producer *p = ud;
+    sb_gauge_set(p->queue_len, rd_kafka_outq_len(p->rk));
+}
+
+int sb_producer_new(struct sb_producer **out, uv_loop_t *loop, const struct sb_config *cfg,
+                    const char *bootstraps, struct sb_registry *reg, char *err, size_t errlen)
+{
+    char errstr[512];
+    rd_kafka_conf_t *conf = sb_kafka_conf(producer_defaults, bootstraps, &cfg->producer_props,
+                                          "[producer]", err, errlen);
+    if (!conf)
+        return -EINVAL;
+    char qmax[32];
+    size_t qmax_len = sizeof(qmax);
+    rd_kafka_conf_get(conf, "queue.buffering.max.messages", qmax, &qmax_len);
+
+    struct sb_producer *p = sb_xcalloc(1, sizeof(*p));
+    rd_kafka_conf_set_opaque(conf, p);
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!p->rk) {
+        snprintf(err, errlen, "[producer]: %s", errstr);
+        rd_kafka_conf_destroy(conf);
+        free(p);
+        return -EINVAL;
+    }
+    p->queue_max = strtol(qmax, NULL, 10);
+    if (p->queue_max <= 0)
+        p->queue_max = 100000;
+    p->loop = loop;
+    p->prefix = sb_xstrdup(cfg->topic_prefix);
+    p->reg = reg;
+    p->dr_rl.interval_ns = 10ull * 1000000000u;
+
+    const char *sensor_label[] = {"sensor"};
+    p->f_produced = sb_registry_family(
+        reg, SB_COUNTER, "sensorbridge_messages_produced_total",
+        "Sample messages handed to the Kafka producer, by sensor.", 1, sensor_label, NULL, 0);
+    p->f_delivered = sb_registry_family(
+        reg, SB_COUNTER, "sensorbridge_messages_delivered_total",
+        "Sample messages the Kafka cluster acknowledged, by sensor.", 1, sensor_label, NULL, 0);
+    p->f_failed = sb_registry_family(
+        reg, SB_COUNTER, "sensorbridge_messages_delivery_failed_total",
+        "Sample messages whose delivery failed permanently, by sensor.", 1, sensor_label, NULL,
+        0);
+    p->queue_full = sb_family_child(
+        sb_registry_family(reg, SB_COUNTER, "sensorbridge_producer_queue_full_total",
+                           "Times the producer queue was full and the sources were paused.", 0,
+                           NULL, NULL, 0),
+        NULL);
+    p->queue_len = sb_family_child(
+        sb_registry_family(reg, SB_GAUGE, "sensorbridge_producer_queue_messages",
+                           "Messages waiting in the producer queue or in flight.", 0, NULL, NULL,
+                           0),
+        NULL);
+    sb_registry_add_collector(reg, collect, p);
+
+    p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (p->efd < 0) {
+        int e = errno;
+        snprintf(err, errlen, "[producer]: eventfd: %s", strerror(e));
+        rd_kafka_destroy(p->rk);
+        free(p->prefix);
+        free(p);
+        return -e;
+    }
+    static const uint64_t one = 1;
+    p->mainq = rd_kafka_queue_get_main(p->rk);
+    rd_kafka_queue_io_event_enable(p->mainq, p->efd, &one, sizeof(one));
+    uv_poll_init(loop, &p->poll, p->efd);
+    p->poll.data = p;
+    uv_poll_start(&p->poll, UV_READABLE, poll_cb);
+    uv_timer_init(loop, &p->timer);
+    p->timer.data = p;
+    uv_timer_start(&p->timer, timer_cb, POLL_INTERVAL_MS, POLL_INTERVAL_MS);
+    p->open_handles = 2;
+    sb_info("msg=\"producer started\" bootstraps=%s queue_max=%ld", bootstraps, p->queue_max);
+    *out = p;
+    return 0;
+}
+
+void sb_producer_on_drain(struct sb_producer *p, sb_producer_drain_cb cb, void *ud)
+{
+    p->drain_cb = cb;
+    p->drain_ud = ud;
+}
+
+struct sb_producer_topic *sb_producer_topic(struct sb_producer *p, const char *sensor)
+{
+    for (struct sb_producer_topic *t = p->topics; t; t = t->next)
+        if (strcmp(t->sensor, sensor) == 0)
+            return t;
+    struct sb_producer_topic *t = sb_xcalloc(1, sizeof(*t));
+    char name[512];
+    snprintf(name, sizeof(name), "%s-%s", p->prefix, sensor);
+    t->sensor = sb_xstrdup(sensor);
+    t->sensor_len = strlen(sensor);
+    t->rkt = rd_kafka_topic_new(p->rk, name, NULL);
+    const char *lv[] = {sensor};
+    t->produced = sb_family_child(p->f_produced, lv);
+    t->delivered = sb_family_child(p->f_delivered, lv);
+    t->failed = sb_family_child(p->f_failed, lv);
+    t->next = p->topics;
+    p->topics = t;
+    return t;
+}
+
+int sb_producer_send(struct sb_producer *p, struct sb_producer_topic *t,
+                     const struct sb_sample *s)
+{
+    char stack[512];
+    char *buf = stack;
+    size_t n = sb_codec_encode(s, stack, sizeof(stack));
+    if (n >= sizeof(stack)) {
+        buf = sb_xmalloc(n + 1);
+        sb_codec_encode(s, buf, n + 1);
+    }
+    char hdr[24];
+    int hlen = snprintf(hdr, sizeof(hdr), "%" PRId64, sb_now_wall_us());
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        p->rk, RD_KAFKA_V_RKT(t->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(t->sensor, t->sensor_len), RD_KAFKA_V_VALUE(buf, n),
+        RD_KAFKA_V_TIMESTAMP(s->ts_us / 1000),
+        RD_KAFKA_V_HEADER(SB_HEADER_PRODUCED_US, hdr, (ssize_t)hlen), RD_KAFKA_V_OPAQUE(t),
+        RD_KAFKA_V_END);
+    if (buf != stack)
+        free(buf);
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        if (!p->full) {
+            p->full = true;
+            sb_counter_add(p->queue_full, 1);
+            sb_debug("msg=\"producer queue full, pausing sources\" queued=%d",
+                     rd_kafka_outq_len(p->rk));
+        }
+        return -EAGAIN;
+    }
+    if (e) {
+        sb_counter_add(t->failed, 1);
+        uint64_t suppressed = 0;
+        if (sb_ratelimit_ok(&p->dr_rl, sb_now_mono_ns(), &suppressed))
+            sb_err("msg=\"produce failed\" sensor=%s error=\"%s\" suppressed=%" PRIu64,
+                   t->sensor, rd_kafka_err2str(e), suppressed);
+        return -EIO;
+    }
+    sb_counter_add(t->produced, 1);
+    return 0;
+}
+
+int sb_producer_outq_len(const struct sb_producer *p)
+{
+    return rd_kafka_outq_len(p->rk);
+}
+
+int sb_producer_flush(struct sb_producer *p, int timeout_ms)
+{
+    rd_kafka_flush(p->rk, timeout_ms);
+    int left = rd_kafka_outq_len(p->rk);
+    if (left)
+        sb_err("msg=\"producer flush timed out, messages not delivered\" left=%d timeout_ms=%d",
+               left, timeout_ms);
+    else
+        sb_info("msg=\"producer flushed\"");
+    return left;
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+    struct sb_producer *p = h->data;
+    if (--p->open_handles > 0)
+        return;
+    close(p->efd);
+    void (*cb)(void *) = p->close_cb;
+    void *ud = p->close_ud;
+    free(p->prefix);
+    free(p);
+    if (cb)
+        cb(ud);
+}
+
+void sb_producer_close(struct sb_producer *p, void (*cb)(void *ud), void *ud)
+{
+    p->close_cb = cb;
+    p->close_ud = ud;
+    rd_kafka_queue_io_event_enable(p->mainq, -1, NULL, 0);
+    rd_kafka_queue_destroy(p->mainq);
+    while (p->topics) {
+        struct sb_producer_topic *t = p->topics;
+        p->topics = t->next;
+        rd_kafka_topic_destroy(t->rkt);
+        free(t->sensor);
+        free(t);
+    }
+    rd_kafka_destroy(p->rk);
+    uv_close((uv_handle_t *)&p->poll, handle_closed);
+    uv_close((uv_handle_t *)&p->timer, handle_closed);
+}

@@ -1,0 +1,802 @@
+/* registry.c - metric families, children found through a hash table, and
+ * the Prometheus text exposition format 0.0.4. */
+#include "sensorbridge/registry.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sensorbridge/log.h"
+
+/* Keys up to this size are built on the stack: lookups are rare, but a
+ * malloc per lookup would still be the dominant cost. */
+#define KEY_STACK 512
+
+struct sb_metric {
+    /* The hot fields first: updates touch only these. */
+    double value; /* counter or gauge value; histogram sum */
+    const struct sb_family *fam;
+    struct sb_metric *hnext; /* hash chain */
+    uint64_t hash;
+    /* Label values, each NUL-terminated, concatenated: NUL cannot occur in a
+     * value, so comparing keys byte-wise compares the value tuples. */
+    const char *key;
+    size_t keylen;
+    /* The escaped label pairs, `a="x",b="y"`, rendered once at creation so
+     * exposition is a few memcpys per sample. */
+    const char *labels;
+    size_t labelslen;
+    uint64_t buckets[]; /* histograms: nbuckets + 1 counts, not cumulative */
+};
+
+struct sb_family {
+    enum sb_metric_type type;
+    char *name;
+    char *help;
+    char *help_esc;
+    size_t nlabels;
+    char *labelnames[SB_METRIC_MAX_LABELS];
+    size_t nbuckets;
+    double bounds[SB_METRIC_MAX_BUCKETS];
+    char *le[SB_METRIC_MAX_BUCKETS + 1]; /* `le="0.5"`, the last one "+Inf" */
+    struct sb_metric **children;
+    size_t nchildren;
+    size_t capchildren;
+    struct sb_metric **table; /* power-of-two buckets */
+    size_t tablesize;
+    bool sorted;          /* children[] is in exposition order */
+    bool overflow_logged; /* the SB_METRIC_MAX_CHILDREN warning was given */
+};
+
+struct sb_collector {
+    sb_collect_cb cb;
+    void *ud;
+};
+
+struct sb_registry {
+    struct sb_family **families; /* sorted by name */
+    size_t nfamilies;
+    size_t capfamilies;
+    struct sb_collector *collectors;
+    size_t ncollectors;
+    size_t capcollectors;
+};
+
+static const char *const type_names[] = {
+    [SB_COUNTER] = "counter",
+    [SB_GAUGE] = "gauge",
+    [SB_HISTOGRAM] = "histogram",
+};
+
+static const char *const histogram_suffixes[] = {"_bucket", "_sum", "_count"};
+
+/* A registration that contradicts an earlier one, or breaks the naming
+ * rules, is a bug in the caller that no configuration can cause (names
+ * from configuration are checked with sb_*_name_valid first). */
+__attribute__((noreturn, format(printf, 1, 2))) static void die(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    sb_err("msg=\"metrics registry misuse\" detail=\"%s\"", msg);
+    abort();
+}
+
+static bool is_alpha_(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+bool sb_metric_name_valid(const char *name)
+{
+    if (!name || !(is_alpha_(name[0]) || name[0] == ':'))
+        return false;
+    for (const char *p = name + 1; *p; p++)
+        if (!is_alpha_(*p) && !is_digit(*p) && *p != ':')
+            return false;
+    return true;
+}
+
+bool sb_label_name_valid(const char *name)
+{
+    if (!name || !is_alpha_(name[0]) || (name[0] == '_' && name[1] == '_'))
+        return false;
+    for (const char *p = name + 1; *p; p++)
+        if (!is_alpha_(*p) && !is_digit(*p))
+            return false;
+    return true;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && memcmp(s + n - m, suffix, m) == 0;
+}
+
+/* Length of the valid UTF-8 sequence at s[0..n), or 0 if it is not one.
+ * Overlong forms, surrogates and code points above U+10FFFF are invalid,
+ * as in Go's utf8.ValidString, which Prometheus applies to label values. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return len;
+}
+
+static bool utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        size_t k = utf8_seq(p + i, n - i);
+        if (!k)
+            return false;
+        i += k;
+    }
+    return true;
+}
+
+/* Appends s with every invalid byte replaced by U+FFFD. */
+static void utf8_sanitize(struct sb_buf *out, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        size_t k = utf8_seq(p + i, n - i);
+        if (k) {
+            sb_buf_append(out, p + i, k);
+            i += k;
+        } else {
+            sb_buf_append(out, "\xEF\xBF\xBD", 3);
+            i++;
+        }
+    }
+}
+
+/* HELP escapes backslash and newline; label values also double quotes. */
+static void put_escaped(struct sb_buf *out, const char *s, size_t n, bool quote)
+{
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *rep = NULL;
+        if (s[i] == '\\')
+            rep = "\\\\";
+        else if (s[i] == '\n')
+            rep = "\\n";
+        else if (s[i] == '"' && quote)
+            rep = "\\\"";
+        if (rep) {
+            sb_buf_append(out, s + start, i - start);
+            sb_buf_append(out, rep, 2);
+            start = i + 1;
+        }
+    }
+    sb_buf_append(out, s + start, n - start);
+}
+
+static size_t fmt_u64(char *out, uint64_t v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* Sample values: integral values up to 2^53 as plain integers (counters
+ * mostly are, and "%.15g" would give 1e+15), the rest as the shortest
+ * round-tripping decimal from sb_fmt_double. -0 prints as "0". */
+static size_t fmt_value(char *out, size_t cap, double v)
+{
+    if (fabs(v) <= 9007199254740992.0 && (double)(int64_t)v == v) {
+        int64_t i = (int64_t)v;
+        if (i < 0) {
+            out[0] = '-';
+            return 1 + fmt_u64(out + 1, (uint64_t)-i);
+        }
+        return fmt_u64(out, (uint64_t)i);
+    }
+    return sb_fmt_double(out, cap, v);
+}
+
+/* Formats v like Go's strconv.FormatFloat(v, 'g', -1, 64), which
+ * client_golang uses for "le": the shortest round-tripping digits, in
+ * exponent form when the decimal exponent is < -4 or >= 21... no: >= 6,
+ * Go's fixed threshold for the shortest form ("1e+06", "100000"). */
+static size_t fmt_go_float(char *out, size_t cap, double v)
+{
+    if (!isfinite(v))
+        return sb_fmt_double(out, cap, v);
+    if (v == 0)
+        return (size_t)snprintf(out, cap, "0");
+    char e[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(e, sizeof(e), "%.*e", prec - 1, v);
+        if (strtod(e, NULL) == v)
+            break;
+    }
+    /* e is "[-]d.ddde[+-]xx": collect the digits and the exponent. */
+    const char *p = e;
+    bool neg = *p == '-';
+    if (neg)
+        p++;
+    char digits[20];
+    size_t nd = 0;
+    for (; *p && *p != 'e'; p++)
+        if (is_digit(*p))
+            digits[nd++] = *p;
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    int exp = atoi(p + 1);
+
+    char buf[40];
+    size_t n = 0;
+    if (neg)
+        buf[n++] = '-';
+    if (exp < -4 || exp >= 6) {
+        buf[n++] = digits[0];
+        if (nd > 1) {
+            buf[n++] = '.';
+            memcpy(buf + n, digits + 1, nd - 1);
+            n += nd - 1;
+        }
+        n += (size_t)snprintf(buf + n, sizeof(buf) - n, "e%c%02d", exp < 0 ? '-' : '+', abs(exp));
+    } else if (exp >= 0) {
+        for (int i = 0; i <= exp; i++)
+            buf[n++] = (size_t)i < nd ? digits[i] : '0';
+        if (nd > (size_t)exp + 1) {
+            buf[n++] = '.';
+            memcpy(buf + n, digits + exp + 1, nd - (size_t)exp - 1);
+            n += nd - (size_t)exp - 1;
+        }
+    } else {
+        buf[n++] = '0';
+        buf[n++] = '.';
+        for (int i = 0; i < -exp - 1; i++)
+            buf[n++] = '0';
+        memcpy(buf + n, digits, nd);
+        n += nd;
+    }
+    buf[n] = '\0';
+    return (size_t)snprintf(out, cap, "%s", buf);
+}
+
+/* FNV-1a with a final avalanche, so the low bits used for the table index
+ * depend on every byte. */
+static uint64_t hash_key(const char *key, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)key[i];
+        h *= 0x100000001b3u;
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdu;
+    h ^= h >> 33;
+    return h;
+}
+
+static int key_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    if (c)
+        return c;
+    return (alen > blen) - (alen < blen);
+}
+
+static int child_cmp(const void *pa, const void *pb)
+{
+    const struct sb_metric *a = *(const struct sb_metric *const *)pa;
+    const struct sb_metric *b = *(const struct sb_metric *const *)pb;
+    return key_cmp(a->key, a->keylen, b->key, b->keylen);
+}
+
+struct sb_registry *sb_registry_new(void)
+{
+    return sb_xcalloc(1, sizeof(struct sb_registry));
+}
+
+static void free_children(struct sb_family *f)
+{
+    for (size_t i = 0; i < f->nchildren; i++)
+        free(f->children[i]);
+    f->nchildren = 0;
+    if (f->table)
+        memset(f->table, 0, f->tablesize * sizeof(f->table[0]));
+}
+
+static void family_free(struct sb_family *f)
+{
+    free_children(f);
+    free(f->children);
+    free(f->table);
+    free(f->name);
+    free(f->help);
+    free(f->help_esc);
+    for (size_t i = 0; i < f->nlabels; i++)
+        free(f->labelnames[i]);
+    for (size_t i = 0; i <= f->nbuckets; i++)
+        free(f->le[i]);
+    free(f);
+}
+
+void sb_registry_free(struct sb_registry *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->nfamilies; i++)
+        family_free(r->families[i]);
+    free(r->families);
+    free(r->collectors);
+    free(r);
+}
+
+/* Index of the family called name, or where it would be inserted. */
+static size_t family_pos(const struct sb_registry *r, const char *name, bool *found)
+{
+    size_t lo = 0, hi = r->nfamilies;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(r->families[mid]->name, name);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+static bool family_matches(const struct sb_family *f, enum sb_metric_type type, size_t nlabels,
+                           const char *const *labelnames, const double *buckets, size_t nbuckets)
+{
+    if (f->type != type || f->nlabels != nlabels)
+        return false;
+    for (size_t i = 0; i < nlabels; i++)
+        if (strcmp(f->labelnames[i], labelnames[i]) != 0)
+            return false;
+    if (type == SB_HISTOGRAM) {
+        if (f->nbuckets != nbuckets)
+            return false;
+        for (size_t i = 0; i < nbuckets; i++)
+            if (f->bounds[i] != buckets[i])
+                return false;
+    }
+    return true;
+}
+
+/* Whether family f writes samples called `sample`. */
+static bool family_produces(const struct sb_family *f, const char *sample)
+{
+    if (f->type != SB_HISTOGRAM)
+        return strcmp(f->name, sample) == 0;
+    size_t n = strlen(f->name);
+    if (strncmp(f->name, sample, n) != 0)
+        return false;
+    for (size_t i = 0; i < SB_ARRAY_SIZE(histogram_suffixes); i++)
+        if (strcmp(sample + n, histogram_suffixes[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Two families writing the same sample name would merge in the scraper
+ * (expfmt folds "x_count" into a histogram "x"), so refuse them. */
+static void check_collisions(const struct sb_registry *r, enum sb_metric_type type,
+                             const char *name)
+{
+    struct sb_buf s;
+    sb_buf_init(&s);
+    size_t nsamples = type == SB_HISTOGRAM ? SB_ARRAY_SIZE(histogram_suffixes) : 1;
+    for (size_t k = 0; k < nsamples; k++) {
+        sb_buf_reset(&s);
+        sb_buf_puts(&s, name);
+        if (type == SB_HISTOGRAM)
+            sb_buf_puts(&s, histogram_suffixes[k]);
+        for (size_t i = 0; i < r->nfamilies; i++) {
+            if (family_produces(r->families[i], s.data))
+                die("family %s would write samples named %s, as family %s does", name, s.data,
+                    r->families[i]->name);
+        }
+    }
+    sb_buf_free(&s);
+}
+
+static void validate(enum sb_metric_type type, const char *name, const char *help, size_t nlabels,
+                     const char *const *labelnames, const double *buckets, size_t nbuckets)
+{
+    if ((unsigned)type >= SB_ARRAY_SIZE(type_names))
+        die("unknown metric type %d", (int)type);
+    if (!sb_metric_name_valid(name))
+        die("invalid metric name \"%s\"", name ? name : "(null)");
+    if (!help)
+        die("family %s has no help text", name);
+    if (type == SB_COUNTER && !ends_with(name, "_total"))
+        die("counter %s must end in _total", name);
+    if (nlabels > SB_METRIC_MAX_LABELS)
+        die("family %s has %zu labels, at most %d allowed", name, nlabels, SB_METRIC_MAX_LABELS);
+    if (nlabels && !labelnames)
+        die("family %s: label names missing", name);
+    for (size_t i = 0; i < nlabels; i++) {
+        if (!sb_label_name_valid(labelnames[i]))
+            die("family %s: invalid label name \"%s\"", name,
+                labelnames[i] ? labelnames[i] : "(null)");
+        if (type == SB_HISTOGRAM && strcmp(labelnames[i], "le") == 0)
+            die("histogram %s may not use the label name le", name);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(labelnames[i], labelnames[j]) == 0)
+                die("family %s: label name %s given twice", name, labelnames[i]);
+    }
+    if (type != SB_HISTOGRAM) {
+        if (nbuckets)
+            die("family %s: buckets given for a %s", name, type_names[type]);
+        return;
+    }
+    if (nbuckets > SB_METRIC_MAX_BUCKETS)
+        die("histogram %s has %zu buckets, at most %d allowed", name, nbuckets,
+            SB_METRIC_MAX_BUCKETS);
+    if (nbuckets && !buckets)
+        die("histogram %s: bucket bounds missing", name);
+    for (size_t i = 0; i < nbuckets; i++) {
+        if (!isfinite(buckets[i]))
+            die("histogram %s: bucket bound %zu is not finite (+Inf is implicit)", name, i);
+        if (i > 0 && !(buckets[i] > buckets[i - 1]))
+            die("histogram %s: bucket bounds are not strictly increasing", name);
+    }
+}
+
+static char *escape_dup(const char *s, bool quote)
+{
+    struct sb_buf tmp, out;
+    sb_buf_init(&tmp);
+    sb_buf_init(&out);
+    utf8_sanitize(&tmp, s, strlen(s));
+    put_escaped(&out, tmp.data ? tmp.data : "", tmp.len, quote);
+    sb_buf_free(&tmp);
+    if (!out.data)
+        return sb_xstrdup("");
+    return out.data;
+}
+
+struct sb_family *sb_registry_family(struct sb_registry *r, enum sb_metric_type type,
+                                     const char *name, const char *help, size_t nlabels,
+                                     const char *const *labelnames, const double *buckets,
+                                     size_t nbuckets)
+{
+    validate(type, name, help, nlabels, labelnames, buckets, nbuckets);
+    bool found;
+    size_t pos = family_pos(r, name, &found);
+    if (found) {
+        struct sb_family *f = r->families[pos];
+        if (!family_matches(f, type, nlabels, labelnames, buckets, nbuckets))
+            die("family %s registered again with a different type, labels or buckets", name);
+        return f;
+    }
+    check_collisions(r, type, name);
+
+    struct sb_family *f = sb_xcalloc(1, sizeof(*f));
+    f->type = type;
+    f->name = sb_xstrdup(name);
+    f->help = sb_xstrdup(help);
+    f->help_esc = escape_dup(help, false);
+    f->nlabels = nlabels;
+    for (size_t i = 0; i < nlabels; i++)
+        f->labelnames[i] = sb_xstrdup(labelnames[i]);
+    if (type == SB_HISTOGRAM) {
+        f->nbuckets = nbuckets;
+        for (size_t i = 0; i <= nbuckets; i++) {
+            char num[40];
+            fmt_go_float(num, sizeof(num), i < nbuckets ? buckets[i] : INFINITY);
+            struct sb_buf le;
+            sb_buf_init(&le);
+            sb_buf_printf(&le, "le=\"%s\"", num);
+            f->le[i] = le.data;
+            if (i < nbuckets)
+                f->bounds[i] = buckets[i];
+        }
+    }
+    f->sorted = true;
+
+    if (r->nfamilies == r->capfamilies) {
+        r->capfamilies = r->capfamilies ? 2 * r->capfamilies : 16;
+        r->families = sb_xrealloc(r->families, r->capfamilies * sizeof(r->families[0]));
+    }
+    memmove(r->families + pos + 1, r->families + pos,
+            (r->nfamilies - pos) * sizeof(r->families[0]));
+    r->families[pos] = f;
+    r->nfamilies++;
+    return f;
+}
+
+static void table_grow(struct sb_family *f)
+{
+    size_t size = f->tablesize ? 2 * f->tablesize : 8;
+    struct sb_metric **t = sb_xcalloc(size, sizeof(t[0]));
+    for (size_t i = 0; i < f->nchildren; i++) {
+        struct sb_metric *m = f->children[i];
+        size_t b = m->hash & (size - 1);
+        m->hnext = t[b];
+        t[b] = m;
+    }
+    free(f->table);
+    f->table = t;
+    f->tablesize = size;
+}
+
+static struct sb_metric *child_new(struct sb_family *f, const char *key, size_t keylen,
+                                   uint64_t hash)
+{
+    struct sb_buf labels;
+    sb_buf_init(&labels);
+    const char *v = key;
+    for (size_t i = 0; i < f->nlabels; i++) {
+        size_t vlen = strlen(v);
+        if (i)
+            sb_buf_putc(&labels, ',');
+        sb_buf_puts(&labels, f->labelnames[i]);
+        sb_buf_append(&labels, "=\"", 2);
+        put_escaped(&labels, v, vlen, true);
+        sb_buf_putc(&labels, '"');
+        v += vlen + 1;
+    }
+
+    /* One allocation: the struct, its bucket counts, the key, the labels. */
+    size_t nb = f->type == SB_HISTOGRAM ? f->nbuckets + 1 : 0;
+    size_t head = sizeof(struct sb_metric) + nb * sizeof(uint64_t);
+    struct sb_metric *m = sb_xcalloc(1, head + keylen + labels.len + 1);
+    char *kp = (char *)m + head;
+    char *lp = kp + keylen;
+    memcpy(kp, key, keylen);
+    if (labels.len)
+        memcpy(lp, labels.data, labels.len);
+    lp[labels.len] = '\0';
+    m->fam = f;
+    m->hash = hash;
+    m->key = kp;
+    m->keylen = keylen;
+    m->labels = lp;
+    m->labelslen = labels.len;
+    sb_buf_free(&labels);
+    return m;
+}
+
+struct sb_metric *sb_family_child(struct sb_family *f, const char *const *labelvalues)
+{
+    if (f->nlabels && !labelvalues)
+        die("family %s: label values missing", f->name);
+    size_t lens[SB_METRIC_MAX_LABELS];
+    size_t keylen = 0;
+    bool valid = true;
+    for (size_t i = 0; i < f->nlabels; i++) {
+        if (!labelvalues[i])
+            die("family %s: label value %zu is NULL", f->name, i);
+        lens[i] = strlen(labelvalues[i]);
+        keylen += lens[i] + 1;
+        valid = valid && utf8_valid(labelvalues[i], lens[i]);
+    }
+
+    char stackkey[KEY_STACK];
+    struct sb_buf heapkey;
+    sb_buf_init(&heapkey);
+    char *key = stackkey;
+    if (!valid || keylen > sizeof(stackkey)) {
+        for (size_t i = 0; i < f->nlabels; i++) {
+            utf8_sanitize(&heapkey, labelvalues[i], lens[i]);
+            sb_buf_append(&heapkey, "", 1);
+        }
+        key = heapkey.data;
+        keylen = heapkey.len;
+    } else {
+        char *p = stackkey;
+        for (size_t i = 0; i < f->nlabels; i++) {
+            memcpy(p, labelvalues[i], lens[i] + 1);
+            p += lens[i] + 1;
+        }
+    }
+
+    uint64_t h = hash_key(key, keylen);
+    struct sb_metric *m = NULL;
+    if (f->tablesize) {
+        for (m = f->table[h & (f->tablesize - 1)]; m; m = m->hnext)
+            if (m->hash == h && key_cmp(m->key, m->keylen, key, keylen) == 0)
+                break;
+    }
+    if (m || f->nchildren >= SB_METRIC_MAX_CHILDREN) {
+        if (!m && !f->overflow_logged) {
+            sb_warn("msg=\"metric family full, new series dropped\" family=%s max=%d", f->name,
+                    SB_METRIC_MAX_CHILDREN);
+            f->overflow_logged = true;
+        }
+        sb_buf_free(&heapkey);
+        return m;
+    }
+
+    m = child_new(f, key, keylen, h);
+    sb_buf_free(&heapkey);
+    if (f->nchildren == f->capchildren) {
+        f->capchildren = f->capchildren ? 2 * f->capchildren : 4;
+        f->children = sb_xrealloc(f->children, f->capchildren * sizeof(f->children[0]));
+    }
+    f->children[f->nchildren++] = m;
+    if (f->nchildren > 1 && child_cmp(&f->children[f->nchildren - 2], &m) > 0)
+        f->sorted = false;
+    /* Load factor at most 1: chains stay a pointer or two long. */
+    if (f->nchildren > f->tablesize) {
+        table_grow(f);
+    } else {
+        size_t b = h & (f->tablesize - 1);
+        m->hnext = f->table[b];
+        f->table[b] = m;
+    }
+    return m;
+}
+
+void sb_family_clear(struct sb_family *f)
+{
+    free_children(f);
+    f->sorted = true;
+    f->overflow_logged = false;
+}
+
+void sb_counter_add(struct sb_metric *m, double v)
+{
+    assert(m->fam->type == SB_COUNTER);
+    if (v >= 0)
+        m->value += v;
+}
+
+void sb_counter_set(struct sb_metric *m, double v)
+{
+    assert(m->fam->type == SB_COUNTER);
+    m->value = v;
+}
+
+void sb_gauge_set(struct sb_metric *m, double v)
+{
+    assert(m->fam->type == SB_GAUGE);
+    m->value = v;
+}
+
+void sb_gauge_add(struct sb_metric *m, double v)
+{
+    assert(m->fam->type == SB_GAUGE);
+    m->value += v;
+}
+
+void sb_histogram_observe(struct sb_metric *m, double v)
+{
+    const struct sb_family *f = m->fam;
+    assert(f->type == SB_HISTOGRAM);
+    /* First bound >= v ("le" is inclusive); NaN lands in +Inf, as in
+     * client_golang. */
+    size_t lo = 0, hi = f->nbuckets;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (v <= f->bounds[mid])
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    m->buckets[lo]++;
+    m->value += v;
+}
+
+double sb_metric_value(const struct sb_metric *m)
+{
+    if (m->fam->type != SB_HISTOGRAM)
+        return m->value;
+    uint64_t n = 0;
+    for (size_t i = 0; i <= m->fam->nbuckets; i++)
+        n += m->buckets[i];
+    return (double)n;
+}
+
+void sb_registry_add_collector(struct sb_registry *r, sb_collect_cb cb, void *ud)
+{
+    if (r->ncollectors == r->capcollectors) {
+        r->capcollectors = r->capcollectors ? 2 * r->capcollectors : 4;
+        r->collectors = sb_xrealloc(r->collectors, r->capcollectors * sizeof(r->collectors[0]));
+    }
+    r->collectors[r->ncollectors++] = (struct sb_collector){cb, ud};
+}
+
+/* Writes `name[suffix]{labels[,extra]} value\n`. */
+static void put_sample(struct sb_buf *out, const struct sb_family *f, const char *suffix,
+                       const struct sb_metric *m, const char *extra, const char *value,
+                       size_t valuelen)
+{
+    sb_buf_puts(out, f->name);
+    if (suffix)
+        sb_buf_puts(out, suffix);
+    if (m->labelslen || extra) {
+        sb_buf_putc(out, '{');
+        sb_buf_append(out, m->labels, m->labelslen);
+        if (extra) {
+            if (m->labelslen)
+                sb_buf_putc(out, ',');
+            sb_buf_puts(out, extra);
+        }
+        sb_buf_putc(out, '}');
+    }
+    sb_buf_putc(out, ' ');
+    sb_buf_append(out, value, valuelen);
+    sb_buf_putc(out, '\n');
+}
+
+static void expose_family(struct sb_family *f, struct sb_buf *out)
+{
+    sb_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help_esc, f->name,
+                  type_names[f->type]);
+    if (!f->sorted) {
+        /* Children arrive in creation order; sort once and keep the order
+         * until a child is added out of place. */
+        qsort(f->children, f->nchildren, sizeof(f->children[0]), child_cmp);
+        f->sorted = true;
+    }
+    char num[40];
+    for (size_t i = 0; i < f->nchildren; i++) {
+        const struct sb_metric *m = f->children[i];
+        if (f->type != SB_HISTOGRAM) {
+            put_sample(out, f, NULL, m, NULL, num, fmt_value(num, sizeof(num), m->value));
+            continue;
+        }
+        uint64_t cum = 0;
+        for (size_t b = 0; b <= f->nbuckets; b++) {
+            cum += m->buckets[b];
+            put_sample(out, f, "_bucket", m, f->le[b], num, fmt_u64(num, cum));
+        }
+        put_sample(out, f, "_sum", m, NULL, num, fmt_value(num, sizeof(num), m->value));
+        put_sample(out, f, "_count", m, NULL, num, fmt_u64(num, cum));
+    }
+}
+
+void sb_registry_expose(struct sb_registry *r, struct sb_buf *out)
+{
+    for (size_t i = 0; i < r->ncollectors; i++)
+        r->collectors[i].cb(r->collectors[i].ud);
+    for (size_t i = 0; i < r->nfamilies; i++)
+        expose_family(r->families[i], out);
+}
