@@ -47,6 +47,9 @@
 #define KAFKA_MAX_PROPS 256
 #define TOPIC_PREFIX_MAX 200
 #define SPEED_MAX 1e6
+/* Slower than this, the schedule's nanosecond arithmetic would overflow
+ * within a long replay. */
+#define SPEED_MIN 0.001
 #define CYCLE_MAX 100000
 #define WHY_MAX 512
 
@@ -344,9 +347,9 @@ static int parse_speed(struct sb_config *c, const struct opt *o, const char *v, 
     size_t n = strlen(v);
     char *end;
     double d = n ? strtod(v, &end) : 0;
-    if (n == 0 || strspn(v, "0123456789.eE+-") != n || end != v + n || !isfinite(d) || d <= 0 ||
-        d > SPEED_MAX)
-        return why(p, "expected a number > 0 and <= 1000000, or \"max\", got \"%s\"", v);
+    if (n == 0 || strspn(v, "0123456789.eE+-") != n || end != v + n || !isfinite(d) ||
+        d < SPEED_MIN || d > SPEED_MAX)
+        return why(p, "expected a number >= 0.001 and <= 1000000, or \"max\", got \"%s\"", v);
     c->speed = d;
     return 0;
 }

@@ -223,7 +223,7 @@ static void config_bad_values_name_file_line_key(void **state)
     load_fails("[consumer]\ngroup_id =\n", ":2: [consumer] group_id: must not be empty", NULL);
     load_fails("[consumer]\nstrict_sensors = 2\n", ":2: [consumer] strict_sensors: ", NULL);
     load_fails("[replay]\n; speed up\nspeed = fast\n",
-               ":3: [replay] speed: ", "expected a number > 0", "or \"max\", got \"fast\"", NULL);
+               ":3: [replay] speed: ", "expected a number >= 0.001", "or \"max\", got \"fast\"", NULL);
     load_fails("[replay]\nloop = sometimes\n", ":2: [replay] loop: ", NULL);
     load_fails("[replay]\nevent_epoch = yesterday\n", ":2: [replay] event_epoch: ", "RFC 3339",
                NULL);
@@ -340,7 +340,7 @@ static void config_speed(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char text[128];
         snprintf(text, sizeof(text), "[replay]\nspeed = %s\n", bad[i]);
-        load_fails(text, ":2: [replay] speed: expected a number > 0", NULL);
+        load_fails(text, ":2: [replay] speed: expected a number >= 0.001", NULL);
     }
     /* An inline '#' is not a comment: the message says so. */
     load_fails("[replay]\nspeed = 2 # twice\n", ":2: [replay] speed: ", "starts a comment only",
