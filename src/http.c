@@ -7,6 +7,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +36,7 @@ struct sb_http_route_entry {
 
 struct sb_http {
     uv_loop_t *loop;
-    char *listen;                  /* as configured, for messages */
+    char *listen;                 /* as configured, for messages */
     struct sockaddr_storage addr; /* resolved in sb_http_new */
     socklen_t addr_len;
 
@@ -56,7 +57,7 @@ struct sb_http {
     /* While MHD_start_daemon runs, MHD's messages are kept so a start
      * failure can be explained even when errno is not reliable. */
     bool starting;
-    char start_msg[256];
+    char start_msg[512];
     struct sb_ratelimit log_rl;
 
     struct sb_http_route_entry routes[SB_HTTP_MAX_ROUTES];
@@ -208,8 +209,7 @@ static int resolve_listen(struct sb_http *h, const char *listen, char *err, size
     return 0;
 }
 
-int sb_http_new(struct sb_http **out, uv_loop_t *loop, const char *listen, char *err,
-                size_t errlen)
+int sb_http_new(struct sb_http **out, uv_loop_t *loop, const char *listen, char *err, size_t errlen)
 {
     *out = NULL;
     struct sb_http *h = sb_xcalloc(1, sizeof(*h));
@@ -262,10 +262,7 @@ static void mhd_log_cb(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r' || msg[n - 1] == '.'))
         msg[--n] = '\0';
-    /* Keep the key="value" field well formed. */
-    for (char *p = msg; *p; p++)
-        if (*p == '"' || *p == '\n')
-            *p = '\'';
+    sb_log_quote(msg);
     if (h->starting) {
         snprintf(h->start_msg, sizeof(h->start_msg), "%s", msg);
         sb_warn("msg=\"libmicrohttpd\" listen=%s detail=\"%s\"", h->listen, msg);
@@ -294,8 +291,8 @@ static const struct sb_http_route_entry *find_route(const struct sb_http *h, con
     return NULL;
 }
 
-static enum MHD_Result queue_static(struct MHD_Connection *conn, unsigned status,
-                                    const char *body, const char *allow)
+static enum MHD_Result queue_static(struct MHD_Connection *conn, unsigned status, const char *body,
+                                    const char *allow)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
@@ -330,8 +327,8 @@ static enum MHD_Result queue_handler(struct sb_http *h, struct MHD_Connection *c
      * The buffer comes from sb_x*alloc, i.e. malloc, so free() releases it. */
     struct MHD_Response *resp;
     if (out.body.data)
-        resp = MHD_create_response_from_buffer_with_free_callback(out.body.len, out.body.data,
-                                                                  free);
+        resp =
+            MHD_create_response_from_buffer_with_free_callback(out.body.len, out.body.data, free);
     else
         resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!resp) {
@@ -348,56 +345,59 @@ static enum MHD_Result queue_handler(struct sb_http *h, struct MHD_Connection *c
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version,
-                                 const char *upload_data, size_t *upload_data_size,
-                                 void **con_cls)
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
 {
     struct sb_http *h = cls;
     (void)version;
     (void)upload_data;
 
-    /* MHD 0.9.75 answers "Connection: close" to a response queued on the
-     * first call (headers only), so the first call just marks the request
-     * and the response is queued on the next one. */
-    if (*con_cls != &sb_http_seen_marker) {
-        *con_cls = &sb_http_seen_marker;
-        return MHD_YES;
-    }
-
-    const struct sb_http_route_entry *r = find_route(h, url);
-    if (!r)
-        return queue_static(conn, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
-
     bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
     bool head = strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
-    if (!get && !head) {
-        /* Answer at once even if a body is still arriving; MHD then closes
-         * the connection rather than read an upload nobody wants. */
-        return queue_static(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
-                            SB_HTTP_ALLOW);
+
+    if (*con_cls != &sb_http_seen_marker) {
+        if (!get && !head) {
+            /* Refuse before any body is read: 0.9.75 cannot queue a
+             * response while an upload is in progress, and answering now
+             * makes it close the connection instead of reading an upload
+             * nobody wants. */
+            if (!find_route(h, url))
+                return queue_static(conn, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
+            return queue_static(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
+                                SB_HTTP_ALLOW);
+        }
+        /* MHD 0.9.75 answers "Connection: close" to a response queued on
+         * the first call (headers only), so the first call just marks the
+         * request and the response is queued on the next one. */
+        *con_cls = &sb_http_seen_marker;
+        return MHD_YES;
     }
     if (*upload_data_size != 0) {
         /* A GET with a body: discard it and answer once it has been read. */
         *upload_data_size = 0;
         return MHD_YES;
     }
+
+    const struct sb_http_route_entry *r = find_route(h, url);
+    if (!r)
+        return queue_static(conn, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
     return queue_handler(h, conn, r, url);
 }
 
-static void rearm_timer(struct sb_http *h);
+static void rearm_timer(struct sb_http *h, bool from_timer);
 
-static void run_daemon(struct sb_http *h)
+static void run_daemon(struct sb_http *h, bool from_timer)
 {
     if (MHD_run(h->daemon) != MHD_YES)
         sb_err("msg=\"MHD_run failed\" listen=%s", h->listen);
     /* A handler may have called sb_http_close from inside MHD_run. */
     if (!h->closing)
-        rearm_timer(h);
+        rearm_timer(h, from_timer);
 }
 
 static void timer_cb(uv_timer_t *t)
 {
-    run_daemon(t->data);
+    run_daemon(t->data, true);
 }
 
 static void poll_cb(uv_poll_t *p, int status, int events)
@@ -410,16 +410,22 @@ static void poll_cb(uv_poll_t *p, int status, int events)
             sb_err("msg=\"polling the http epoll fd failed\" listen=%s error=\"%s\"", h->listen,
                    uv_strerror(status));
     }
-    run_daemon(h);
+    run_daemon(h, false);
 }
 
-static void rearm_timer(struct sb_http *h)
+static void rearm_timer(struct sb_http *h, bool from_timer)
 {
     MHD_UNSIGNED_LONG_LONG ms = 0;
-    if (MHD_get_timeout(h->daemon, &ms) == MHD_YES)
-        uv_timer_start(&h->timer, timer_cb, (uint64_t)ms, 0);
-    else
+    if (MHD_get_timeout(h->daemon, &ms) != MHD_YES) {
         uv_timer_stop(&h->timer);
+        return;
+    }
+    /* libuv 1.44 runs a timer re-armed with 0 from its own callback again in
+     * the same pass, without polling for I/O in between; while MHD keeps
+     * asking for 0 that would starve the loop. */
+    if (ms == 0 && from_timer)
+        ms = 1;
+    uv_timer_start(&h->timer, timer_cb, (uint64_t)ms, 0);
 }
 
 /* The bound port, read from the listen socket so port 0 reports the port
@@ -445,8 +451,10 @@ static unsigned bound_port(struct MHD_Daemon *d)
 
 int sb_http_start(struct sb_http *h, char *err, size_t errlen)
 {
-    if (h->closing)
+    if (h->closing) {
+        set_err(err, errlen, "http server on %s is closing", h->listen);
         return -EINVAL;
+    }
     if (h->daemon) {
         set_err(err, errlen, "http server on %s already started", h->listen);
         return -EALREADY;
@@ -504,8 +512,8 @@ int sb_http_start(struct sb_http *h, char *err, size_t errlen)
         /* The daemon is stopped by sb_http_close, after the poll handle. */
         return rc;
     }
-    rearm_timer(h);
-    sb_info("msg=\"http listening\" listen=%s port=%u", h->listen, h->port);
+    rearm_timer(h, false);
+    sb_debug("msg=\"http started\" listen=%s port=%u", h->listen, h->port);
     return 0;
 }
 

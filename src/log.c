@@ -23,6 +23,17 @@ void sb_log(int level, const char *fmt, ...)
     fprintf(stderr, "<%d>%s\n", level, line);
 }
 
+char *sb_log_quote(char *s)
+{
+    for (char *p = s; *p; p++) {
+        if (*p == '"')
+            *p = '\'';
+        else if ((unsigned char)*p < 0x20)
+            *p = ' ';
+    }
+    return s;
+}
+
 int sb_log_level_parse(const char *s)
 {
     static const struct {

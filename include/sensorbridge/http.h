@@ -33,15 +33,22 @@ struct sb_http_response {
 typedef void (*sb_http_handler)(void *ud, struct sb_http_response *resp);
 
 /* listen is "host:port" ("0.0.0.0:9550", "127.0.0.1:0", "[::1]:9550");
- * port 0 picks a free port (see sb_http_port). Returns 0 or -errno with
- * a message in err. Nothing is bound until sb_http_start. */
+ * port 0 picks a free port (see sb_http_port). A host name is resolved
+ * here (first getaddrinfo result). An IPv6 address listens on IPv6 only
+ * ("[::]" does not accept IPv4). Returns 0 or -errno with a message in err
+ * (*out is then NULL). Nothing is bound until sb_http_start. */
 int sb_http_new(struct sb_http **out, uv_loop_t *loop, const char *listen, char *err,
                 size_t errlen);
 
-/* Registers a handler for an exact path such as "/metrics". */
+/* Registers a handler for an exact path such as "/metrics" (copied);
+ * registering a path again replaces its handler. Other paths get 404;
+ * other methods on a route get 405 with "Allow: GET, HEAD", answered
+ * before any request body is read (the connection is then closed). */
 void sb_http_route(struct sb_http *h, const char *path, sb_http_handler cb, void *ud);
 
-/* Binds, listens and joins the loop. Returns 0 or -errno with a message. */
+/* Binds, listens and joins the loop. Returns 0 or -errno with a message
+ * ("cannot listen on 127.0.0.1:9550: Address already in use"); on failure
+ * h stays valid and must still be closed with sb_http_close. */
 int sb_http_start(struct sb_http *h, char *err, size_t errlen);
 
 /* The bound TCP port (after a successful start). */

@@ -28,6 +28,11 @@ void sb_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 #define sb_info(...) sb_log(SB_LOG_INFO, __VA_ARGS__)
 #define sb_debug(...) sb_log(SB_LOG_DEBUG, __VA_ARGS__)
 
+/* Makes a message safe inside a quoted key="value" field: replaces double
+ * quotes with single quotes and control characters with spaces, in place.
+ * Returns s. */
+char *sb_log_quote(char *s);
+
 /* Parses "err", "warning", "notice", "info", "debug"; -1 if unknown. */
 int sb_log_level_parse(const char *s);
 
