@@ -164,6 +164,10 @@ static bool utf8_valid(const char *s, size_t n)
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        }
         size_t k = utf8_seq(p + i, n - i);
         if (!k)
             return false;
@@ -241,8 +245,10 @@ static size_t fmt_value(char *out, size_t cap, double v)
 
 /* Formats v like Go's strconv.FormatFloat(v, 'g', -1, 64), which
  * client_golang uses for "le": the shortest round-tripping digits, in
- * exponent form when the decimal exponent is < -4 or >= 21... no: >= 6,
- * Go's fixed threshold for the shortest form ("1e+06", "100000"). */
+ * exponent form when the decimal exponent is < -4 or >= 6 (Go's fixed
+ * threshold for the shortest form: "100000" but "1e+06"). "le" is a label,
+ * compared as a string, so matching the Go spelling keeps our buckets in
+ * the same series as those of Go exporters. */
 static size_t fmt_go_float(char *out, size_t cap, double v)
 {
     if (!isfinite(v))

@@ -1,0 +1,670 @@
+/* test_registry.c - the metrics registry and its text exposition. */
+#include <math.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "sensorbridge/log.h"
+#include "sensorbridge/registry.h"
+
+/* Exposes r and compares the whole text. */
+static void assert_exposition(struct sb_registry *r, const char *expected)
+{
+    struct sb_buf out;
+    sb_buf_init(&out);
+    sb_registry_expose(r, &out);
+    assert_string_equal(out.data ? out.data : "", expected);
+    sb_buf_free(&out);
+}
+
+static struct sb_metric *child1(struct sb_family *f, const char *v)
+{
+    const char *vals[] = {v};
+    return sb_family_child(f, vals);
+}
+
+static struct sb_metric *child2(struct sb_family *f, const char *a, const char *b)
+{
+    const char *vals[] = {a, b};
+    return sb_family_child(f, vals);
+}
+
+/* Runs fn in a child process and asserts that it aborted: registration
+ * mistakes are bugs, and abort() is their contract. */
+static void assert_aborts(void (*fn)(void))
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* Keep the expected error lines out of the test output. */
+        if (!freopen("/dev/null", "w", stderr))
+            _exit(2);
+        fn();
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+
+static void registry_counter_exact_text(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    const char *labels[] = {"topic"};
+    struct sb_family *f =
+        sb_registry_family(r, SB_COUNTER, "sensorbridge_messages_produced_total",
+                           "Messages handed to the producer.", 1, labels, NULL, 0);
+    sb_counter_add(child1(f, "b"), 5);
+    sb_counter_add(child1(f, "a"), 1.5);
+    sb_counter_add(child1(f, "a"), 1);
+    struct sb_family *plain =
+        sb_registry_family(r, SB_COUNTER, "sensorbridge_errors_total", "Errors.", 0, NULL, NULL, 0);
+    sb_family_child(plain, NULL);
+    assert_exposition(r, "# HELP sensorbridge_errors_total Errors.\n"
+                         "# TYPE sensorbridge_errors_total counter\n"
+                         "sensorbridge_errors_total 0\n"
+                         "# HELP sensorbridge_messages_produced_total Messages handed to the "
+                         "producer.\n"
+                         "# TYPE sensorbridge_messages_produced_total counter\n"
+                         "sensorbridge_messages_produced_total{topic=\"a\"} 2.5\n"
+                         "sensorbridge_messages_produced_total{topic=\"b\"} 5\n");
+    sb_registry_free(r);
+}
+
+static void registry_gauge_exact_text(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    const char *labels[] = {"sensor", "kind"};
+    struct sb_family *f =
+        sb_registry_family(r, SB_GAUGE, "sensor_value", "Last value.", 2, labels, NULL, 0);
+    sb_gauge_set(child2(f, "s1", "temp"), 21.5);
+    sb_gauge_set(child2(f, "s1", "hum"), -3);
+    sb_gauge_add(child2(f, "s1", "hum"), 0.25);
+    sb_gauge_set(child2(f, "s2", "a"), 123456789);
+    sb_gauge_set(child2(f, "s2", "b"), 1e15);
+    sb_gauge_set(child2(f, "s2", "c"), 9007199254740992.0);
+    sb_gauge_set(child2(f, "s2", "d"), 1e20);
+    sb_gauge_set(child2(f, "s2", "e"), NAN);
+    sb_gauge_set(child2(f, "s2", "f"), INFINITY);
+    sb_gauge_set(child2(f, "s2", "g"), -INFINITY);
+    sb_gauge_set(child2(f, "s2", "h"), -0.0);
+    sb_gauge_set(child2(f, "s2", "i"), 0.1);
+    sb_gauge_set(child2(f, "s2", "j"), 1e-7);
+    assert_exposition(r, "# HELP sensor_value Last value.\n"
+                         "# TYPE sensor_value gauge\n"
+                         "sensor_value{sensor=\"s1\",kind=\"hum\"} -2.75\n"
+                         "sensor_value{sensor=\"s1\",kind=\"temp\"} 21.5\n"
+                         "sensor_value{sensor=\"s2\",kind=\"a\"} 123456789\n"
+                         "sensor_value{sensor=\"s2\",kind=\"b\"} 1000000000000000\n"
+                         "sensor_value{sensor=\"s2\",kind=\"c\"} 9007199254740992\n"
+                         "sensor_value{sensor=\"s2\",kind=\"d\"} 1e+20\n"
+                         "sensor_value{sensor=\"s2\",kind=\"e\"} NaN\n"
+                         "sensor_value{sensor=\"s2\",kind=\"f\"} +Inf\n"
+                         "sensor_value{sensor=\"s2\",kind=\"g\"} -Inf\n"
+                         "sensor_value{sensor=\"s2\",kind=\"h\"} 0\n"
+                         "sensor_value{sensor=\"s2\",kind=\"i\"} 0.1\n"
+                         "sensor_value{sensor=\"s2\",kind=\"j\"} 1e-07\n");
+    sb_registry_free(r);
+}
+
+static void registry_histogram_exact_text(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    const char *labels[] = {"stage"};
+    const double bounds[] = {0.005, 0.5, 1, 2.5};
+    struct sb_family *f = sb_registry_family(r, SB_HISTOGRAM, "latency_seconds", "Latency.", 1,
+                                             labels, bounds, SB_ARRAY_SIZE(bounds));
+    struct sb_metric *m = child1(f, "decode");
+    sb_histogram_observe(m, 0.001);
+    sb_histogram_observe(m, 0.75);
+    sb_histogram_observe(m, 0.75);
+    sb_histogram_observe(m, 7);
+    struct sb_family *plain =
+        sb_registry_family(r, SB_HISTOGRAM, "size_bytes", "Sizes.", 0, NULL, bounds, 1);
+    sb_histogram_observe(sb_family_child(plain, NULL), 3);
+    assert_exposition(r, "# HELP latency_seconds Latency.\n"
+                         "# TYPE latency_seconds histogram\n"
+                         "latency_seconds_bucket{stage=\"decode\",le=\"0.005\"} 1\n"
+                         "latency_seconds_bucket{stage=\"decode\",le=\"0.5\"} 1\n"
+                         "latency_seconds_bucket{stage=\"decode\",le=\"1\"} 3\n"
+                         "latency_seconds_bucket{stage=\"decode\",le=\"2.5\"} 3\n"
+                         "latency_seconds_bucket{stage=\"decode\",le=\"+Inf\"} 4\n"
+                         "latency_seconds_sum{stage=\"decode\"} 8.501\n"
+                         "latency_seconds_count{stage=\"decode\"} 4\n"
+                         "# HELP size_bytes Sizes.\n"
+                         "# TYPE size_bytes histogram\n"
+                         "size_bytes_bucket{le=\"0.005\"} 0\n"
+                         "size_bytes_bucket{le=\"+Inf\"} 1\n"
+                         "size_bytes_sum 3\n"
+                         "size_bytes_count 1\n");
+    assert_true(sb_metric_value(m) == 4);
+    sb_registry_free(r);
+}
+
+static void registry_histogram_bucket_boundaries(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    const double bounds[] = {1, 2, 3};
+    struct sb_family *f =
+        sb_registry_family(r, SB_HISTOGRAM, "h", "H.", 0, NULL, bounds, SB_ARRAY_SIZE(bounds));
+    struct sb_metric *m = sb_family_child(f, NULL);
+    /* A value equal to a bound belongs to that bucket ("le" is <=). */
+    const double obs[] = {-5, 0, 1, 1.0000001, 2, 2, 3, 3.0000001, 1e300, NAN};
+    for (size_t i = 0; i < SB_ARRAY_SIZE(obs) - 1; i++)
+        sb_histogram_observe(m, obs[i]);
+    assert_exposition(r, "# HELP h H.\n"
+                         "# TYPE h histogram\n"
+                         "h_bucket{le=\"1\"} 3\n"
+                         "h_bucket{le=\"2\"} 6\n"
+                         "h_bucket{le=\"3\"} 7\n"
+                         "h_bucket{le=\"+Inf\"} 9\n"
+                         "h_sum 1e+300\n"
+                         "h_count 9\n");
+    /* NaN counts in +Inf only, as in client_golang, and poisons the sum. */
+    sb_histogram_observe(m, obs[SB_ARRAY_SIZE(obs) - 1]);
+    assert_exposition(r, "# HELP h H.\n"
+                         "# TYPE h histogram\n"
+                         "h_bucket{le=\"1\"} 3\n"
+                         "h_bucket{le=\"2\"} 6\n"
+                         "h_bucket{le=\"3\"} 7\n"
+                         "h_bucket{le=\"+Inf\"} 10\n"
+                         "h_sum NaN\n"
+                         "h_count 10\n");
+    sb_registry_free(r);
+}
+
+static void registry_histogram_le_format(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    /* The spellings of Go's strconv.FormatFloat(v, 'g', -1, 64). */
+    const double bounds[] = {-1.5, 1e-5, 0.0001, 0.025, 1, 10, 100000, 1e6, 1234567, 2.5e9};
+    struct sb_family *f =
+        sb_registry_family(r, SB_HISTOGRAM, "h", "H.", 0, NULL, bounds, SB_ARRAY_SIZE(bounds));
+    sb_family_child(f, NULL);
+    assert_exposition(r, "# HELP h H.\n"
+                         "# TYPE h histogram\n"
+                         "h_bucket{le=\"-1.5\"} 0\n"
+                         "h_bucket{le=\"1e-05\"} 0\n"
+                         "h_bucket{le=\"0.0001\"} 0\n"
+                         "h_bucket{le=\"0.025\"} 0\n"
+                         "h_bucket{le=\"1\"} 0\n"
+                         "h_bucket{le=\"10\"} 0\n"
+                         "h_bucket{le=\"100000\"} 0\n"
+                         "h_bucket{le=\"1e+06\"} 0\n"
+                         "h_bucket{le=\"1.234567e+06\"} 0\n"
+                         "h_bucket{le=\"2.5e+09\"} 0\n"
+                         "h_bucket{le=\"+Inf\"} 0\n"
+                         "h_sum 0\n"
+                         "h_count 0\n");
+    sb_registry_free(r);
+}
+
+static void registry_escaping(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    const char *labels[] = {"v"};
+    struct sb_family *f = sb_registry_family(r, SB_GAUGE, "g", "Back\\slash, \"quotes\",\nnewline.",
+                                             1, labels, NULL, 0);
+    sb_gauge_set(child1(f, "a\\b\"c\nd"), 1);
+    sb_gauge_set(child1(f, "tab\there {x=\"y\"}"), 2);
+    assert_exposition(r, "# HELP g Back\\\\slash, \"quotes\",\\nnewline.\n"
+                         "# TYPE g gauge\n"
+                         "g{v=\"a\\\\b\\\"c\\nd\"} 1\n"
+                         "g{v=\"tab\there {x=\\\"y\\\"}\"} 2\n");
+    sb_registry_free(r);
+}
+
+static void registry_invalid_utf8_replaced(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    const char *labels[] = {"v"};
+    struct sb_family *f = sb_registry_family(r, SB_GAUGE, "g", "G.", 1, labels, NULL, 0);
+    struct sb_metric *a = child1(f, "a\xff"
+                                    "b");
+    /* The same sanitized key finds the same child: no duplicate series. */
+    assert_ptr_equal(child1(f, "a\xfe"
+                               "b"),
+                     a);
+    assert_ptr_equal(child1(f, "a\xEF\xBF\xBD"
+                               "b"),
+                     a);
+    /* Valid multi-byte text is kept; overlong and surrogate forms are not. */
+    sb_gauge_set(child1(f, "caf\xC3\xA9"), 1);
+    sb_gauge_set(child1(f, "\xC0\xAF"), 2);
+    sb_gauge_set(child1(f, "\xED\xA0\x80"), 3);
+    assert_exposition(r, "# HELP g G.\n"
+                         "# TYPE g gauge\n"
+                         "g{v=\"a\xEF\xBF\xBD"
+                         "b\"} 0\n"
+                         "g{v=\"caf\xC3\xA9\"} 1\n"
+                         "g{v=\"\xEF\xBF\xBD\xEF\xBF\xBD\"} 2\n"
+                         "g{v=\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"} 3\n");
+    sb_registry_free(r);
+}
+
+static void registry_families_sorted_by_name(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    const char *names[] = {"zeta", "alpha_b", "Alpha", "alpha", "mid:rule", "alpha_a", "_x"};
+    for (size_t i = 0; i < SB_ARRAY_SIZE(names); i++)
+        sb_registry_family(r, SB_GAUGE, names[i], "X.", 0, NULL, NULL, 0);
+    assert_exposition(r, "# HELP Alpha X.\n# TYPE Alpha gauge\n"
+                         "# HELP _x X.\n# TYPE _x gauge\n"
+                         "# HELP alpha X.\n# TYPE alpha gauge\n"
+                         "# HELP alpha_a X.\n# TYPE alpha_a gauge\n"
+                         "# HELP alpha_b X.\n# TYPE alpha_b gauge\n"
+                         "# HELP mid:rule X.\n# TYPE mid:rule gauge\n"
+                         "# HELP zeta X.\n# TYPE zeta gauge\n");
+    sb_registry_free(r);
+}
+
+static void registry_children_sorted_by_label_values(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    const char *labels[] = {"a", "b"};
+    struct sb_family *f = sb_registry_family(r, SB_GAUGE, "g", "G.", 2, labels, NULL, 0);
+    /* Tuple order: the first value decides ("a" < "ab" whatever follows);
+     * bytes compare unsigned ("B" < "a" < "\xC3\xA9"). */
+    child2(f, "ab", "a");
+    child2(f, "a", "z");
+    child2(f, "\xC3\xA9", "");
+    child2(f, "a", "");
+    child2(f, "B", "x");
+    child2(f, "", "q");
+    child2(f, "a", "y");
+    assert_exposition(r, "# HELP g G.\n# TYPE g gauge\n"
+                         "g{a=\"\",b=\"q\"} 0\n"
+                         "g{a=\"B\",b=\"x\"} 0\n"
+                         "g{a=\"a\",b=\"\"} 0\n"
+                         "g{a=\"a\",b=\"y\"} 0\n"
+                         "g{a=\"a\",b=\"z\"} 0\n"
+                         "g{a=\"ab\",b=\"a\"} 0\n"
+                         "g{a=\"\xC3\xA9\",b=\"\"} 0\n");
+    /* A child added after a scrape is sorted into place at the next one. */
+    child2(f, "a", "a");
+    assert_exposition(r, "# HELP g G.\n# TYPE g gauge\n"
+                         "g{a=\"\",b=\"q\"} 0\n"
+                         "g{a=\"B\",b=\"x\"} 0\n"
+                         "g{a=\"a\",b=\"\"} 0\n"
+                         "g{a=\"a\",b=\"a\"} 0\n"
+                         "g{a=\"a\",b=\"y\"} 0\n"
+                         "g{a=\"a\",b=\"z\"} 0\n"
+                         "g{a=\"ab\",b=\"a\"} 0\n"
+                         "g{a=\"\xC3\xA9\",b=\"\"} 0\n");
+    sb_registry_free(r);
+}
+
+static void registry_samples_contiguous_with_interleaved_creation(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    const char *labels[] = {"k"};
+    struct sb_family *b = sb_registry_family(r, SB_COUNTER, "b_total", "B.", 1, labels, NULL, 0);
+    struct sb_family *a = sb_registry_family(r, SB_GAUGE, "a", "A.", 1, labels, NULL, 0);
+    const double bounds[] = {1};
+    struct sb_family *h = sb_registry_family(r, SB_HISTOGRAM, "a_h", "H.", 1, labels, bounds, 1);
+    sb_counter_add(child1(b, "2"), 1);
+    sb_gauge_set(child1(a, "2"), 2);
+    sb_histogram_observe(child1(h, "y"), 0.5);
+    sb_counter_add(child1(b, "1"), 3);
+    sb_gauge_set(child1(a, "1"), 4);
+    sb_histogram_observe(child1(h, "x"), 5);
+    assert_exposition(r, "# HELP a A.\n# TYPE a gauge\n"
+                         "a{k=\"1\"} 4\n"
+                         "a{k=\"2\"} 2\n"
+                         "# HELP a_h H.\n# TYPE a_h histogram\n"
+                         "a_h_bucket{k=\"x\",le=\"1\"} 0\n"
+                         "a_h_bucket{k=\"x\",le=\"+Inf\"} 1\n"
+                         "a_h_sum{k=\"x\"} 5\n"
+                         "a_h_count{k=\"x\"} 1\n"
+                         "a_h_bucket{k=\"y\",le=\"1\"} 1\n"
+                         "a_h_bucket{k=\"y\",le=\"+Inf\"} 1\n"
+                         "a_h_sum{k=\"y\"} 0.5\n"
+                         "a_h_count{k=\"y\"} 1\n"
+                         "# HELP b_total B.\n# TYPE b_total counter\n"
+                         "b_total{k=\"1\"} 3\n"
+                         "b_total{k=\"2\"} 1\n");
+    sb_registry_free(r);
+}
+
+static void registry_empty_family_prints_help_and_type(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    const char *labels[] = {"x"};
+    const double bounds[] = {1, 2};
+    sb_registry_family(r, SB_HISTOGRAM, "h", "H.", 1, labels, bounds, 2);
+    sb_registry_family(r, SB_GAUGE, "g", "", 0, NULL, NULL, 0);
+    assert_exposition(r, "# HELP g \n# TYPE g gauge\n"
+                         "# HELP h H.\n# TYPE h histogram\n");
+    sb_registry_free(r);
+
+    struct sb_registry *empty = sb_registry_new();
+    struct sb_buf out;
+    sb_buf_init(&out);
+    sb_registry_expose(empty, &out); /* an empty registry prints nothing */
+    assert_int_equal(out.len, 0);
+    sb_buf_free(&out);
+    sb_registry_free(empty);
+}
+
+struct collect_state {
+    struct sb_metric *m;
+    char order[8];
+    int calls;
+};
+
+static void collect_first(void *ud)
+{
+    struct collect_state *cs = ud;
+    cs->order[cs->calls++] = '1';
+    sb_gauge_set(cs->m, 42);
+}
+
+static void collect_second(void *ud)
+{
+    struct collect_state *cs = ud;
+    cs->order[cs->calls++] = '2';
+    sb_gauge_add(cs->m, 1);
+}
+
+static void registry_collectors_run_before_output(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    struct sb_family *f = sb_registry_family(r, SB_GAUGE, "g", "G.", 0, NULL, NULL, 0);
+    struct collect_state cs = {.m = sb_family_child(f, NULL)};
+    sb_registry_add_collector(r, collect_first, &cs);
+    sb_registry_add_collector(r, collect_second, &cs);
+    assert_exposition(r, "# HELP g G.\n# TYPE g gauge\ng 43\n");
+    assert_string_equal(cs.order, "12");
+    assert_exposition(r, "# HELP g G.\n# TYPE g gauge\ng 43\n");
+    assert_int_equal(cs.calls, 4);
+    sb_registry_free(r);
+}
+
+static void registry_family_clear(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    const char *labels[] = {"partition"};
+    struct sb_family *f = sb_registry_family(r, SB_GAUGE, "lag", "Lag.", 1, labels, NULL, 0);
+    struct sb_family *other = sb_registry_family(r, SB_GAUGE, "other", "O.", 0, NULL, NULL, 0);
+    sb_gauge_set(sb_family_child(other, NULL), 7);
+    for (int i = 0; i < 100; i++) {
+        char v[16];
+        snprintf(v, sizeof(v), "%d", i);
+        sb_gauge_set(child1(f, v), i);
+    }
+    sb_family_clear(f);
+    assert_exposition(r, "# HELP lag Lag.\n# TYPE lag gauge\n"
+                         "# HELP other O.\n# TYPE other gauge\nother 7\n");
+    /* New children start from zero; the family is usable again. */
+    sb_gauge_add(child1(f, "5"), 1);
+    sb_gauge_add(child1(f, "5"), 1);
+    assert_exposition(r, "# HELP lag Lag.\n# TYPE lag gauge\nlag{partition=\"5\"} 2\n"
+                         "# HELP other O.\n# TYPE other gauge\nother 7\n");
+    sb_family_clear(f);
+    sb_family_clear(f); /* clearing an empty family is harmless */
+    sb_registry_free(r);
+}
+
+static void registry_many_children_lookup(void **state)
+{
+    (void)state;
+    enum { N = 10000 };
+    struct sb_registry *r = sb_registry_new();
+    const char *labels[] = {"topic", "partition"};
+    struct sb_family *f =
+        sb_registry_family(r, SB_COUNTER, "msgs_total", "Msgs.", 2, labels, NULL, 0);
+    struct sb_metric **ms = calloc(N, sizeof(ms[0]));
+    assert_non_null(ms);
+    char t[32], p[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(t, sizeof(t), "topic-%d", i % 97);
+        snprintf(p, sizeof(p), "%d", i);
+        ms[i] = child2(f, t, p);
+        assert_non_null(ms[i]);
+        sb_counter_add(ms[i], i);
+    }
+    for (int i = 0; i < N; i++) {
+        snprintf(t, sizeof(t), "topic-%d", i % 97);
+        snprintf(p, sizeof(p), "%d", i);
+        assert_ptr_equal(child2(f, t, p), ms[i]);
+        assert_true(sb_metric_value(ms[i]) == i);
+    }
+    /* Every child is printed once, in order. */
+    struct sb_buf out;
+    sb_buf_init(&out);
+    sb_registry_expose(r, &out);
+    size_t lines = 0;
+    const char *prev = NULL;
+    for (char *line = strtok(out.data, "\n"); line; line = strtok(NULL, "\n")) {
+        lines++;
+        if (line[0] == '#')
+            continue;
+        if (prev)
+            assert_true(strcmp(prev, line) < 0);
+        prev = line;
+    }
+    assert_int_equal(lines, N + 2);
+    sb_buf_free(&out);
+    free(ms);
+    sb_registry_free(r);
+}
+
+static void registry_children_capped(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    const char *labels[] = {"i"};
+    struct sb_family *f = sb_registry_family(r, SB_GAUGE, "g", "G.", 1, labels, NULL, 0);
+    char v[16];
+    for (int i = 0; i < SB_METRIC_MAX_CHILDREN; i++) {
+        snprintf(v, sizeof(v), "%d", i);
+        assert_non_null(child1(f, v));
+    }
+    int level = sb_log_level;
+    sb_log_level = SB_LOG_ERR; /* the expected "family full" warning */
+    assert_null(child1(f, "one too many"));
+    sb_log_level = level;
+    assert_non_null(child1(f, "123")); /* existing children are still found */
+    sb_family_clear(f);
+    assert_non_null(child1(f, "one too many"));
+    sb_registry_free(r);
+}
+
+static void registry_metric_name_validation(void **state)
+{
+    (void)state;
+    const char *good[] = {"a", "_", ":", "a_b:c", "A1", "process_cpu_seconds_total", "__x"};
+    const char *bad[] = {"", "1a", "a-b", "a b", "a.b", "é", "a\n", "a{"};
+    for (size_t i = 0; i < SB_ARRAY_SIZE(good); i++)
+        assert_true(sb_metric_name_valid(good[i]));
+    for (size_t i = 0; i < SB_ARRAY_SIZE(bad); i++)
+        assert_false(sb_metric_name_valid(bad[i]));
+    assert_false(sb_metric_name_valid(NULL));
+}
+
+static void registry_label_name_validation(void **state)
+{
+    (void)state;
+    const char *good[] = {"a", "_", "_a", "topic", "A_1", "le"};
+    const char *bad[] = {"", "__", "__name__", "1a", "a:b", "a-b", "a b", "é"};
+    for (size_t i = 0; i < SB_ARRAY_SIZE(good); i++)
+        assert_true(sb_label_name_valid(good[i]));
+    for (size_t i = 0; i < SB_ARRAY_SIZE(bad); i++)
+        assert_false(sb_label_name_valid(bad[i]));
+    assert_false(sb_label_name_valid(NULL));
+}
+
+static void registry_reregister_returns_same_family(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    const char *labels[] = {"a", "b"};
+    const double bounds[] = {1, 2};
+    struct sb_family *c = sb_registry_family(r, SB_COUNTER, "c_total", "C.", 2, labels, NULL, 0);
+    struct sb_family *h = sb_registry_family(r, SB_HISTOGRAM, "h", "H.", 2, labels, bounds, 2);
+    const char *same[] = {"a", "b"};
+    assert_ptr_equal(sb_registry_family(r, SB_COUNTER, "c_total", "Other help.", 2, same, NULL, 0),
+                     c);
+    assert_ptr_equal(sb_registry_family(r, SB_HISTOGRAM, "h", "H.", 2, same, bounds, 2), h);
+    /* The first help text stays. */
+    assert_exposition(r, "# HELP c_total C.\n# TYPE c_total counter\n"
+                         "# HELP h H.\n# TYPE h histogram\n");
+    sb_registry_free(r);
+}
+
+/* Each of these is a programming bug and must abort. */
+static void bad_type_mismatch(void)
+{
+    struct sb_registry *r = sb_registry_new();
+    sb_registry_family(r, SB_GAUGE, "x", "X.", 0, NULL, NULL, 0);
+    sb_registry_family(r, SB_COUNTER, "x", "X.", 0, NULL, NULL, 0);
+}
+
+static void bad_label_mismatch(void)
+{
+    struct sb_registry *r = sb_registry_new();
+    const char *a[] = {"a"}, *b[] = {"b"};
+    sb_registry_family(r, SB_GAUGE, "x", "X.", 1, a, NULL, 0);
+    sb_registry_family(r, SB_GAUGE, "x", "X.", 1, b, NULL, 0);
+}
+
+static void bad_bucket_mismatch(void)
+{
+    struct sb_registry *r = sb_registry_new();
+    const double b1[] = {1, 2}, b2[] = {1, 3};
+    sb_registry_family(r, SB_HISTOGRAM, "x", "X.", 0, NULL, b1, 2);
+    sb_registry_family(r, SB_HISTOGRAM, "x", "X.", 0, NULL, b2, 2);
+}
+
+static void bad_counter_suffix(void)
+{
+    sb_registry_family(sb_registry_new(), SB_COUNTER, "messages", "M.", 0, NULL, NULL, 0);
+}
+
+static void bad_metric_name(void)
+{
+    sb_registry_family(sb_registry_new(), SB_GAUGE, "a-b", "M.", 0, NULL, NULL, 0);
+}
+
+static void bad_label_name(void)
+{
+    const char *labels[] = {"__reserved"};
+    sb_registry_family(sb_registry_new(), SB_GAUGE, "g", "M.", 1, labels, NULL, 0);
+}
+
+static void bad_duplicate_label(void)
+{
+    const char *labels[] = {"a", "a"};
+    sb_registry_family(sb_registry_new(), SB_GAUGE, "g", "M.", 2, labels, NULL, 0);
+}
+
+static void bad_histogram_le(void)
+{
+    const char *labels[] = {"le"};
+    const double bounds[] = {1};
+    sb_registry_family(sb_registry_new(), SB_HISTOGRAM, "h", "M.", 1, labels, bounds, 1);
+}
+
+static void bad_buckets_not_increasing(void)
+{
+    const double bounds[] = {1, 1};
+    sb_registry_family(sb_registry_new(), SB_HISTOGRAM, "h", "M.", 0, NULL, bounds, 2);
+}
+
+static void bad_bucket_inf(void)
+{
+    const double bounds[] = {1, INFINITY};
+    sb_registry_family(sb_registry_new(), SB_HISTOGRAM, "h", "M.", 0, NULL, bounds, 2);
+}
+
+static void bad_sample_name_collision(void)
+{
+    struct sb_registry *r = sb_registry_new();
+    const double bounds[] = {1};
+    sb_registry_family(r, SB_GAUGE, "x_count", "X.", 0, NULL, NULL, 0);
+    sb_registry_family(r, SB_HISTOGRAM, "x", "X.", 0, NULL, bounds, 1);
+}
+
+static void registry_bad_registrations_abort(void **state)
+{
+    (void)state;
+    assert_aborts(bad_type_mismatch);
+    assert_aborts(bad_label_mismatch);
+    assert_aborts(bad_bucket_mismatch);
+    assert_aborts(bad_counter_suffix);
+    assert_aborts(bad_metric_name);
+    assert_aborts(bad_label_name);
+    assert_aborts(bad_duplicate_label);
+    assert_aborts(bad_histogram_le);
+    assert_aborts(bad_buckets_not_increasing);
+    assert_aborts(bad_bucket_inf);
+    assert_aborts(bad_sample_name_collision);
+}
+
+static void registry_counter_updates(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    struct sb_family *f = sb_registry_family(r, SB_COUNTER, "c_total", "C.", 0, NULL, NULL, 0);
+    struct sb_metric *m = sb_family_child(f, NULL);
+    assert_ptr_equal(sb_family_child(f, NULL), m);
+    sb_counter_add(m, 2);
+    sb_counter_add(m, -1);  /* ignored: counters only go up */
+    sb_counter_add(m, NAN); /* ignored */
+    assert_true(sb_metric_value(m) == 2);
+    sb_counter_set(m, 10.25);
+    assert_true(sb_metric_value(m) == 10.25);
+    assert_exposition(r, "# HELP c_total C.\n# TYPE c_total counter\nc_total 10.25\n");
+    sb_registry_free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(registry_counter_exact_text),
+        cmocka_unit_test(registry_gauge_exact_text),
+        cmocka_unit_test(registry_histogram_exact_text),
+        cmocka_unit_test(registry_histogram_bucket_boundaries),
+        cmocka_unit_test(registry_histogram_le_format),
+        cmocka_unit_test(registry_escaping),
+        cmocka_unit_test(registry_invalid_utf8_replaced),
+        cmocka_unit_test(registry_families_sorted_by_name),
+        cmocka_unit_test(registry_children_sorted_by_label_values),
+        cmocka_unit_test(registry_samples_contiguous_with_interleaved_creation),
+        cmocka_unit_test(registry_empty_family_prints_help_and_type),
+        cmocka_unit_test(registry_collectors_run_before_output),
+        cmocka_unit_test(registry_family_clear),
+        cmocka_unit_test(registry_many_children_lookup),
+        cmocka_unit_test(registry_children_capped),
+        cmocka_unit_test(registry_metric_name_validation),
+        cmocka_unit_test(registry_label_name_validation),
+        cmocka_unit_test(registry_reregister_returns_same_family),
+        cmocka_unit_test(registry_bad_registrations_abort),
+        cmocka_unit_test(registry_counter_updates),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
