@@ -231,8 +231,16 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
     sb_registry_add_collector(reg, collect_lag, c);
 
     rd_kafka_poll_set_consumer(c->rk);
+    /* The prefix may contain '.', a regex wildcard: escape it. */
     char pattern[512];
-    snprintf(pattern, sizeof(pattern), "^%s-.*", cfg->topic_prefix);
+    size_t n = 0;
+    pattern[n++] = '^';
+    for (const char *p = cfg->topic_prefix; *p && n < sizeof(pattern) - 6; p++) {
+        if (*p == '.')
+            pattern[n++] = '\\';
+        pattern[n++] = *p;
+    }
+    memcpy(pattern + n, "-.*", 4);
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, pattern, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, sub);

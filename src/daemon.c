@@ -186,7 +186,7 @@ static void reload(struct sb_daemon *d)
     const char *key = rc ? NULL : sb_config_restart_key(&d->cfg, &next);
     struct sb_replay *fresh = NULL;
     if (rc) {
-        sb_err("msg=\"reload refused, keeping the running configuration\" error=\"%s\"", err);
+        sb_err("msg=\"reload refused, keeping the running configuration\" error=\"%s\"", sb_log_quote(err));
     } else if (key) {
         sb_err("msg=\"reload refused: key needs a restart, keeping the running "
                "configuration\" key=%s",
@@ -196,7 +196,7 @@ static void reload(struct sb_daemon *d)
                (rc = replay_new(d, &next, &fresh, err, sizeof(err)))) {
         sb_err("msg=\"reload refused: new replay settings do not work, keeping the running "
                "configuration\" error=\"%s\"",
-               err);
+               sb_log_quote(err));
     }
     if (rc) {
         sb_counter_add(d->reloads_failed, 1);
@@ -370,7 +370,7 @@ int sb_daemon_main(const char *config_path)
     d->started_us = sb_now_wall_us();
     sb_config_defaults(&d->cfg);
     if (sb_config_load(&d->cfg, config_path, err, sizeof(err))) {
-        sb_err("msg=\"invalid configuration\" error=\"%s\"", err);
+        sb_err("msg=\"invalid configuration\" error=\"%s\"", sb_log_quote(err));
         sb_config_free(&d->cfg);
         free(d);
         return 1;
@@ -389,7 +389,7 @@ int sb_daemon_main(const char *config_path)
     sb_notice("msg=\"starting\" version=%s config=%s", SB_VERSION, d->cfg.path);
     int status = 0;
     if (start(d, err, sizeof(err))) {
-        sb_err("msg=\"start-up failed\" error=\"%s\"", err);
+        sb_err("msg=\"start-up failed\" error=\"%s\"", sb_log_quote(err));
         status = 1;
         shutdown_daemon(d, "start-up failure");
     } else {

@@ -35,7 +35,8 @@ struct stream {
     bool row_ok;
     struct sb_sched sched;
     uint64_t base_seq; /* seq at which sched was (re)started */
-    uv_timer_t timer;
+    uv_timer_t timer; /* waits for the next due sample */
+    uv_idle_t idle;   /* runs the next turn at once (speed max, catching up) */
     void *bound;
     uint64_t seq;   /* next sample, counted from the start of the replay */
     unsigned cycle; /* row of the next sample */
@@ -283,8 +284,10 @@ int sb_replay_new(struct sb_replay **out, uv_loop_t *loop, const struct sb_confi
         s->bound = r->sink.bind(r->sink.ud, s->info->name);
         s->cycle = r->first;
         uv_timer_init(loop, &s->timer);
+        uv_idle_init(loop, &s->idle);
         s->timer.data = s;
-        r->open_handles++;
+        s->idle.data = s;
+        r->open_handles += 2;
         sb_info("msg=\"replay stream\" sensor=%s rate_hz=%u source=%s file=%s", s->info->name,
                 s->info->rate_hz, s->standin ? SOURCE_STANDIN : SOURCE_UCI, s->path);
     }
@@ -329,7 +332,7 @@ static bool load_row(struct stream *s)
         if (sb_ratelimit_ok(&s->r->rl, sb_now_mono_ns(), &suppressed))
             sb_err("msg=\"dataset row skipped\" sensor=%s cycle=%u error=\"%s\" "
                    "suppressed=%" PRIu64,
-                   s->info->name, s->cycle, err, suppressed);
+                   s->info->name, s->cycle, sb_log_quote(err), suppressed);
     }
     return s->row_ok;
 }
@@ -357,25 +360,31 @@ static void finish_cycle(struct stream *s)
     }
 }
 
-static void tick(uv_timer_t *t);
+static void on_timer(uv_timer_t *t);
+static void on_idle(uv_idle_t *h);
 
+/* Schedules the stream's next turn. A sample already due runs from the
+ * idle handle, not from a 0 ms timer: libuv runs a timer re-armed with 0
+ * from its own callback again before polling for I/O, which would starve
+ * delivery reports, the consumer and HTTP. */
 static void rearm(struct stream *s, uint64_t now)
 {
     if (s->finished || s->paused)
         return;
-    uint64_t delay_ms = 0;
     if (s->r->speed > 0) {
         uint64_t due = sb_sched_due_ns(&s->sched, s->seq - s->base_seq);
-        if (due > now)
-            delay_ms = (due - now + 999999) / 1000000;
+        if (due > now) {
+            uv_timer_start(&s->timer, on_timer, (due - now + 999999) / 1000000, 0);
+            return;
+        }
     }
-    uv_timer_start(&s->timer, tick, delay_ms, 0);
+    uv_idle_start(&s->idle, on_idle);
 }
 
-static void tick(uv_timer_t *t)
+static void tick(struct stream *s)
 {
-    struct stream *s = t->data;
     struct sb_replay *r = s->r;
+    uv_idle_stop(&s->idle);
     uint64_t now = uv_hrtime();
     uint64_t limit;
     if (r->speed > 0)
@@ -426,6 +435,16 @@ static void tick(uv_timer_t *t)
     rearm(s, now);
 }
 
+static void on_timer(uv_timer_t *t)
+{
+    tick(t->data);
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    tick(h->data);
+}
+
 void sb_replay_start(struct sb_replay *r)
 {
     uint64_t now = uv_hrtime();
@@ -457,7 +476,7 @@ void sb_replay_resume(struct sb_replay *r)
         struct stream *s = &r->streams[i];
         if (s->paused) {
             s->paused = false;
-            uv_timer_start(&s->timer, tick, 0, 0);
+            uv_idle_start(&s->idle, on_idle);
         }
     }
 }
@@ -474,16 +493,20 @@ void sb_replay_set_speed(struct sb_replay *r, double speed)
          * Event times are unaffected: they depend on seq alone. */
         sb_sched_init(&s->sched, now, s->info->rate_hz, speed);
         s->base_seq = s->seq;
-        if (!s->paused && !s->finished)
-            uv_timer_start(&s->timer, tick, 0, 0);
+        if (!s->paused && !s->finished) {
+            uv_timer_stop(&s->timer);
+            uv_idle_start(&s->idle, on_idle);
+        }
     }
     sb_notice("msg=\"replay speed changed\" speed=%g", speed);
 }
 
 void sb_replay_stop(struct sb_replay *r)
 {
-    for (size_t i = 0; i < r->nstreams; i++)
+    for (size_t i = 0; i < r->nstreams; i++) {
         uv_timer_stop(&r->streams[i].timer);
+        uv_idle_stop(&r->streams[i].idle);
+    }
 }
 
 bool sb_replay_finished(const struct sb_replay *r)
@@ -491,7 +514,7 @@ bool sb_replay_finished(const struct sb_replay *r)
     return r->finished;
 }
 
-static void timer_closed(uv_handle_t *h)
+static void handle_closed(uv_handle_t *h)
 {
     struct stream *s = h->data;
     struct sb_replay *r = s->r;
@@ -514,6 +537,8 @@ void sb_replay_close(struct sb_replay *r, void (*cb)(void *ud), void *ud)
 {
     r->close_cb = cb;
     r->close_ud = ud;
-    for (size_t i = 0; i < r->nstreams; i++)
-        uv_close((uv_handle_t *)&r->streams[i].timer, timer_closed);
+    for (size_t i = 0; i < r->nstreams; i++) {
+        uv_close((uv_handle_t *)&r->streams[i].timer, handle_closed);
+        uv_close((uv_handle_t *)&r->streams[i].idle, handle_closed);
+    }
 }

@@ -1,0 +1,155 @@
+/* test_util.c - number and time formatting, buffers, rate limiting. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sensorbridge/log.h"
+#include "sensorbridge/util.h"
+
+static void util_fmt_double_shortest(void **state)
+{
+    (void)state;
+    char b[32];
+    static const struct {
+        double v;
+        const char *s;
+    } cases[] = {
+        {20.1, "20.1"}, {151.19, "151.19"}, {0, "0"}, {8, "8"}, {-3.5, "-3.5"},
+        {0.1 + 0.2, "0.30000000000000004"}, {1e20, "1e+20"}, {123456789, "123456789"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        sb_fmt_double(b, sizeof(b), cases[i].v);
+        assert_string_equal(b, cases[i].s);
+    }
+    sb_fmt_double(b, sizeof(b), 1.0 / 0.0);
+    assert_string_equal(b, "+Inf");
+    sb_fmt_double(b, sizeof(b), -1.0 / 0.0);
+    assert_string_equal(b, "-Inf");
+    sb_fmt_double(b, sizeof(b), 0.0 / 0.0);
+    assert_string_equal(b, "NaN");
+}
+
+static void util_fmt_double_round_trips(void **state)
+{
+    (void)state;
+    char b[32];
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 100000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double v;
+        memcpy(&v, &x, sizeof(v));
+        if (v != v || v - v != 0)
+            continue;
+        sb_fmt_double(b, sizeof(b), v);
+        assert_true(strtod(b, NULL) == v);
+    }
+}
+
+static void util_rfc3339_format(void **state)
+{
+    (void)state;
+    char b[40];
+    sb_fmt_rfc3339_us(b, sizeof(b), 1762612245123456ll);
+    assert_string_equal(b, "2025-11-08T14:30:45.123456Z");
+    sb_fmt_rfc3339_us(b, sizeof(b), 0);
+    assert_string_equal(b, "1970-01-01T00:00:00.000000Z");
+    sb_fmt_rfc3339_us(b, sizeof(b), -1);
+    assert_string_equal(b, "1969-12-31T23:59:59.999999Z");
+}
+
+static void util_rfc3339_parse(void **state)
+{
+    (void)state;
+    int64_t us;
+    const char *s = "2025-11-08T14:30:45.123456Z";
+    assert_int_equal(sb_parse_rfc3339_us(s, strlen(s), &us), 0);
+    assert_int_equal(us, 1762612245123456ll);
+    s = "2025-11-08T15:30:45.123456+01:00";
+    assert_int_equal(sb_parse_rfc3339_us(s, strlen(s), &us), 0);
+    assert_int_equal(us, 1762612245123456ll);
+    s = "2025-11-08 14:30:45Z";
+    assert_int_equal(sb_parse_rfc3339_us(s, strlen(s), &us), 0);
+    assert_int_equal(us, 1762612245000000ll);
+    s = "2024-02-29T00:00:00.5Z";
+    assert_int_equal(sb_parse_rfc3339_us(s, strlen(s), &us), 0);
+    assert_int_equal(us, 1709164800500000ll);
+    static const char *bad[] = {
+        "",   "2025-11-08",          "2025-13-01T00:00:00Z", "2025-11-08T24:00:00Z",
+        "2025-11-08T14:30:45",   "2025-11-08T14:30:45.Z", "2025-11-08T14:30:45.1234567890Z",
+        "2025-11-08T14:30:45Zjunk", "yesterday at noon, roughly",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(sb_parse_rfc3339_us(bad[i], strlen(bad[i]), &us), -EINVAL);
+}
+
+static void util_rfc3339_round_trip(void **state)
+{
+    (void)state;
+    char b[40];
+    for (int64_t us = -86400000000ll; us < 4102444800000000ll; us += 987654321123ll) {
+        int64_t back;
+        size_t n = sb_fmt_rfc3339_us(b, sizeof(b), us);
+        assert_int_equal(sb_parse_rfc3339_us(b, n, &back), 0);
+        assert_int_equal(back, us);
+    }
+}
+
+static void util_buf_grows(void **state)
+{
+    (void)state;
+    struct sb_buf b;
+    sb_buf_init(&b);
+    for (int i = 0; i < 10000; i++)
+        sb_buf_printf(&b, "%d,", i);
+    assert_int_equal(b.len, strlen(b.data));
+    assert_memory_equal(b.data, "0,1,2,", 6);
+    sb_buf_reset(&b);
+    assert_int_equal(b.len, 0);
+    sb_buf_puts(&b, "x");
+    assert_string_equal(b.data, "x");
+    sb_buf_free(&b);
+}
+
+static void util_ratelimit_counts_suppressed(void **state)
+{
+    (void)state;
+    struct sb_ratelimit rl = {.interval_ns = 1000};
+    uint64_t sup = 99;
+    assert_true(sb_ratelimit_ok(&rl, 5000, &sup));
+    assert_int_equal(sup, 0);
+    assert_false(sb_ratelimit_ok(&rl, 5100, &sup));
+    assert_false(sb_ratelimit_ok(&rl, 5999, &sup));
+    assert_true(sb_ratelimit_ok(&rl, 6000, &sup));
+    assert_int_equal(sup, 2);
+}
+
+static void util_log_level_names(void **state)
+{
+    (void)state;
+    assert_int_equal(sb_log_level_parse("debug"), SB_LOG_DEBUG);
+    assert_int_equal(sb_log_level_parse("warning"), SB_LOG_WARNING);
+    assert_int_equal(sb_log_level_parse("loud"), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(util_fmt_double_shortest),
+        cmocka_unit_test(util_fmt_double_round_trips),
+        cmocka_unit_test(util_rfc3339_format),
+        cmocka_unit_test(util_rfc3339_parse),
+        cmocka_unit_test(util_rfc3339_round_trip),
+        cmocka_unit_test(util_buf_grows),
+        cmocka_unit_test(util_ratelimit_counts_suppressed),
+        cmocka_unit_test(util_log_level_names),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
