@@ -25,33 +25,27 @@ static const struct sb_sensor_info uci_sensors[SB_UCI_NSENSORS] = {
      "Pressure sensor 5 of the six on the hydraulic test rig, sampled at 100 Hz.", 100},
     {"PS6", "Pressure", "bar",
      "Pressure sensor 6 of the six on the hydraulic test rig, sampled at 100 Hz.", 100},
-    {"EPS1", "Motor power", "W",
-     "Motor power sensor of the hydraulic test rig, sampled at 100 Hz.", 100},
+    {"EPS1", "Motor power", "W", "Motor power sensor of the hydraulic test rig, sampled at 100 Hz.",
+     100},
     {"FS1", "Volume flow", "l/min",
      "Volume flow sensor 1 of the two on the hydraulic test rig, sampled at 10 Hz.", 10},
     {"FS2", "Volume flow", "l/min",
      "Volume flow sensor 2 of the two on the hydraulic test rig, sampled at 10 Hz.", 10},
-    {"TS1", "Temperature", "\xc2\xb0"
-                           "C",
+    {"TS1", "Temperature", "°C",
      "Temperature sensor 1 of the four on the hydraulic test rig, sampled at 1 Hz.", 1},
-    {"TS2", "Temperature", "\xc2\xb0"
-                           "C",
+    {"TS2", "Temperature", "°C",
      "Temperature sensor 2 of the four on the hydraulic test rig, sampled at 1 Hz.", 1},
-    {"TS3", "Temperature", "\xc2\xb0"
-                           "C",
+    {"TS3", "Temperature", "°C",
      "Temperature sensor 3 of the four on the hydraulic test rig, sampled at 1 Hz.", 1},
-    {"TS4", "Temperature", "\xc2\xb0"
-                           "C",
+    {"TS4", "Temperature", "°C",
      "Temperature sensor 4 of the four on the hydraulic test rig, sampled at 1 Hz.", 1},
-    {"VS1", "Vibration", "mm/s", "Vibration sensor of the hydraulic test rig, sampled at 1 Hz.",
-     1},
+    {"VS1", "Vibration", "mm/s", "Vibration sensor of the hydraulic test rig, sampled at 1 Hz.", 1},
     {"CE", "Cooling efficiency (virtual)", "%",
      "Virtual sensor for the cooling efficiency, computed from the rig's physical sensors, "
      "at 1 Hz.",
      1},
     {"CP", "Cooling power (virtual)", "kW",
-     "Virtual sensor for the cooling power, computed from the rig's physical sensors, at 1 Hz.",
-     1},
+     "Virtual sensor for the cooling power, computed from the rig's physical sensors, at 1 Hz.", 1},
     {"SE", "Efficiency factor", "%", "Efficiency factor of the hydraulic test rig, at 1 Hz.", 1},
 };
 

@@ -2,7 +2,13 @@
  * dataset.h - streaming reader for UCI hydraulic files: one row per 60-s
  * cycle, values separated by one TAB, rows ending in LF or CRLF. Rows are
  * read one at a time into a bounded buffer, so a 90 MB file of 45 KB rows
- * costs one row of memory. Pure: plain stdio, no loop.
+ * costs one row of memory (the buffer grows to about one row plus 64 KiB,
+ * at most SB_DSFILE_MAX_ROW_BYTES + 64 KiB). Pure: plain POSIX read(2), no
+ * loop. Reads block, which is fine for local files.
+ *
+ * Line numbering: every LF ends a line, and every line is a row (blank
+ * lines in the middle of a file are malformed rows), except that blank
+ * lines (empty or CR only) at the end of the file are not rows.
  *
  * Ownership: sb_dsfile_open returns a reader the caller frees with
  * sb_dsfile_close. A struct sb_row is filled by sb_dsfile_next; its
@@ -43,15 +49,43 @@ void sb_dsfile_close(struct sb_dsfile *f);
  *           (1-based line) and column; the reader has moved past that row,
  *           so the caller may skip it and call again;
  *  -errno   a read error.
- * CRLF line ends and a missing newline on the last row are accepted. */
+ * CRLF line ends and a missing newline on the last row are accepted.
+ * A field is a decimal: [+-]digits[.digits][(e|E)[+-]digits], at most
+ * SB_DSFILE_MAX_VALUE_CHARS characters, finite; no spaces, hex, inf or nan.
+ * Error messages look like "PATH:LINE: column C: why", e.g.
+ * "data/PS1.txt:17: column 6000: expected 6000 values, found 5999".
+ * A malformed row still uses up its index, so row.index stays the cycle. */
 int sb_dsfile_next(struct sb_dsfile *f, struct sb_row *row, char *err, size_t errlen);
 
-/* Moves to row `index` (0-based) from the start of the file, skipping rows
- * without parsing them. Returns 0, 1 if the file has fewer rows (then at
- * EOF), or -errno. */
+/* Moves to row `index` (0-based), skipping rows with memchr and without
+ * parsing them (a forward seek continues from the current row; a backward
+ * one rewinds, so the file must be seekable). Returns 0 if row `index`
+ * exists (the next sb_dsfile_next returns it, or its error), 1 if the file
+ * has `index` rows or fewer (the reader is then at EOF), or -errno. */
 int sb_dsfile_seek(struct sb_dsfile *f, unsigned index);
 
-/* Counts the rows (lines with content) in a file without parsing them. */
+/* Counts the rows of a file as sb_dsfile_next numbers them (trailing blank
+ * lines excluded) without parsing them. Returns 0 or -errno. */
 int sb_dsfile_count_rows(const char *path, unsigned *rows);
+
+/*
+ * Upsampling for stand-in files that hold only 1-second means.
+ *
+ * Returns sample k (0 <= k < n * factor) of a signal sampled `factor`
+ * times per second whose 1-second means are v[0..n-1]. Sample k is taken
+ * at k / factor seconds; v[j] is placed at the middle sample of second j,
+ * j * factor + factor / 2 (integer division: j + 0.5 s for the even
+ * factors 100 and 10), and samples in between are interpolated linearly
+ * from the two nearest centres. Before the first centre and after the
+ * last, v[0] and v[n-1] are held; factor 1 returns v[k]. The result is
+ * rounded to 3 decimals, the precision of the original files, so it
+ * prints back as short text (sb_fmt_double).
+ *
+ * This is not the raw signal: peaks, troughs and everything above 0.5 Hz
+ * are gone, and the 1-second means of the result are only close to v
+ * (interpolation blends each second with its neighbours). Pure and O(1);
+ * returns NAN if v is NULL, n or factor is 0, or k is out of range.
+ */
+double sb_upsample_linear(const double *v, size_t n, unsigned factor, size_t k);
 
 #endif

@@ -17,16 +17,25 @@ struct sb_sched {
     double speed;      /* replay factor; 0 = as fast as possible */
 };
 
+/* speed <= 0, NaN or infinity is stored as 0 (max). rate_hz must be > 0;
+ * 0 is treated like speed max rather than dividing by zero. */
 void sb_sched_init(struct sb_sched *s, uint64_t start_ns, unsigned rate_hz, double speed);
 
-/* Monotonic time at which sample seq is due (start_ns when speed is max). */
+/* Monotonic time at which sample seq is due (start_ns when speed is max):
+ * start_ns + seq * 1e9 / (rate * speed) rounded to the nearest ns,
+ * non-decreasing in seq, saturating at UINT64_MAX. */
 uint64_t sb_sched_due_ns(const struct sb_sched *s, uint64_t seq);
 
 /* Event-time offset of sample seq from the replay's event epoch, in
  * microseconds: seq / rate, independent of speed. */
 int64_t sb_sched_event_offset_us(const struct sb_sched *s, uint64_t seq);
 
-/* The first seq whose due time is after now_ns: every seq below it is due. */
+/* The first seq whose due time is after now_ns: every seq below it is due.
+ * Exactly consistent with sb_sched_due_ns: for every seq,
+ *     seq < sb_sched_due_count(s, now)  <=>  sb_sched_due_ns(s, seq) <= now.
+ * 0 before start_ns. UINT64_MAX stands for "all" (then seq UINT64_MAX is
+ * due too): with speed max every seq is due from start_ns on, so the
+ * caller must cap how many it emits per turn of the loop. */
 uint64_t sb_sched_due_count(const struct sb_sched *s, uint64_t now_ns);
 
 #endif
