@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,7 +207,10 @@ int sb_parse_rfc3339_us(const char *s, size_t len, int64_t *us)
         digits(s + 14, 2, &m) || digits(s + 17, 2, &sec))
         return -EINVAL;
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || h > 23 || m > 59 || sec > 60)
+    bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
+    /* Second 60 is RFC 3339's leap second; it folds into the next minute. */
+    if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || (M == 2 && D == 29 && !leap) || h > 23 ||
+        m > 59 || sec > 60)
         return -EINVAL;
     size_t i = 19;
     int64_t frac_us = 0;

@@ -32,8 +32,12 @@ struct sb_sample {
 
 /* Writes the JSON of s into buf like snprintf: returns the length the full
  * message needs (excluding NUL); the output is complete only when the
- * return value is < cap. The sensor, unit and source strings are
- * JSON-escaped. */
+ * return value is < cap. buf is NUL-terminated whenever cap > 0 and may be
+ * NULL when cap == 0. The sensor, unit and source strings are
+ * JSON-escaped; bytes that are not valid UTF-8 become \ufffd. value_text
+ * is copied only if it is JSON number syntax ("35." or "007" are not), else
+ * value is formatted. A non-finite value is written as null (JSON has no
+ * NaN), which the decoder reports as non_finite. No allocation. */
 size_t sb_codec_encode(const struct sb_sample *s, char *buf, size_t cap);
 
 /* Why a consumed message was rejected; also the `reason` label. */
@@ -49,6 +53,7 @@ enum sb_invalid_reason {
     SB_INVALID__COUNT
 };
 
+/* The snake_case label above; "unknown" for a value outside the enum. */
 const char *sb_invalid_reason_name(enum sb_invalid_reason r);
 
 /* A decoded message. The sensor name is copied into the struct. Fields
@@ -63,9 +68,15 @@ struct sb_decoded {
     double rate_hz;
 };
 
-/* Decodes and validates one message. Returns 0, or -1 with *reason set.
+/* Decodes and validates one message. Returns 0 and fills *out, or -1 with
+ * *reason set (reason may be NULL) and *out untouched.
  * With strict != 0 the sensor must be in the UCI catalogue; otherwise any
- * name of 1..63 bytes of [A-Za-z0-9_.:-] is accepted. */
+ * name of 1..63 bytes of [A-Za-z0-9_.:-] is accepted. value and
+ * sampling_rate_hz may be integers or reals; cycle and sample_idx must be
+ * non-negative integers; an optional field that is null counts as absent;
+ * other members are ignored. Duplicate keys are not_json. A value of null,
+ * NaN, Infinity or a real beyond double range (1e400) is non_finite; an
+ * integer beyond int64 anywhere is not_json (jansson cannot hold it). */
 int sb_codec_decode(const void *buf, size_t len, int strict, struct sb_decoded *out,
                     enum sb_invalid_reason *reason);
 

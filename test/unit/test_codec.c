@@ -102,10 +102,10 @@ static void assert_reason(const char *msg, size_t len, int strict, enum sb_inval
  * value NULL, removed). */
 static void with_member(char *out, size_t cap, const char *key, const char *value)
 {
-    static const char *const keys[] = {"sensor", "cycle", "sample_idx", "value", "timestamp",
-                                       "sampling_rate_hz"};
-    static const char *const vals[] = {"\"PS1\"", "0", "100", "151.19",
-                                       "\"2025-11-08T14:30:45.123456Z\"", "100"};
+    static const char *const keys[] = {"sensor", "cycle",     "sample_idx",
+                                       "value",  "timestamp", "sampling_rate_hz"};
+    static const char *const vals[] = {
+        "\"PS1\"", "0", "100", "151.19", "\"2025-11-08T14:30:45.123456Z\"", "100"};
     size_t n = (size_t)snprintf(out, cap, "{");
     int first = 1;
     for (size_t i = 0; i < 6; i++) {
@@ -205,9 +205,10 @@ static void codec_encode_integer_extremes(void **state)
 static void codec_encode_keeps_value_text(void **state)
 {
     (void)state;
-    static const char *const texts[] = {"20.1", "0",     "8",       "35.57", "-0.5",  "151.19",
-                                        "-0",   "1e-3",  "1.5E+10", "2E5",   "0.000", "1234567.125",
-                                        "0e0",  "-0.0", "20.100000000000001"};
+    static const char *const texts[] = {
+        "20.1",   "0",           "8",    "35.57",   "-0.5",
+        "151.19", "-0",          "1e-3", "1.5E+10", "2E5",
+        "0.000",  "1234567.125", "0e0",  "-0.0",    "20.100000000000001"};
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         struct sb_sample s = example();
         s.value_text = texts[i];
@@ -235,12 +236,11 @@ static void codec_encode_normalizes_bad_value_text(void **state)
         double value;
         const char *want;
     } cases[] = {
-        {"35.", 35.0, "35"},      {".5", 0.5, "0.5"},      {"+1", 1.0, "1"},
-        {"007", 7.0, "7"},        {"-.5", -0.5, "-0.5"},   {"1e", 1.0, "1"},
-        {"1e+", 1.0, "1"},        {"-", 0.0, "0"},         {"", 20.1, "20.1"},
-        {" 1", 1.0, "1"},         {"1 ", 1.0, "1"},        {"0x10", 16.0, "16"},
-        {"1.2.3", 1.2, "1.2"},    {"nan", 3.5, "3.5"},     {"00", 0.0, "0"},
-        {"-01.5", -1.5, "-1.5"}, {"1,5", 1.5, "1.5"},     {"20.10", 20.1, "20.10"},
+        {"35.", 35.0, "35"},   {".5", 0.5, "0.5"},       {"+1", 1.0, "1"},  {"007", 7.0, "7"},
+        {"-.5", -0.5, "-0.5"}, {"1e", 1.0, "1"},         {"1e+", 1.0, "1"}, {"-", 0.0, "0"},
+        {"", 20.1, "20.1"},    {" 1", 1.0, "1"},         {"1 ", 1.0, "1"},  {"0x10", 16.0, "16"},
+        {"1.2.3", 1.2, "1.2"}, {"nan", 3.5, "3.5"},      {"00", 0.0, "0"},  {"-01.5", -1.5, "-1.5"},
+        {"1,5", 1.5, "1.5"},   {"20.10", 20.1, "20.10"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct sb_sample s = example();
@@ -325,13 +325,13 @@ static void codec_encode_escapes_strings(void **state)
         {"del\x7f", "del\x7f"},
         {"/", "/"},
         {"\xe2\x82\xac \xf0\x9f\x8c\xa1", "\xe2\x82\xac \xf0\x9f\x8c\xa1"}, /* euro, emoji */
-        {"\xff", "\\ufffd"},                                                 /* never UTF-8 */
-        {"x\xc3", "x\\ufffd"},                                               /* truncated */
-        {"\xc0\xaf", "\\ufffd\\ufffd"},                                      /* overlong '/' */
-        {"\xe0\x80\xaf", "\\ufffd\\ufffd\\ufffd"},                           /* overlong */
-        {"\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"},                           /* surrogate */
-        {"\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"},                /* > U+10FFFF */
-        {"\xe2\x82", "\\ufffd\\ufffd"},                                      /* cut short */
+        {"\xff", "\\ufffd"},                                                /* never UTF-8 */
+        {"x\xc3", "x\\ufffd"},                                              /* truncated */
+        {"\xc0\xaf", "\\ufffd\\ufffd"},                                     /* overlong '/' */
+        {"\xe0\x80\xaf", "\\ufffd\\ufffd\\ufffd"},                          /* overlong */
+        {"\xed\xa0\x80", "\\ufffd\\ufffd\\ufffd"},                          /* surrogate */
+        {"\xf4\x90\x80\x80", "\\ufffd\\ufffd\\ufffd\\ufffd"},               /* > U+10FFFF */
+        {"\xe2\x82", "\\ufffd\\ufffd"},                                     /* cut short */
         {"", ""},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -404,8 +404,8 @@ static void codec_encode_timestamp_matches_util(void **state)
     s.source = NULL;
     /* 0001-01-01 .. 9999-12-31, including the epoch and days around it. */
     const int64_t lo = INT64_C(-62135596800000000), hi = INT64_C(253402300799999999);
-    const int64_t fixed[] = {0, -1, 1, -1000000, 999999, lo, hi, EXAMPLE_US,
-                             INT64_C(951782400000000) /* 2000-02-29 */};
+    const int64_t fixed[] = {
+        0, -1, 1, -1000000, 999999, lo, hi, EXAMPLE_US, INT64_C(951782400000000) /* 2000-02-29 */};
     for (size_t i = 0; i < 200000 + sizeof(fixed) / sizeof(fixed[0]); i++) {
         int64_t us = i < sizeof(fixed) / sizeof(fixed[0])
                          ? fixed[i]
@@ -768,14 +768,22 @@ static void codec_decode_bad_timestamp(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "2025-13-01T00:00:00Z",      "yesterday",
-        "",                          "2025-11-08",
-        "2025-11-08T14:30:45",       "2025-11-08T25:00:00Z",
-        "2025-11-08T14:60:00Z",      "2025-02-30T00:00:00Z",
-        "2025-00-10T00:00:00Z",      "2025-11-08T14:30:45.Z",
-        "2025-11-08T14:30:45.123Zx", "2025-11-08T14:30:45+0000",
-        "1762612245",                "2025-11-08T14:30:45\\u0000Z",
-        " 2025-11-08T14:30:45Z",     "2025-11-08T14:30:45.1234567890Z",
+        "2025-13-01T00:00:00Z",
+        "yesterday",
+        "",
+        "2025-11-08",
+        "2025-11-08T14:30:45",
+        "2025-11-08T25:00:00Z",
+        "2025-11-08T14:60:00Z",
+        "2025-02-30T00:00:00Z",
+        "2025-00-10T00:00:00Z",
+        "2025-11-08T14:30:45.Z",
+        "2025-11-08T14:30:45.123Zx",
+        "2025-11-08T14:30:45+0000",
+        "1762612245",
+        "2025-11-08T14:30:45\\u0000Z",
+        " 2025-11-08T14:30:45Z",
+        "2025-11-08T14:30:45.1234567890Z",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char v[128];
@@ -829,7 +837,7 @@ static void codec_decode_unknown_sensor(void **state)
 
     /* Empty, bad characters, an embedded NUL hiding a valid prefix. */
     static const char *const bad[] = {
-        "\"\"",          "\"PS 1\"",      "\"PS1\\n\"", "\"\\u00e9t\xc3\xa9\"",
+        "\"\"",           "\"PS 1\"",        "\"PS1\\n\"", "\"\\u00e9t\xc3\xa9\"",
         "\"PS1\\u0000\"", "\"PS1\\u0000x\"", "\"PS/1\"",   "\"PS1\\\"\"",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -850,7 +858,7 @@ static void codec_reason_names(void **state)
     assert_string_equal(sb_invalid_reason_name(SB_INVALID_BAD_TIMESTAMP), "bad_timestamp");
     assert_string_equal(sb_invalid_reason_name(SB_INVALID_UNKNOWN_SENSOR), "unknown_sensor");
     assert_string_equal(sb_invalid_reason_name(SB_INVALID__COUNT), "unknown");
-    assert_string_equal(sb_invalid_reason_name((enum sb_invalid_reason)-1), "unknown");
+    assert_string_equal(sb_invalid_reason_name((enum sb_invalid_reason) - 1), "unknown");
 }
 
 static void codec_decode_null_reason_pointer(void **state)

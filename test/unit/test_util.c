@@ -84,7 +84,7 @@ static void util_rfc3339_parse(void **state)
     static const char *bad[] = {
         "",   "2025-11-08",          "2025-13-01T00:00:00Z", "2025-11-08T24:00:00Z",
         "2025-11-08T14:30:45",   "2025-11-08T14:30:45.Z", "2025-11-08T14:30:45.1234567890Z",
-        "2025-11-08T14:30:45Zjunk", "yesterday at noon, roughly",
+        "2025-11-08T14:30:45Zjunk", "yesterday at noon, roughly", "2025-02-29T00:00:00Z", "1900-02-29T00:00:00Z",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(sb_parse_rfc3339_us(bad[i], strlen(bad[i]), &us), -EINVAL);
