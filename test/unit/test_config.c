@@ -114,7 +114,12 @@ static void config_defaults(void **state)
     assert_true(c.strict_sensors);
     assert_int_equal(c.consumer_props.n, 0);
     assert_true(c.replay_enabled);
+#ifdef SB_DEFAULT_DATASET
+    /* The build sets the installed dataset path from its prefix. */
+    assert_string_equal(c.dataset, SB_DEFAULT_DATASET);
+#else
     assert_string_equal(c.dataset, "/usr/share/sensorbridge/datasets/uci-hydraulic");
+#endif
     assert_true(c.speed == 1.0);
     assert_int_equal(c.cycle_first, 0);
     assert_int_equal(c.cycle_last, -1);
