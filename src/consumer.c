@@ -41,15 +41,33 @@ struct sb_consumer {
 };
 
 /* sensorbridge's consumer defaults; kafka.* keys in [consumer] override them. */
+/* The embedded mock cluster holds an empty fetch for the full
+ * fetch.wait.max.ms even when data arrives meanwhile (a real broker answers
+ * at once), so a shorter wait bounds the added latency. Empty fetches are
+ * cheap for the mock. */
+static const char *const consumer_embedded_defaults[] = {
+    "fetch.wait.max.ms",
+    "100",
+    NULL,
+};
+
 static const char *const consumer_defaults[] = {
-    "client.id", "sensorbridge-consumer",
-    "auto.offset.reset", "earliest",
-    "enable.auto.offset.store", "false",
-    "enable.auto.commit", "true",
-    "auto.commit.interval.ms", "1000",
-    "session.timeout.ms", "6000",
-    "queued.min.messages", "100000",
-    "topic.metadata.refresh.interval.ms", "10000",
+    "client.id",
+    "sensorbridge-consumer",
+    "auto.offset.reset",
+    "earliest",
+    "enable.auto.offset.store",
+    "false",
+    "enable.auto.commit",
+    "true",
+    "auto.commit.interval.ms",
+    "1000",
+    "session.timeout.ms",
+    "6000",
+    "queued.min.messages",
+    "100000",
+    "topic.metadata.refresh.interval.ms",
+    "10000",
     NULL,
 };
 
@@ -59,8 +77,7 @@ static int64_t produced_header(const rd_kafka_message_t *m)
     const void *val;
     size_t len;
     if (rd_kafka_message_headers(m, &hdrs) || !hdrs ||
-        rd_kafka_header_get_last(hdrs, SB_HEADER_PRODUCED_US, &val, &len) || len == 0 ||
-        len > 20)
+        rd_kafka_header_get_last(hdrs, SB_HEADER_PRODUCED_US, &val, &len) || len == 0 || len > 20)
         return -1;
     int64_t v = 0;
     const char *s = val;
@@ -169,8 +186,7 @@ static void collect_lag(void *ud)
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
         int64_t lo, hi;
-        if (rd_kafka_get_watermark_offsets(c->rk, tp->topic, tp->partition, &lo, &hi) ||
-            hi < 0)
+        if (rd_kafka_get_watermark_offsets(c->rk, tp->topic, tp->partition, &lo, &hi) || hi < 0)
             continue;
         /* Before the first fetch the position is unknown: everything from
          * the low watermark is still to be consumed. */
@@ -190,8 +206,9 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
                     char *err, size_t errlen)
 {
     char errstr[512];
-    rd_kafka_conf_t *conf = sb_kafka_conf(consumer_defaults, bootstraps, &cfg->consumer_props,
-                                          "[consumer]", err, errlen);
+    rd_kafka_conf_t *conf =
+        sb_kafka_conf(consumer_defaults, consumer_embedded_defaults, sb_config_embedded(cfg),
+                      bootstraps, &cfg->consumer_props, "[consumer]", err, errlen);
     if (!conf)
         return -EINVAL;
     if (rd_kafka_conf_set(conf, "group.id", cfg->group_id, errstr, sizeof(errstr))) {

@@ -76,8 +76,8 @@ static void producer_drained(void *ud)
         sb_replay_resume(d->replay);
 }
 
-static int replay_new(struct sb_daemon *d, const struct sb_config *cfg,
-                      struct sb_replay **out, char *err, size_t errlen)
+static int replay_new(struct sb_daemon *d, const struct sb_config *cfg, struct sb_replay **out,
+                      char *err, size_t errlen)
 {
     struct sb_replay_sink sink = {.bind = sink_bind, .emit = sink_emit, .ud = d};
     return sb_replay_new(out, &d->loop, cfg, d->reg, &sink, err, errlen);
@@ -137,15 +137,16 @@ static void handle_status(void *ud, struct sb_http_response *resp)
     json_object_set_new(rep, "enabled", json_boolean(d->replay != NULL));
     if (d->replay) {
         json_object_set_new(rep, "finished", json_boolean(sb_replay_finished(d->replay)));
-        json_object_set_new(rep, "speed", d->cfg.speed > 0 ? json_real(d->cfg.speed)
-                                                           : json_string("max"));
+        json_object_set_new(rep, "speed",
+                            d->cfg.speed > 0 ? json_real(d->cfg.speed) : json_string("max"));
     }
     json_object_set_new(o, "replay", rep);
     json_t *con = json_object();
     json_object_set_new(con, "enabled", json_boolean(d->consumer != NULL));
     if (d->consumer) {
         json_object_set_new(con, "group_id", json_string(d->cfg.group_id));
-        json_object_set_new(con, "messages", json_integer((json_int_t)sb_consumer_count(d->consumer)));
+        json_object_set_new(con, "messages",
+                            json_integer((json_int_t)sb_consumer_count(d->consumer)));
     }
     json_object_set_new(o, "consumer", con);
     char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
@@ -161,9 +162,8 @@ static void handle_status(void *ud, struct sb_http_response *resp)
 static bool replay_changed(const struct sb_config *a, const struct sb_config *b)
 {
     if (a->replay_enabled != b->replay_enabled || strcmp(a->dataset, b->dataset) ||
-        a->cycle_first != b->cycle_first || a->cycle_last != b->cycle_last ||
-        a->loop != b->loop || a->event_epoch_us != b->event_epoch_us ||
-        a->sensors.n != b->sensors.n)
+        a->cycle_first != b->cycle_first || a->cycle_last != b->cycle_last || a->loop != b->loop ||
+        a->event_epoch_us != b->event_epoch_us || a->sensors.n != b->sensors.n)
         return true;
     for (size_t i = 0; i < a->sensors.n; i++)
         if (strcmp(a->sensors.names[i], b->sensors.names[i]))
@@ -186,7 +186,8 @@ static void reload(struct sb_daemon *d)
     const char *key = rc ? NULL : sb_config_restart_key(&d->cfg, &next);
     struct sb_replay *fresh = NULL;
     if (rc) {
-        sb_err("msg=\"reload refused, keeping the running configuration\" error=\"%s\"", sb_log_quote(err));
+        sb_err("msg=\"reload refused, keeping the running configuration\" error=\"%s\"",
+               sb_log_quote(err));
     } else if (key) {
         sb_err("msg=\"reload refused: key needs a restart, keeping the running "
                "configuration\" key=%s",
@@ -302,8 +303,8 @@ static void register_build_info(struct sb_daemon *d)
         NULL);
     d->reloads_failed = sb_family_child(
         sb_registry_family(d->reg, SB_COUNTER, "sensorbridge_config_reload_failures_total",
-                           "Configuration reloads refused; the running configuration was kept.",
-                           0, NULL, NULL, 0),
+                           "Configuration reloads refused; the running configuration was kept.", 0,
+                           NULL, NULL, 0),
         NULL);
 }
 
@@ -344,8 +345,8 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
     }
     if (d->cfg.consumer_enabled) {
         d->ingest = sb_ingest_new(d->reg);
-        if ((rc = sb_consumer_new(&d->consumer, &d->loop, &d->cfg, d->bootstraps, d->ingest,
-                                  d->reg, err, errlen)))
+        if ((rc = sb_consumer_new(&d->consumer, &d->loop, &d->cfg, d->bootstraps, d->ingest, d->reg,
+                                  err, errlen)))
             return rc;
     }
     if ((rc = sb_http_new(&d->http, &d->loop, d->cfg.listen, err, errlen)))

@@ -12,8 +12,8 @@
 
 /* Latency from the producer's hand-off to the registry update: the
  * pipeline's own delay, which the Python stack put at 5-6 s. */
-static const double latency_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                         0.1,    0.25,  0.5,    1,     2.5,  5,     10, 30};
+static const double latency_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                         0.25,   0.5,   1,      2.5,   5,    10,    30};
 
 struct sensor {
     char *name;

@@ -23,13 +23,16 @@ static int set(rd_kafka_conf_t *conf, const char *key, const char *value, const 
     return 0;
 }
 
-rd_kafka_conf_t *sb_kafka_conf(const char *const *defaults, const char *bootstraps,
-                               const struct sb_kvlist *props, const char *what, char *err,
-                               size_t errlen)
+rd_kafka_conf_t *sb_kafka_conf(const char *const *defaults, const char *const *embedded_defaults,
+                               bool embedded, const char *bootstraps, const struct sb_kvlist *props,
+                               const char *what, char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     for (size_t i = 0; defaults[i]; i += 2)
         if (set(conf, defaults[i], defaults[i + 1], what, err, errlen))
+            goto fail;
+    for (size_t i = 0; embedded && embedded_defaults && embedded_defaults[i]; i += 2)
+        if (set(conf, embedded_defaults[i], embedded_defaults[i + 1], what, err, errlen))
             goto fail;
     if (set(conf, "bootstrap.servers", bootstraps, what, err, errlen))
         goto fail;

@@ -6,16 +6,18 @@
 #define SB_KAFKA_UTIL_H
 
 #include <librdkafka/rdkafka.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "sensorbridge/config.h"
 
 /* Builds a librdkafka configuration: sensorbridge's defaults (pairs of
- * key, value, NULL-terminated), then bootstrap.servers, then the user's
- * kafka.* properties, which win. Routes librdkafka's log to sb_log.
- * Returns NULL with a message naming the offending property. */
-rd_kafka_conf_t *sb_kafka_conf(const char *const *defaults, const char *bootstraps,
-                               const struct sb_kvlist *props, const char *what, char *err,
-                               size_t errlen);
+ * key, value, NULL-terminated), then the embedded-broker defaults when
+ * embedded is true, then bootstrap.servers, then the user's kafka.*
+ * properties, which win. Routes librdkafka's log to sb_log. Returns NULL
+ * with a message naming the offending property. */
+rd_kafka_conf_t *sb_kafka_conf(const char *const *defaults, const char *const *embedded_defaults,
+                               bool embedded, const char *bootstraps, const struct sb_kvlist *props,
+                               const char *what, char *err, size_t errlen);
 
 #endif

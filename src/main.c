@@ -8,20 +8,19 @@
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: sensorbridge [--config FILE] [--check-config]\n"
-            "       sensorbridge --version | --help\n"
-            "\n"
-            "Replays sensor datasets into Kafka, consumes them into metrics and serves\n"
-            "them to Prometheus on /metrics, all on one event loop.\n"
-            "\n"
-            "  -c, --config FILE   configuration file (default " SB_DEFAULT_CONFIG_PATH ")\n"
-            "  -t, --check-config  validate the configuration and exit: 0 if valid,\n"
-            "                      1 with a message naming file, line and key if not\n"
-            "  -V, --version       print the version and exit\n"
-            "  -h, --help          print this help and exit\n"
-            "\n"
-            "Signals: SIGHUP reloads the configuration, SIGINT/SIGTERM stop cleanly.\n");
+    fprintf(out, "Usage: sensorbridge [--config FILE] [--check-config]\n"
+                 "       sensorbridge --version | --help\n"
+                 "\n"
+                 "Replays sensor datasets into Kafka, consumes them into metrics and serves\n"
+                 "them to Prometheus on /metrics, all on one event loop.\n"
+                 "\n"
+                 "  -c, --config FILE   configuration file (default " SB_DEFAULT_CONFIG_PATH ")\n"
+                 "  -t, --check-config  validate the configuration and exit: 0 if valid,\n"
+                 "                      1 with a message naming file, line and key if not\n"
+                 "  -V, --version       print the version and exit\n"
+                 "  -h, --help          print this help and exit\n"
+                 "\n"
+                 "Signals: SIGHUP reloads the configuration, SIGINT/SIGTERM stop cleanly.\n");
 }
 
 int main(int argc, char **argv)

@@ -55,13 +55,32 @@ struct sb_producer {
  * message.timeout.ms=0 makes librdkafka retry for ever, so a broker outage
  * fills the queue (and pauses the sources) instead of dropping samples. */
 static const char *const producer_defaults[] = {
-    "client.id", "sensorbridge-producer",
-    "enable.idempotence", "true",
-    "compression.codec", "lz4",
-    "linger.ms", "5",
-    "batch.num.messages", "10000",
-    "queue.buffering.max.messages", "100000",
-    "message.timeout.ms", "0",
+    "client.id",
+    "sensorbridge-producer",
+    "enable.idempotence",
+    "true",
+    "compression.codec",
+    "lz4",
+    "linger.ms",
+    "5",
+    "batch.num.messages",
+    "10000",
+    "queue.buffering.max.messages",
+    "100000",
+    "message.timeout.ms",
+    "0",
+    NULL,
+};
+
+/* The embedded mock cluster finds a fetch offset by a linear scan over a
+ * partition's message sets and returns one set per fetch, so its CPU cost
+ * grows with the number of sets retained (up to 5 MiB per partition).
+ * Lingering longer puts ~10 samples of a 100 Hz sensor in each set instead
+ * of one: measured, this keeps the mock's thread from climbing past a core
+ * within minutes of a real-time replay. */
+static const char *const producer_embedded_defaults[] = {
+    "linger.ms",
+    "100",
     NULL,
 };
 
@@ -119,8 +138,9 @@ int sb_producer_new(struct sb_producer **out, uv_loop_t *loop, const struct sb_c
                     const char *bootstraps, struct sb_registry *reg, char *err, size_t errlen)
 {
     char errstr[512];
-    rd_kafka_conf_t *conf = sb_kafka_conf(producer_defaults, bootstraps, &cfg->producer_props,
-                                          "[producer]", err, errlen);
+    rd_kafka_conf_t *conf =
+        sb_kafka_conf(producer_defaults, producer_embedded_defaults, sb_config_embedded(cfg),
+                      bootstraps, &cfg->producer_props, "[producer]", err, errlen);
     if (!conf)
         return -EINVAL;
     char qmax[32];
@@ -146,26 +166,25 @@ int sb_producer_new(struct sb_producer **out, uv_loop_t *loop, const struct sb_c
     p->dr_rl.interval_ns = 10ull * 1000000000u;
 
     const char *sensor_label[] = {"sensor"};
-    p->f_produced = sb_registry_family(
-        reg, SB_COUNTER, "sensorbridge_messages_produced_total",
-        "Sample messages handed to the Kafka producer, by sensor.", 1, sensor_label, NULL, 0);
+    p->f_produced = sb_registry_family(reg, SB_COUNTER, "sensorbridge_messages_produced_total",
+                                       "Sample messages handed to the Kafka producer, by sensor.",
+                                       1, sensor_label, NULL, 0);
     p->f_delivered = sb_registry_family(
         reg, SB_COUNTER, "sensorbridge_messages_delivered_total",
         "Sample messages the Kafka cluster acknowledged, by sensor.", 1, sensor_label, NULL, 0);
     p->f_failed = sb_registry_family(
         reg, SB_COUNTER, "sensorbridge_messages_delivery_failed_total",
-        "Sample messages whose delivery failed permanently, by sensor.", 1, sensor_label, NULL,
-        0);
+        "Sample messages whose delivery failed permanently, by sensor.", 1, sensor_label, NULL, 0);
     p->queue_full = sb_family_child(
         sb_registry_family(reg, SB_COUNTER, "sensorbridge_producer_queue_full_total",
                            "Times the producer queue was full and the sources were paused.", 0,
                            NULL, NULL, 0),
         NULL);
-    p->queue_len = sb_family_child(
-        sb_registry_family(reg, SB_GAUGE, "sensorbridge_producer_queue_messages",
-                           "Messages waiting in the producer queue or in flight.", 0, NULL, NULL,
-                           0),
-        NULL);
+    p->queue_len =
+        sb_family_child(sb_registry_family(reg, SB_GAUGE, "sensorbridge_producer_queue_messages",
+                                           "Messages waiting in the producer queue or in flight.",
+                                           0, NULL, NULL, 0),
+                        NULL);
     sb_registry_add_collector(reg, collect, p);
 
     p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -218,8 +237,7 @@ struct sb_producer_topic *sb_producer_topic(struct sb_producer *p, const char *s
     return t;
 }
 
-int sb_producer_send(struct sb_producer *p, struct sb_producer_topic *t,
-                     const struct sb_sample *s)
+int sb_producer_send(struct sb_producer *p, struct sb_producer_topic *t, const struct sb_sample *s)
 {
     char stack[512];
     char *buf = stack;
@@ -230,12 +248,12 @@ int sb_producer_send(struct sb_producer *p, struct sb_producer_topic *t,
     }
     char hdr[24];
     int hlen = snprintf(hdr, sizeof(hdr), "%" PRId64, sb_now_wall_us());
-    rd_kafka_resp_err_t e = rd_kafka_producev(
-        p->rk, RD_KAFKA_V_RKT(t->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_KEY(t->sensor, t->sensor_len), RD_KAFKA_V_VALUE(buf, n),
-        RD_KAFKA_V_TIMESTAMP(s->ts_us / 1000),
-        RD_KAFKA_V_HEADER(SB_HEADER_PRODUCED_US, hdr, (ssize_t)hlen), RD_KAFKA_V_OPAQUE(t),
-        RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e =
+        rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(t->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                          RD_KAFKA_V_KEY(t->sensor, t->sensor_len), RD_KAFKA_V_VALUE(buf, n),
+                          RD_KAFKA_V_TIMESTAMP(s->ts_us / 1000),
+                          RD_KAFKA_V_HEADER(SB_HEADER_PRODUCED_US, hdr, (ssize_t)hlen),
+                          RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
     if (buf != stack)
         free(buf);
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -251,8 +269,8 @@ int sb_producer_send(struct sb_producer *p, struct sb_producer_topic *t,
         sb_counter_add(t->failed, 1);
         uint64_t suppressed = 0;
         if (sb_ratelimit_ok(&p->dr_rl, sb_now_mono_ns(), &suppressed))
-            sb_err("msg=\"produce failed\" sensor=%s error=\"%s\" suppressed=%" PRIu64,
-                   t->sensor, rd_kafka_err2str(e), suppressed);
+            sb_err("msg=\"produce failed\" sensor=%s error=\"%s\" suppressed=%" PRIu64, t->sensor,
+                   rd_kafka_err2str(e), suppressed);
         return -EIO;
     }
     sb_counter_add(t->produced, 1);

@@ -35,8 +35,8 @@ struct stream {
     bool row_ok;
     struct sb_sched sched;
     uint64_t base_seq; /* seq at which sched was (re)started */
-    uv_timer_t timer; /* waits for the next due sample */
-    uv_idle_t idle;   /* runs the next turn at once (speed max, catching up) */
+    uv_timer_t timer;  /* waits for the next due sample */
+    uv_idle_t idle;    /* runs the next turn at once (speed max, catching up) */
     void *bound;
     uint64_t seq;   /* next sample, counted from the start of the replay */
     unsigned cycle; /* row of the next sample */
@@ -138,8 +138,7 @@ static void register_metrics(struct sb_replay *r, struct sb_registry *reg)
     };
     for (int i = 0; i < PROFILE_COLUMNS; i++)
         r->m_profile[i] = sb_family_child(
-            sb_registry_family(reg, SB_GAUGE, names[i][0], names[i][1], 0, NULL, NULL, 0),
-            NULL);
+            sb_registry_family(reg, SB_GAUGE, names[i][0], names[i][1], 0, NULL, NULL, 0), NULL);
 }
 
 static void update_cycle(struct sb_replay *r)
@@ -160,8 +159,7 @@ static void update_cycle(struct sb_replay *r)
 }
 
 static int open_stream(struct sb_replay *r, struct stream *s, const char *dir,
-                       const struct sb_sensor_info *info, bool required, char *err,
-                       size_t errlen)
+                       const struct sb_sensor_info *info, bool required, char *err, size_t errlen)
 {
     char path[4096];
     s->r = r;
@@ -172,9 +170,8 @@ static int open_stream(struct sb_replay *r, struct stream *s, const char *dir,
         snprintf(path, sizeof(path), "%s/standin/%s_1hz.txt", dir, info->name);
         if (!is_file(path)) {
             if (required) {
-                snprintf(err, errlen,
-                         "[replay] sensors: no %s.txt or standin/%s_1hz.txt in %s", info->name,
-                         info->name, dir);
+                snprintf(err, errlen, "[replay] sensors: no %s.txt or standin/%s_1hz.txt in %s",
+                         info->name, info->name, dir);
                 return -ENOENT;
             }
             return 1;
@@ -241,8 +238,8 @@ int sb_replay_new(struct sb_replay **out, uv_loop_t *loop, const struct sb_confi
     r->first = (unsigned)cfg->cycle_first;
     r->last = cfg->cycle_last < 0 ? rows - 1 : (unsigned)cfg->cycle_last;
     if (rows == 0 || r->first > r->last || r->last >= rows) {
-        snprintf(err, errlen, "[replay] cycles: %u-%u is outside the dataset's %u cycles",
-                 r->first, r->last, rows);
+        snprintf(err, errlen, "[replay] cycles: %u-%u is outside the dataset's %u cycles", r->first,
+                 r->last, rows);
         rc = -EINVAL;
         goto fail;
     }
@@ -260,10 +257,9 @@ int sb_replay_new(struct sb_replay **out, uv_loop_t *loop, const struct sb_confi
                            "How late the last sample of each sensor was emitted relative to its "
                            "absolute schedule (0 at speed max).",
                            1, sensor_label, NULL, 0);
-    struct sb_family *f_invalid =
-        sb_registry_family(reg, SB_COUNTER, "sensorbridge_replay_rows_invalid_total",
-                           "Dataset rows skipped as malformed, by sensor.", 1, sensor_label,
-                           NULL, 0);
+    struct sb_family *f_invalid = sb_registry_family(
+        reg, SB_COUNTER, "sensorbridge_replay_rows_invalid_total",
+        "Dataset rows skipped as malformed, by sensor.", 1, sensor_label, NULL, 0);
     struct sb_family *f_scycle = sb_registry_family(
         reg, SB_GAUGE, "sensorbridge_replay_sensor_cycle",
         "Dataset cycle (0-based row) each sensor is replaying.", 1, sensor_label, NULL, 0);

@@ -41,8 +41,7 @@ struct sb_producer_topic *sb_producer_topic(struct sb_producer *p, const char *s
 /* Encodes s and hands it to librdkafka with key = sensor and the Kafka
  * timestamp = event time. Returns 0, -EAGAIN (queue full: retry after the
  * drain callback), or another negative errno (logged, counted failed). */
-int sb_producer_send(struct sb_producer *p, struct sb_producer_topic *t,
-                     const struct sb_sample *s);
+int sb_producer_send(struct sb_producer *p, struct sb_producer_topic *t, const struct sb_sample *s);
 
 /* Messages waiting in librdkafka (queued or in flight). */
 int sb_producer_outq_len(const struct sb_producer *p);
