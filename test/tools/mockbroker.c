@@ -1,0 +1,90 @@
+/*
+ * mockbroker.c - a standalone Kafka broker for tests and benchmarks:
+ * librdkafka's mock cluster in its own process, so the daemon can be
+ * tested with brokers = host:port, a second instance can join the same
+ * group, and kcat can be measured against the same kind of broker.
+ *
+ *   mockbroker [-b BROKERS] [-p PARTITIONS] [-f BOOTSTRAP_FILE] [TOPIC...]
+ *
+ * Creates each TOPIC with PARTITIONS partitions, writes the bootstrap list
+ * to BOOTSTRAP_FILE (atomically, via rename) or stdout, and runs until
+ * SIGINT or SIGTERM. Ports are random: 2.0.2 cannot choose them.
+ */
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+int main(int argc, char **argv)
+{
+    int brokers = 3, partitions = 4, c;
+    const char *file = NULL;
+    while ((c = getopt(argc, argv, "b:p:f:")) != -1) {
+        switch (c) {
+        case 'b':
+            brokers = atoi(optarg);
+            break;
+        case 'p':
+            partitions = atoi(optarg);
+            break;
+        case 'f':
+            file = optarg;
+            break;
+        default:
+            fprintf(stderr,
+                    "usage: mockbroker [-b BROKERS] [-p PARTITIONS] [-f FILE] [TOPIC...]\n");
+            return 2;
+        }
+    }
+    char errstr[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof(errstr));
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+    if (!rk) {
+        fprintf(stderr, "mockbroker: %s\n", errstr);
+        return 1;
+    }
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, brokers);
+    if (!mc) {
+        fprintf(stderr, "mockbroker: cannot create a cluster of %d brokers\n", brokers);
+        return 1;
+    }
+    for (int i = optind; i < argc; i++) {
+        rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mc, argv[i], partitions, 1);
+        if (e) {
+            fprintf(stderr, "mockbroker: topic %s: %s\n", argv[i], rd_kafka_err2str(e));
+            return 1;
+        }
+    }
+    const char *bootstraps = rd_kafka_mock_cluster_bootstraps(mc);
+    if (file) {
+        char tmp[4096];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", file);
+        FILE *f = fopen(tmp, "w");
+        if (!f || fprintf(f, "%s\n", bootstraps) < 0 || fclose(f) || rename(tmp, file)) {
+            perror("mockbroker: bootstrap file");
+            return 1;
+        }
+    } else {
+        printf("%s\n", bootstraps);
+        fflush(stdout);
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    while (!stop)
+        pause();
+    rd_kafka_mock_cluster_destroy(mc);
+    rd_kafka_destroy(rk);
+    return 0;
+}
