@@ -309,14 +309,32 @@ static void put_timestamp(struct writer *w, int64_t us)
     put(w, ts + 4, sizeof(ts) - 4);
 }
 
+/* Rates are whole numbers for every UCI sensor; synthetic ones may be
+ * fractional. A rate JSON cannot carry (negative, non-finite) prints 0. */
+static void put_rate(struct writer *w, double rate)
+{
+    if (!(rate >= 0) || rate > 1e15) {
+        PUT_LIT(w, "0");
+    } else if (rate == (double)(uint64_t)rate) {
+        put_u64(w, (uint64_t)rate);
+    } else {
+        char b[32];
+        size_t n = sb_fmt_double(b, sizeof(b), rate);
+        put(w, b, n);
+    }
+}
+
 size_t sb_codec_encode(const struct sb_sample *s, char *buf, size_t cap)
 {
     struct writer w = {buf, cap > 0 ? cap - 1 : 0, 0};
 
     PUT_LIT(&w, "{\"sensor\":\"");
     put_escaped(&w, s->sensor);
-    PUT_LIT(&w, "\",\"cycle\":");
-    put_u64(&w, s->cycle);
+    PUT_LIT(&w, "\"");
+    if (s->cycle >= 0) {
+        PUT_LIT(&w, ",\"cycle\":");
+        put_u64(&w, (uint64_t)s->cycle);
+    }
     PUT_LIT(&w, ",\"sample_idx\":");
     put_u64(&w, s->sample_idx);
     PUT_LIT(&w, ",\"value\":");
@@ -324,7 +342,7 @@ size_t sb_codec_encode(const struct sb_sample *s, char *buf, size_t cap)
     PUT_LIT(&w, ",\"timestamp\":\"");
     put_timestamp(&w, s->ts_us);
     PUT_LIT(&w, "\",\"sampling_rate_hz\":");
-    put_u64(&w, s->rate_hz);
+    put_rate(&w, s->rate_hz);
     if (s->unit != NULL) {
         PUT_LIT(&w, ",\"unit\":\"");
         put_escaped(&w, s->unit);
@@ -335,6 +353,8 @@ size_t sb_codec_encode(const struct sb_sample *s, char *buf, size_t cap)
         put_escaped(&w, s->source);
         PUT_LIT(&w, "\"");
     }
+    if (s->extra != NULL)
+        put(&w, s->extra, strlen(s->extra));
     PUT_LIT(&w, "}");
 
     if (cap > 0)

@@ -19,15 +19,18 @@
 
 struct sb_sample {
     const char *sensor; /* borrowed */
-    uint32_t cycle;
-    uint32_t sample_idx;
+    int64_t cycle;      /* < 0: field omitted (sources without cycles) */
+    uint64_t sample_idx;
     double value;
     const char *value_text; /* the file's digits, or NULL to format value */
     size_t value_len;
     int64_t ts_us; /* event time, microseconds since the epoch */
-    unsigned rate_hz;
+    double rate_hz;     /* integral rates print as integers: 100, 0.5 */
     const char *unit;   /* borrowed, may be NULL (field omitted) */
     const char *source; /* borrowed, may be NULL (field omitted) */
+    /* Further members, already JSON-encoded and starting with a comma
+     * (e.g. ",\"machine\":\"M3\""), appended verbatim; NULL for none. */
+    const char *extra;
 };
 
 /* Writes the JSON of s into buf like snprintf: returns the length the full

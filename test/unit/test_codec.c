@@ -173,6 +173,29 @@ static void codec_encode_omits_null_unit_and_source(void **state)
     assert_non_null(strstr(buf, ",\"unit\":\"\"}"));
 }
 
+static void codec_encode_synthetic_shape(void **state)
+{
+    (void)state;
+    struct sb_sample s = example();
+    char buf[512];
+    s.cycle = -1;
+    s.rate_hz = 0.5;
+    s.unit = "°C";
+    s.source = "synthetic";
+    s.extra = ",\"factory_section\":\"A\",\"machine\":\"M3\",\"zone\":\"north\"";
+    size_t n = encode(&s, buf, sizeof(buf));
+    assert_string_equal(buf, "{\"sensor\":\"PS1\",\"sample_idx\":100,\"value\":151.19,"
+                             "\"timestamp\":\"2025-11-08T14:30:45.123456Z\",\"sampling_rate_hz\":"
+                             "0.5,\"unit\":\"°C\",\"source\":\"synthetic\",\"factory_section\":"
+                             "\"A\",\"machine\":\"M3\",\"zone\":\"north\"}");
+    assert_int_equal(n, strlen(buf));
+    struct sb_decoded d;
+    enum sb_invalid_reason why;
+    assert_int_equal(sb_codec_decode(buf, n, 0, &d, &why), 0);
+    assert_int_equal(d.cycle, -1);
+    assert_true(d.rate_hz == 0.5);
+}
+
 static void codec_encode_integer_extremes(void **state)
 {
     (void)state;
@@ -873,6 +896,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(codec_encode_example_exact),
+        cmocka_unit_test(codec_encode_synthetic_shape),
         cmocka_unit_test(codec_encode_omits_null_unit_and_source),
         cmocka_unit_test(codec_encode_integer_extremes),
         cmocka_unit_test(codec_encode_keeps_value_text),
