@@ -79,7 +79,7 @@ static void producer_drained(void *ud)
 static int replay_new(struct sb_daemon *d, const struct sb_config *cfg, struct sb_replay **out,
                       char *err, size_t errlen)
 {
-    struct sb_replay_sink sink = {.bind = sink_bind, .emit = sink_emit, .ud = d};
+    struct sb_source_sink sink = {.bind = sink_bind, .emit = sink_emit, .ud = d};
     return sb_replay_new(out, &d->loop, cfg, d->reg, &sink, err, errlen);
 }
 

@@ -50,7 +50,7 @@ struct stream {
 
 struct sb_replay {
     uv_loop_t *loop;
-    struct sb_replay_sink sink;
+    struct sb_source_sink sink;
     struct stream *streams;
     size_t nstreams;
     unsigned first, last;
@@ -184,7 +184,7 @@ static int open_stream(struct sb_replay *r, struct stream *s, const char *dir,
 }
 
 int sb_replay_new(struct sb_replay **out, uv_loop_t *loop, const struct sb_config *cfg,
-                  struct sb_registry *reg, const struct sb_replay_sink *sink, char *err,
+                  struct sb_registry *reg, const struct sb_source_sink *sink, char *err,
                   size_t errlen)
 {
     struct sb_replay *r = sb_xcalloc(1, sizeof(*r));

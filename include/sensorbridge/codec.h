@@ -24,7 +24,7 @@ struct sb_sample {
     double value;
     const char *value_text; /* the file's digits, or NULL to format value */
     size_t value_len;
-    int64_t ts_us; /* event time, microseconds since the epoch */
+    int64_t ts_us;      /* event time, microseconds since the epoch */
     double rate_hz;     /* integral rates print as integers: 100, 0.5 */
     const char *unit;   /* borrowed, may be NULL (field omitted) */
     const char *source; /* borrowed, may be NULL (field omitted) */

@@ -33,6 +33,60 @@ struct sb_namelist {
     size_t n;
 };
 
+#define SB_MAX_WINDOW_SIZES 8
+#define SB_MAX_ALERT_RULES 256 /* [alert.<SENSOR>] sections */
+#define SB_MAX_SYNTHETIC 256   /* [synthetic.<NAME>] sections */
+
+/* What the statistical (z-score) rule looks at. */
+enum sb_zscore_on {
+    SB_ZSCORE_MEAN,  /* each closed window's mean against the baseline */
+    SB_ZSCORE_VALUE, /* each sample against the baseline */
+};
+
+/* One [alert.<SENSOR>] section. Thresholds that are not set are NAN. */
+struct sb_alert_rule_cfg {
+    char *sensor;
+    double low_critical;
+    double low_warning;
+    double high_warning;
+    double high_critical;
+    double hysteresis;        /* >= 0, in the sensor's unit; default 0 */
+    int64_t min_duration_us;  /* event time a condition must hold before escalating; default 0 */
+    double zscore;            /* k standard deviations; NAN = no statistical rule */
+    int zscore_baseline;      /* N closed windows in the rolling baseline, 2..1000; default 10 */
+    int64_t zscore_window_us; /* window size the rule uses; must be one of [windows] sizes */
+    enum sb_zscore_on zscore_on;
+};
+
+/* Kinds of synthetic factory sensor; each has a default unit. */
+enum sb_synth_kind {
+    SB_SYNTH_TEMPERATURE, /* "°C" */
+    SB_SYNTH_VIBRATION,   /* "mm/s" */
+    SB_SYNTH_ENERGY,      /* "kW" */
+    SB_SYNTH_HUMIDITY,    /* "%" */
+    SB_SYNTH_PRESSURE,    /* "bar" */
+};
+
+/* One [synthetic.<NAME>] section: a simulated factory sensor. */
+struct sb_synth_cfg {
+    char *name; /* the section's <NAME>: sensor name and topic suffix */
+    enum sb_synth_kind kind;
+    char *unit;                 /* default from kind */
+    double rate_hz;             /* 0.001..1000; default 1 */
+    double base;                /* level around which the value moves */
+    double noise;               /* standard deviation of Gaussian noise, >= 0 */
+    double drift_per_hour;      /* slow linear trend, unit per hour of event time */
+    double daily_amplitude;     /* amplitude of a 24-h sine (peak at 14:00 UTC) */
+    double anomaly_probability; /* chance per sample that an anomaly starts, 0..1 */
+    double anomaly_magnitude;   /* offset added during an anomaly (sign kept) */
+    int64_t anomaly_duration_us;
+    uint64_t seed;
+    uint64_t max_samples;  /* stop after this many samples; 0 = never */
+    char *factory_section; /* location fields carried in every message */
+    char *machine;
+    char *zone;
+};
+
 struct sb_config {
     char *path; /* the file this was read from */
 

@@ -17,23 +17,15 @@
 #include "sensorbridge/codec.h"
 #include "sensorbridge/config.h"
 #include "sensorbridge/registry.h"
+#include "sensorbridge/source.h"
 
 struct sb_replay;
-
-/* Where samples go. bind is called once per stream at creation and returns
- * the handle passed to emit; emit returns 0, or -EAGAIN to pause the
- * stream (the sample is kept and emitted again after sb_replay_resume). */
-struct sb_replay_sink {
-    void *(*bind)(void *ud, const char *sensor);
-    int (*emit)(void *ud, void *bound, const struct sb_sample *s);
-    void *ud;
-};
 
 /* Opens the dataset named by cfg (all files are checked here, so a
  * missing or unreadable file is reported before anything starts).
  * Returns 0 or -errno with a message. */
 int sb_replay_new(struct sb_replay **out, uv_loop_t *loop, const struct sb_config *cfg,
-                  struct sb_registry *reg, const struct sb_replay_sink *sink, char *err,
+                  struct sb_registry *reg, const struct sb_source_sink *sink, char *err,
                   size_t errlen);
 
 void sb_replay_start(struct sb_replay *r);
