@@ -122,6 +122,25 @@ struct sb_config {
 
     /* [http] */
     char *listen; /* "host:port", port 0 = ephemeral */
+
+    /* [windows] */
+    bool windows_enabled;
+    int64_t window_sizes_us[SB_MAX_WINDOW_SIZES]; /* ascending, distinct, 1 s..1 day */
+    size_t nwindow_sizes;
+    int64_t watermark_us;   /* allowed lateness, 0..1 h; default 10 s */
+    int max_open_windows;   /* open windows per sensor and size, 1..1000 */
+    char *aggregates_topic; /* "" = "<topic_prefix>-aggregates" */
+
+    /* [alerts] */
+    bool alerts_enabled;
+    char *alerts_topic; /* "" = "<topic_prefix>-alerts" */
+    int recent_alerts;  /* alerts kept for /api/v1/alerts, 1..100000 */
+    struct sb_alert_rule_cfg *alert_rules;
+    size_t nalert_rules;
+
+    /* [synthetic.<NAME>] */
+    struct sb_synth_cfg *synthetic;
+    size_t nsynthetic;
 };
 
 /* Sets every field to its documented default (strings are allocated). */
