@@ -60,7 +60,7 @@ int sb_broker_create_topic(struct sb_broker *b, const char *topic, int partition
                            size_t errlen)
 {
     rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(b->cluster, topic, partitions, 1);
-    if (e) {
+    if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
         snprintf(err, errlen, "embedded broker: cannot create topic %s: %s", topic,
                  rd_kafka_err2str(e));
         return -EIO;

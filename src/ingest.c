@@ -20,6 +20,8 @@ struct sensor {
     struct sb_metric *value;
     struct sb_metric *samples;
     struct sb_metric *last_event;
+    struct sb_metric *observed;
+    struct sb_metric *squares;
 };
 
 struct sb_ingest {
@@ -27,6 +29,8 @@ struct sb_ingest {
     struct sb_family *f_samples;
     struct sb_family *f_last_event;
     struct sb_family *f_info;
+    struct sb_family *f_observed;
+    struct sb_family *f_squares;
     struct sb_metric *consumed;
     struct sb_metric *invalid[SB_INVALID__COUNT];
     struct sb_metric *latency;
@@ -50,6 +54,17 @@ struct sb_ingest *sb_ingest_new(struct sb_registry *r)
                            "Event time of the last consumed sample, by sensor, in seconds since "
                            "the Unix epoch.",
                            1, sensor_label, NULL, 0);
+    /* Cumulative sum, count and sum of squares, so PromQL can compute the
+     * mean and variance over any range (increase(_sum) / increase(_count)).
+     * A histogram without buckets is the standard _sum/_count pair. */
+    in->f_observed = sb_registry_family(
+        r, SB_HISTOGRAM, "sensorbridge_sensor_values",
+        "Sum and count of the consumed values of each sensor, in the sensor's unit.", 1,
+        sensor_label, NULL, 0);
+    in->f_squares = sb_registry_family(
+        r, SB_COUNTER, "sensorbridge_sensor_values_squared_total",
+        "Sum of the squares of the consumed values of each sensor, for variance over a range.", 1,
+        sensor_label, NULL, 0);
     const char *info_labels[] = {"sensor", "quantity", "unit", "rate_hz"};
     in->f_info = sb_registry_family(r, SB_GAUGE, "sensorbridge_sensor_info",
                                     "Catalogue data of each consumed UCI sensor; always 1.", 4,
@@ -112,6 +127,8 @@ static struct sensor *lookup(struct sb_ingest *in, const char *name)
     s->value = sb_family_child(in->f_value, lv);
     s->samples = sb_family_child(in->f_samples, lv);
     s->last_event = sb_family_child(in->f_last_event, lv);
+    s->observed = sb_family_child(in->f_observed, lv);
+    s->squares = sb_family_child(in->f_squares, lv);
     const struct sb_sensor_info *info = sb_sensors_find(name);
     if (info) {
         char rate[16];
@@ -135,6 +152,8 @@ int sb_ingest_sample(struct sb_ingest *in, const struct sb_decoded *d, int64_t p
     sb_gauge_set(s->value, d->value);
     sb_counter_add(s->samples, 1);
     sb_gauge_set(s->last_event, (double)d->ts_us / 1e6);
+    sb_histogram_observe(s->observed, d->value);
+    sb_counter_add(s->squares, d->value * d->value);
     if (produced_us >= 0 && now_us >= produced_us)
         sb_histogram_observe(in->latency, (double)(now_us - produced_us) / 1e6);
     return 0;

@@ -24,6 +24,16 @@ struct sb_producer_topic {
     struct sb_metric *produced;
     struct sb_metric *delivered;
     struct sb_metric *failed;
+    struct sb_metric *dropped; /* output topics only */
+};
+
+struct outbox_item {
+    struct outbox_item *next;
+    struct sb_producer_topic *t;
+    char *key;
+    char *json;
+    size_t len;
+    int64_t ts_us;
 };
 
 struct sb_producer {
@@ -40,6 +50,12 @@ struct sb_producer {
     struct sb_family *f_produced;
     struct sb_family *f_delivered;
     struct sb_family *f_failed;
+    struct sb_family *f_out_produced;
+    struct sb_family *f_out_delivered;
+    struct sb_family *f_out_failed;
+    struct sb_family *f_out_dropped;
+    struct outbox_item *outbox_head, *outbox_tail;
+    size_t outbox_len;
     struct sb_metric *queue_full;
     struct sb_metric *queue_len;
     long queue_max;
@@ -100,6 +116,37 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
                rd_kafka_err2str(m->err), suppressed);
 }
 
+static rd_kafka_resp_err_t produce_json(struct sb_producer *p, struct sb_producer_topic *t,
+                                        const char *key, const char *json, size_t len,
+                                        int64_t ts_us)
+{
+    return rd_kafka_producev(
+        p->rk, RD_KAFKA_V_RKT(t->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE((void *)json, len),
+        RD_KAFKA_V_TIMESTAMP(ts_us / 1000), RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
+}
+
+/* Sends what waits in the outbox, oldest first. Returns true once it is
+ * empty. */
+static bool flush_outbox(struct sb_producer *p)
+{
+    while (p->outbox_head) {
+        struct outbox_item *it = p->outbox_head;
+        rd_kafka_resp_err_t e = produce_json(p, it->t, it->key, it->json, it->len, it->ts_us);
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            return false;
+        sb_counter_add(e ? it->t->failed : it->t->produced, 1);
+        p->outbox_head = it->next;
+        if (!p->outbox_head)
+            p->outbox_tail = NULL;
+        p->outbox_len--;
+        free(it->key);
+        free(it->json);
+        free(it);
+    }
+    return true;
+}
+
 static void serve(struct sb_producer *p)
 {
     /* The eventfd is written only on empty -> non-empty, so drain the
@@ -109,6 +156,8 @@ static void serve(struct sb_producer *p)
         ;
     while (rd_kafka_poll(p->rk, 0) > 0)
         ;
+    if (!flush_outbox(p))
+        return;
     if (p->full && rd_kafka_outq_len(p->rk) <= p->queue_max / 2) {
         p->full = false;
         if (p->drain_cb)
@@ -175,6 +224,23 @@ int sb_producer_new(struct sb_producer **out, uv_loop_t *loop, const struct sb_c
     p->f_failed = sb_registry_family(
         reg, SB_COUNTER, "sensorbridge_messages_delivery_failed_total",
         "Sample messages whose delivery failed permanently, by sensor.", 1, sensor_label, NULL, 0);
+    const char *topic_label[] = {"topic"};
+    p->f_out_produced =
+        sb_registry_family(reg, SB_COUNTER, "sensorbridge_output_messages_produced_total",
+                           "Aggregate and alert documents handed to the Kafka producer, by topic.",
+                           1, topic_label, NULL, 0);
+    p->f_out_delivered = sb_registry_family(
+        reg, SB_COUNTER, "sensorbridge_output_messages_delivered_total",
+        "Aggregate and alert documents the Kafka cluster acknowledged, by topic.", 1, topic_label,
+        NULL, 0);
+    p->f_out_failed = sb_registry_family(
+        reg, SB_COUNTER, "sensorbridge_output_messages_delivery_failed_total",
+        "Aggregate and alert documents whose delivery failed permanently, by topic.", 1,
+        topic_label, NULL, 0);
+    p->f_out_dropped = sb_registry_family(
+        reg, SB_COUNTER, "sensorbridge_output_messages_dropped_total",
+        "Aggregate and alert documents dropped because the outbox was full, by topic.", 1,
+        topic_label, NULL, 0);
     p->queue_full = sb_family_child(
         sb_registry_family(reg, SB_COUNTER, "sensorbridge_producer_queue_full_total",
                            "Times the producer queue was full and the sources were paused.", 0,
@@ -185,7 +251,6 @@ int sb_producer_new(struct sb_producer **out, uv_loop_t *loop, const struct sb_c
                                            "Messages waiting in the producer queue or in flight.",
                                            0, NULL, NULL, 0),
                         NULL);
-    sb_registry_add_collector(reg, collect, p);
 
     p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (p->efd < 0) {
@@ -206,6 +271,8 @@ int sb_producer_new(struct sb_producer **out, uv_loop_t *loop, const struct sb_c
     p->timer.data = p;
     uv_timer_start(&p->timer, timer_cb, POLL_INTERVAL_MS, POLL_INTERVAL_MS);
     p->open_handles = 2;
+    /* Registered last: a failed start must leave no callback behind. */
+    sb_registry_add_collector(reg, collect, p);
     sb_info("msg=\"producer started\" bootstraps=%s queue_max=%ld", bootstraps, p->queue_max);
     *out = p;
     return 0;
@@ -220,7 +287,7 @@ void sb_producer_on_drain(struct sb_producer *p, sb_producer_drain_cb cb, void *
 struct sb_producer_topic *sb_producer_topic(struct sb_producer *p, const char *sensor)
 {
     for (struct sb_producer_topic *t = p->topics; t; t = t->next)
-        if (strcmp(t->sensor, sensor) == 0)
+        if (!t->dropped && strcmp(t->sensor, sensor) == 0)
             return t;
     struct sb_producer_topic *t = sb_xcalloc(1, sizeof(*t));
     char name[512];
@@ -237,8 +304,69 @@ struct sb_producer_topic *sb_producer_topic(struct sb_producer *p, const char *s
     return t;
 }
 
+struct sb_producer_topic *sb_producer_output(struct sb_producer *p, const char *topic)
+{
+    for (struct sb_producer_topic *t = p->topics; t; t = t->next)
+        if (t->dropped && strcmp(t->sensor, topic) == 0)
+            return t;
+    struct sb_producer_topic *t = sb_xcalloc(1, sizeof(*t));
+    t->sensor = sb_xstrdup(topic);
+    t->sensor_len = strlen(topic);
+    t->rkt = rd_kafka_topic_new(p->rk, topic, NULL);
+    const char *lv[] = {topic};
+    t->produced = sb_family_child(p->f_out_produced, lv);
+    t->delivered = sb_family_child(p->f_out_delivered, lv);
+    t->failed = sb_family_child(p->f_out_failed, lv);
+    t->dropped = sb_family_child(p->f_out_dropped, lv);
+    t->next = p->topics;
+    p->topics = t;
+    return t;
+}
+
+void sb_producer_send_json(struct sb_producer *p, struct sb_producer_topic *t, const char *key,
+                           const char *json, size_t len, int64_t ts_us)
+{
+    if (!p->outbox_head) {
+        rd_kafka_resp_err_t e = produce_json(p, t, key, json, len, ts_us);
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            sb_counter_add(e ? t->failed : t->produced, 1);
+            if (e)
+                sb_err("msg=\"produce failed\" topic=%s error=\"%s\"", t->sensor,
+                       rd_kafka_err2str(e));
+            return;
+        }
+        p->full = true;
+    }
+    if (p->outbox_len >= SB_PRODUCER_OUTBOX_MAX) {
+        sb_counter_add(t->dropped, 1);
+        uint64_t suppressed = 0;
+        if (sb_ratelimit_ok(&p->dr_rl, sb_now_mono_ns(), &suppressed))
+            sb_err("msg=\"outbox full, document dropped\" topic=%s bound=%d "
+                   "suppressed=%" PRIu64,
+                   t->sensor, SB_PRODUCER_OUTBOX_MAX, suppressed);
+        return;
+    }
+    struct outbox_item *it = sb_xcalloc(1, sizeof(*it));
+    it->t = t;
+    it->key = sb_xstrdup(key);
+    it->json = sb_xstrndup(json, len);
+    it->len = len;
+    it->ts_us = ts_us;
+    if (p->outbox_tail)
+        p->outbox_tail->next = it;
+    else
+        p->outbox_head = it;
+    p->outbox_tail = it;
+    p->outbox_len++;
+}
+
 int sb_producer_send(struct sb_producer *p, struct sb_producer_topic *t, const struct sb_sample *s)
 {
+    /* Waiting documents go first; until they are out, the sources wait. */
+    if (p->outbox_head && !flush_outbox(p)) {
+        p->full = true;
+        return -EAGAIN;
+    }
     char stack[512];
     char *buf = stack;
     size_t n = sb_codec_encode(s, stack, sizeof(stack));
@@ -284,8 +412,13 @@ int sb_producer_outq_len(const struct sb_producer *p)
 
 int sb_producer_flush(struct sb_producer *p, int timeout_ms)
 {
-    rd_kafka_flush(p->rk, timeout_ms);
-    int left = rd_kafka_outq_len(p->rk);
+    /* The outbox drains as deliveries make room, within the same bound. */
+    uint64_t deadline = sb_now_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    while (!flush_outbox(p) && sb_now_mono_ns() < deadline)
+        rd_kafka_poll(p->rk, 10);
+    int64_t left_ms = ((int64_t)deadline - (int64_t)sb_now_mono_ns()) / 1000000;
+    rd_kafka_flush(p->rk, left_ms > 0 ? (int)left_ms : 0);
+    int left = rd_kafka_outq_len(p->rk) + (int)p->outbox_len;
     if (left)
         sb_err("msg=\"producer flush timed out, messages not delivered\" left=%d timeout_ms=%d",
                left, timeout_ms);
@@ -312,6 +445,13 @@ void sb_producer_close(struct sb_producer *p, void (*cb)(void *ud), void *ud)
 {
     p->close_cb = cb;
     p->close_ud = ud;
+    while (p->outbox_head) {
+        struct outbox_item *it = p->outbox_head;
+        p->outbox_head = it->next;
+        free(it->key);
+        free(it->json);
+        free(it);
+    }
     rd_kafka_queue_io_event_enable(p->mainq, -1, NULL, 0);
     rd_kafka_queue_destroy(p->mainq);
     while (p->topics) {

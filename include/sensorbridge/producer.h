@@ -43,6 +43,19 @@ struct sb_producer_topic *sb_producer_topic(struct sb_producer *p, const char *s
  * drain callback), or another negative errno (logged, counted failed). */
 int sb_producer_send(struct sb_producer *p, struct sb_producer_topic *t, const struct sb_sample *s);
 
+#define SB_PRODUCER_OUTBOX_MAX 10000 /* documents waiting for room in a full queue */
+
+/* An output topic (aggregates, alerts), its counters labelled by topic. */
+struct sb_producer_topic *sb_producer_output(struct sb_producer *p, const char *topic);
+
+/* Sends a ready JSON document with the given key and Kafka timestamp to an
+ * output topic. If librdkafka's queue is full (the replay fills it at
+ * speed max), the document waits in a FIFO outbox of at most
+ * SB_PRODUCER_OUTBOX_MAX entries that is flushed first once there is room;
+ * only past that bound is a document dropped, counted and logged. */
+void sb_producer_send_json(struct sb_producer *p, struct sb_producer_topic *t, const char *key,
+                           const char *json, size_t len, int64_t ts_us);
+
 /* Messages waiting in librdkafka (queued or in flight). */
 int sb_producer_outq_len(const struct sb_producer *p);
 
