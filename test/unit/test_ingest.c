@@ -49,6 +49,15 @@ static void ingest_applies_samples(void **state)
     assert_non_null(strstr(t, "\nsensorbridge_end_to_end_latency_seconds_count 1\n"));
     assert_non_null(strstr(t, "\nsensorbridge_end_to_end_latency_seconds_bucket{le=\"0.0025\"} 0\n"));
     assert_non_null(strstr(t, "\nsensorbridge_end_to_end_latency_seconds_bucket{le=\"0.005\"} 1\n"));
+    /* Cumulative sum, count and sum of squares for range statistics. */
+    assert_non_null(strstr(t, "\nsensorbridge_sensor_values_sum{sensor=\"TS1\"} 71.062\n"));
+    assert_non_null(strstr(t, "\nsensorbridge_sensor_values_count{sensor=\"TS1\"} 2\n"));
+    char want[128];
+    char num[40];
+    sb_fmt_double(num, sizeof(num), 35.57 * 35.57 + 35.492 * 35.492);
+    snprintf(want, sizeof(want), "\nsensorbridge_sensor_values_squared_total{sensor=\"TS1\"} %s\n",
+             num);
+    assert_non_null(strstr(t, want));
     assert_non_null(strstr(t, "sensorbridge_sensor_info{sensor=\"TS1\",quantity=\"Temperature\","
                               "unit=\"°C\",rate_hz=\"1\"} 1\n"));
     sb_buf_free(&b);
