@@ -12,6 +12,16 @@
  * misread: lines longer than its buffer (it would split them into two
  * lines), indented lines (it would append them to the previous value) and
  * unknown sections (it never reports a section without keys).
+ *
+ * Sections named [alert.<SENSOR>] and [synthetic.<NAME>] come in any
+ * number: each is one struct sb_alert_rule_cfg or struct sb_synth_cfg, and
+ * their keys are rows of the same table whose offsets point into that
+ * struct (struct opt's scope). The reader creates the struct when it sees
+ * the header, so a section without keys exists too, and it keeps the
+ * section name itself: libinih cuts section names at 49 characters. What
+ * spans sections (kind defaults, threshold order, the sensor an alert
+ * names, zscore_window among [windows] sizes, topic clashes) is checked
+ * once the whole file is read, in check_final().
  */
 #include "sensorbridge/config.h"
 
@@ -52,12 +62,27 @@
 #define SPEED_MIN 0.001
 #define CYCLE_MAX 100000
 #define WHY_MAX 512
+/* Kafka's limit on a topic name. */
+#define TOPIC_MAX 249
+#define ALERT_PREFIX "alert."
+#define ALERT_PREFIX_LEN (sizeof(ALERT_PREFIX) - 1)
+#define SYNTH_PREFIX "synthetic."
+#define SYNTH_PREFIX_LEN (sizeof(SYNTH_PREFIX) - 1)
+/* How the per-sensor sections appear in the table and in messages. */
+#define ALERT_SECTION "alert.<SENSOR>"
+#define SYNTH_SECTION "synthetic.<NAME>"
+/* The longest section name: "synthetic." and a 63-character name. */
+#define SECTION_MAX (SYNTH_PREFIX_LEN + SB_CONFIG_SENSOR_NAME_MAX + 1)
+#define DAY_S 86400
+#define HOUR_S 3600
 
 /* A key that is compared by sb_config_restart_key: a reload that changes
  * it is refused. */
 #define OPT_RESTART 1u
 /* The row's name is a prefix: "kafka.<property>". */
 #define OPT_PREFIX 2u
+/* parse_number: the minimum itself is not allowed (zscore > 0). */
+#define OPT_GT_MIN 4u
 
 /* How sb_config_restart_key compares a row's field. */
 enum opt_field {
@@ -66,23 +91,35 @@ enum opt_field {
     FIELD_BOOL,
     FIELD_STR,
     FIELD_KV,
+    FIELD_I64,
+    FIELD_SIZES, /* window_sizes_us[] and nwindow_sizes */
+};
+
+/* The struct a row's offset points into. */
+enum opt_scope {
+    SCOPE_CONFIG, /* struct sb_config */
+    SCOPE_ALERT,  /* struct sb_alert_rule_cfg of the current [alert.<SENSOR>] */
+    SCOPE_SYNTH,  /* struct sb_synth_cfg of the current [synthetic.<NAME>] */
 };
 
 struct parse_ctx {
     const char *key; /* the key as written in the file */
     const char *dir; /* absolute directory of the config file; NULL for defaults */
+    void *obj;       /* the struct the row's offset points into (see enum opt_scope) */
     char why[WHY_MAX];
 };
 
 struct opt {
-    const char *section;
+    const char *section; /* "kafka", or ALERT_SECTION / SYNTH_SECTION */
     const char *name;
     const char *id; /* "section.name", what sb_config_restart_key returns */
     const char *defval;
     unsigned flags;
     enum opt_field field;
-    size_t off; /* offset of the field in struct sb_config (FIELD_* != NONE) */
-    int min, max;
+    size_t off;      /* offset of the field in the scope's struct */
+    int min, max;    /* parse_int; byte lengths for parse_text */
+    double dlo, dhi; /* parse_number; seconds for parse_duration; +-HUGE_VAL = unbounded */
+    enum opt_scope scope;
     int (*parse)(struct sb_config *c, const struct opt *o, const char *v, struct parse_ctx *p);
 };
 
@@ -97,9 +134,9 @@ static int why(struct parse_ctx *p, const char *fmt, ...)
     return -1;
 }
 
-static void *field_ptr(struct sb_config *c, const struct opt *o)
+static void *field_ptr(const struct opt *o, struct parse_ctx *p)
 {
-    return (char *)c + o->off;
+    return (char *)p->obj + o->off;
 }
 
 static const void *cfield_ptr(const struct sb_config *c, const struct opt *o)
@@ -131,24 +168,26 @@ static int parse_decimal(const char *s, size_t n, int *out)
 
 static int parse_int(struct sb_config *c, const struct opt *o, const char *v, struct parse_ctx *p)
 {
+    (void)c;
     int n;
     if (parse_decimal(v, strlen(v), &n) < 0 || n < o->min || n > o->max)
         return why(p, "expected an integer from %d to %d, got \"%s\"", o->min, o->max, v);
-    *(int *)field_ptr(c, o) = n;
+    *(int *)field_ptr(o, p) = n;
     return 0;
 }
 
 static int parse_bool(struct sb_config *c, const struct opt *o, const char *v, struct parse_ctx *p)
 {
+    (void)c;
     static const char *const yes[] = {"true", "yes", "on", "1"};
     static const char *const no[] = {"false", "no", "off", "0"};
     for (size_t i = 0; i < SB_ARRAY_SIZE(yes); i++) {
         if (strcasecmp(v, yes[i]) == 0) {
-            *(bool *)field_ptr(c, o) = true;
+            *(bool *)field_ptr(o, p) = true;
             return 0;
         }
         if (strcasecmp(v, no[i]) == 0) {
-            *(bool *)field_ptr(c, o) = false;
+            *(bool *)field_ptr(o, p) = false;
             return 0;
         }
     }
@@ -292,17 +331,44 @@ static int parse_listen(struct sb_config *c, const struct opt *o, const char *v,
     return 0;
 }
 
+static bool is_topic_char(char ch)
+{
+    return isalnum((unsigned char)ch) || ch == '.' || ch == '_' || ch == '-';
+}
+
+/* Checks what Kafka accepts as (part of) a topic name: 1..max characters
+ * of A-Z a-z 0-9 . _ -. */
+static int check_topic(const char *v, size_t max, struct parse_ctx *p)
+{
+    size_t n = strlen(v);
+    if (n < 1 || n > max)
+        return why(p, "expected 1 to %zu characters, got %zu", max, n);
+    for (size_t i = 0; i < n; i++)
+        if (!is_topic_char(v[i]))
+            return why(p, "'%c' is not allowed in a Kafka topic name; use A-Z a-z 0-9 . _ -", v[i]);
+    return 0;
+}
+
 static int parse_topic_prefix(struct sb_config *c, const struct opt *o, const char *v,
                               struct parse_ctx *p)
 {
     (void)o;
-    size_t n = strlen(v);
-    if (n < 1 || n > TOPIC_PREFIX_MAX)
-        return why(p, "expected 1 to %d characters, got %zu", TOPIC_PREFIX_MAX, n);
-    for (size_t i = 0; i < n; i++)
-        if (!isalnum((unsigned char)v[i]) && v[i] != '.' && v[i] != '_' && v[i] != '-')
-            return why(p, "'%c' is not allowed in a Kafka topic name; use A-Z a-z 0-9 . _ -", v[i]);
+    if (check_topic(v, TOPIC_PREFIX_MAX, p) < 0)
+        return -1;
     set_str(&c->topic_prefix, sb_xstrdup(v));
+    return 0;
+}
+
+/* [windows] topic, [alerts] topic: "" means "<topic_prefix>-<suffix>",
+ * derived by the daemon, so a topic_prefix change carries over. */
+static int parse_topic(struct sb_config *c, const struct opt *o, const char *v, struct parse_ctx *p)
+{
+    (void)c;
+    if (*v && check_topic(v, TOPIC_MAX, p) < 0)
+        return -1;
+    if (strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+        return why(p, "\"%s\" is not a valid Kafka topic name", v);
+    set_str(field_ptr(o, p), sb_xstrdup(v));
     return 0;
 }
 
@@ -470,8 +536,9 @@ static int parse_epoch(struct sb_config *c, const struct opt *o, const char *v, 
 
 static int parse_kafka(struct sb_config *c, const struct opt *o, const char *v, struct parse_ctx *p)
 {
+    (void)c;
     const char *prop = p->key + KAFKA_PREFIX_LEN;
-    struct sb_kvlist *l = field_ptr(c, o);
+    struct sb_kvlist *l = field_ptr(o, p);
     if (!*prop)
         return why(p, "expected kafka.<librdkafka property>, such as kafka.linger.ms");
     /* sensorbridge sets these itself from its own keys; two sources for one
@@ -494,25 +561,313 @@ static int parse_kafka(struct sb_config *c, const struct opt *o, const char *v, 
     return 0;
 }
 
+/* "0s", "90s", "5m", "1h", "1d": the largest unit that divides s. */
+static void fmt_duration(char *out, size_t len, int64_t s)
+{
+    if (s != 0 && s % DAY_S == 0)
+        snprintf(out, len, "%lldd", (long long)(s / DAY_S));
+    else if (s != 0 && s % HOUR_S == 0)
+        snprintf(out, len, "%lldh", (long long)(s / HOUR_S));
+    else if (s != 0 && s % 60 == 0)
+        snprintf(out, len, "%lldm", (long long)(s / 60));
+    else
+        snprintf(out, len, "%llds", (long long)s);
+}
+
+/* Parses "<digits><unit>", unit s, m, h or d, or a bare "0", into
+ * seconds. Whole seconds only: windows are aligned to whole seconds and
+ * nobody means "1.5m" precisely. At most 9 digits, so no overflow. */
+static int duration_seconds(const char *s, size_t n, int64_t *out)
+{
+    if (n == 1 && s[0] == '0') {
+        *out = 0;
+        return 0;
+    }
+    if (n < 2)
+        return -1;
+    int64_t unit;
+    switch (s[n - 1]) {
+    case 's':
+        unit = 1;
+        break;
+    case 'm':
+        unit = 60;
+        break;
+    case 'h':
+        unit = HOUR_S;
+        break;
+    case 'd':
+        unit = DAY_S;
+        break;
+    default:
+        return -1;
+    }
+    int v;
+    if (parse_decimal(s, n - 1, &v) < 0)
+        return -1;
+    *out = (int64_t)v * unit;
+    return 0;
+}
+
+#define DURATION_SYNTAX "a duration such as 30s, 5m, 1h or 1d (whole seconds; units s, m, h, d)"
+
+/* Checks a duration in seconds against the row's bounds (dlo..dhi, in
+ * seconds). */
+static int check_duration_range(const struct opt *o, int64_t sec, const char *text,
+                                struct parse_ctx *p)
+{
+    if (sec < (int64_t)o->dlo || sec > (int64_t)o->dhi) {
+        char lo[32], hi[32];
+        fmt_duration(lo, sizeof(lo), (int64_t)o->dlo);
+        fmt_duration(hi, sizeof(hi), (int64_t)o->dhi);
+        return why(p, "expected a duration from %s to %s, got \"%s\"", lo, hi, text);
+    }
+    return 0;
+}
+
+/* A duration into an int64_t field, in microseconds. */
+static int parse_duration(struct sb_config *c, const struct opt *o, const char *v,
+                          struct parse_ctx *p)
+{
+    (void)c;
+    int64_t sec;
+    if (duration_seconds(v, strlen(v), &sec) < 0)
+        return why(p, "expected " DURATION_SYNTAX ", got \"%s\"", v);
+    if (check_duration_range(o, sec, v, p) < 0)
+        return -1;
+    *(int64_t *)field_ptr(o, p) = sec * 1000000;
+    return 0;
+}
+
+/* [windows] sizes: durations separated by commas or spaces, distinct,
+ * stored ascending (so the first is the smallest, zscore_window's
+ * default). */
+static int parse_sizes(struct sb_config *c, const struct opt *o, const char *v, struct parse_ctx *p)
+{
+    static const char sep[] = ", \t";
+    int64_t sizes[SB_MAX_WINDOW_SIZES];
+    char texts[SB_MAX_WINDOW_SIZES][16];
+    size_t n = 0;
+    const char *s = v + strspn(v, sep);
+    if (!*s)
+        return why(p, "expected a list of durations such as \"1m, 5m, 1h\", got \"%s\"", v);
+    while (*s) {
+        size_t len = strcspn(s, sep);
+        int64_t sec;
+        if (duration_seconds(s, len, &sec) < 0)
+            return why(p, "\"%.*s\" is not %s", (int)len, s, DURATION_SYNTAX);
+        char text[16];
+        snprintf(text, sizeof(text), "%.*s", (int)(len < 15 ? len : 15), s);
+        if (check_duration_range(o, sec, text, p) < 0)
+            return -1;
+        if (n == SB_MAX_WINDOW_SIZES)
+            return why(p, "more than %d window sizes", SB_MAX_WINDOW_SIZES);
+        /* Insertion sort: keep the list ascending as it is read. */
+        size_t i = n;
+        for (size_t j = 0; j < n; j++) {
+            if (sizes[j] == sec * 1000000)
+                return why(p, "\"%s\" and \"%s\" are the same size; list each size once", texts[j],
+                           text);
+        }
+        while (i > 0 && sizes[i - 1] > sec * 1000000) {
+            sizes[i] = sizes[i - 1];
+            memcpy(texts[i], texts[i - 1], sizeof(texts[i]));
+            i--;
+        }
+        sizes[i] = sec * 1000000;
+        memcpy(texts[i], text, sizeof(texts[i]));
+        n++;
+        s += len;
+        s += strspn(s, sep);
+    }
+    memcpy(c->window_sizes_us, sizes, n * sizeof(sizes[0]));
+    c->nwindow_sizes = n;
+    return 0;
+}
+
+/* A finite decimal number (sign and exponent allowed) into a double
+ * field, within dlo..dhi (dlo excluded with OPT_GT_MIN). strtod alone
+ * would also take "inf", "nan", hex and leading spaces. */
+static int parse_number(struct sb_config *c, const struct opt *o, const char *v,
+                        struct parse_ctx *p)
+{
+    (void)c;
+    size_t n = strlen(v);
+    char *end = NULL;
+    double d = n ? strtod(v, &end) : 0;
+    bool ok = n > 0 && strspn(v, "0123456789.eE+-") == n && end == v + n && isfinite(d);
+    bool lo_ok = isinf(o->dlo) || (o->flags & OPT_GT_MIN ? d > o->dlo : d >= o->dlo);
+    bool hi_ok = isinf(o->dhi) || d <= o->dhi;
+    if (ok && lo_ok && hi_ok) {
+        *(double *)field_ptr(o, p) = d;
+        return 0;
+    }
+    if (!isinf(o->dlo) && !isinf(o->dhi))
+        return why(p, "expected a number from %g to %g, got \"%s\"", o->dlo, o->dhi, v);
+    if (!isinf(o->dlo))
+        return why(p, "expected a number %s %g, got \"%s\"",
+                   o->flags & OPT_GT_MIN ? ">" : ">=", o->dlo, v);
+    return why(p, "expected a finite decimal number such as 42, -1.5 or 2e3, got \"%s\"", v);
+}
+
+/* 0 .. 2^64-1 in decimal into a uint64_t field. */
+static int parse_u64(struct sb_config *c, const struct opt *o, const char *v, struct parse_ctx *p)
+{
+    (void)c;
+    size_t n = strlen(v);
+    uint64_t x = 0;
+    bool ok = n > 0 && n <= 20;
+    for (size_t i = 0; ok && i < n; i++) {
+        unsigned dgt = (unsigned)(v[i] - '0');
+        if (v[i] < '0' || v[i] > '9' || x > (UINT64_MAX - dgt) / 10)
+            ok = false;
+        else
+            x = x * 10 + dgt;
+    }
+    if (!ok)
+        return why(p, "expected an integer from 0 to 18446744073709551615, got \"%s\"", v);
+    *(uint64_t *)field_ptr(o, p) = x;
+    return 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes) that is not a
+ * control character (C0, DEL or C1); 0 if there is none. The text ends
+ * up in JSON messages and labels, which must be valid UTF-8. */
+static size_t utf8_printable(const unsigned char *s, size_t n)
+{
+    if (s[0] < 0x80)
+        return s[0] >= 0x20 && s[0] != 0x7f ? 1 : 0;
+    size_t len;
+    uint32_t cp, min;
+    if ((s[0] & 0xe0) == 0xc0) {
+        len = 2, cp = s[0] & 0x1fu, min = 0x80;
+    } else if ((s[0] & 0xf0) == 0xe0) {
+        len = 3, cp = s[0] & 0x0fu, min = 0x800;
+    } else if ((s[0] & 0xf8) == 0xf0) {
+        len = 4, cp = s[0] & 0x07u, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3fu);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp <= 0x9f)
+        return 0;
+    return len;
+}
+
+/* Free text of min..max bytes into a char * field: printable UTF-8. */
+static int parse_text(struct sb_config *c, const struct opt *o, const char *v, struct parse_ctx *p)
+{
+    (void)c;
+    size_t n = strlen(v);
+    if (n < (size_t)o->min || n > (size_t)o->max)
+        return o->min ? why(p, "expected %d to %d bytes of text, got %zu", o->min, o->max, n)
+                      : why(p, "expected at most %d bytes of text, got %zu", o->max, n);
+    for (size_t i = 0; i < n;) {
+        size_t k = utf8_printable((const unsigned char *)v + i, n - i);
+        if (k == 0)
+            return why(p, "byte %zu is a control character or not valid UTF-8", i + 1);
+        i += k;
+    }
+    set_str(field_ptr(o, p), sb_xstrdup(v));
+    return 0;
+}
+
+static int parse_zscore_on(struct sb_config *c, const struct opt *o, const char *v,
+                           struct parse_ctx *p)
+{
+    (void)c;
+    enum sb_zscore_on *on = field_ptr(o, p);
+    if (strcmp(v, "mean") == 0)
+        *on = SB_ZSCORE_MEAN;
+    else if (strcmp(v, "value") == 0)
+        *on = SB_ZSCORE_VALUE;
+    else
+        return why(p, "expected mean (each window's mean) or value (each sample), got \"%s\"", v);
+    return 0;
+}
+
+/* What a synthetic kind implies for the keys it gives defaults to; the
+ * defaults are text, run through the rows' parsers like every default.
+ * config.c keeps its own copy so the configuration stays independent of
+ * the synthetic source (synth.h's sb_synth_kind_* must agree). */
+static const struct synth_kind {
+    const char *name;
+    const char *unit;
+    const char *base;
+    const char *noise;
+} synth_kinds[] = {
+    [SB_SYNTH_TEMPERATURE] = {"temperature", "°C", "22", "0.3"},
+    [SB_SYNTH_VIBRATION] = {"vibration", "mm/s", "2.5", "0.2"},
+    [SB_SYNTH_ENERGY] = {"energy", "kW", "15", "0.8"},
+    [SB_SYNTH_HUMIDITY] = {"humidity", "%", "45", "1.5"},
+    [SB_SYNTH_PRESSURE] = {"pressure", "bar", "6", "0.05"},
+};
+
+static int parse_synth_kind(struct sb_config *c, const struct opt *o, const char *v,
+                            struct parse_ctx *p)
+{
+    (void)c;
+    for (size_t i = 0; i < SB_ARRAY_SIZE(synth_kinds); i++) {
+        if (strcmp(v, synth_kinds[i].name) == 0) {
+            *(enum sb_synth_kind *)field_ptr(o, p) = (enum sb_synth_kind)i;
+            return 0;
+        }
+    }
+    return why(p, "expected temperature, vibration, energy, humidity or pressure, got \"%s\"", v);
+}
+
 #define OPT(sec, nm, def, fl, fk, member, lo, hi, fn)                                              \
     {                                                                                              \
-        sec, nm, sec "." nm, def, fl, fk, offsetof(struct sb_config, member), lo, hi, fn           \
+        .section = sec, .name = nm, .id = sec "." nm, .defval = def, .flags = fl, .field = fk,     \
+        .off = offsetof(struct sb_config, member), .min = lo, .max = hi, .parse = fn               \
     }
 /* Keys whose parser writes its fields itself and that a reload may change. */
 #define OPT_FN(sec, nm, def, fn)                                                                   \
     {                                                                                              \
-        sec, nm, sec "." nm, def, 0, FIELD_NONE, 0, 0, 0, fn                                       \
+        .section = sec, .name = nm, .id = sec "." nm, .defval = def, .parse = fn                   \
     }
 #define OPT_KAFKA(sec, member)                                                                     \
     {                                                                                              \
-        sec, KAFKA_PREFIX, sec ".kafka.*", NULL, OPT_RESTART | OPT_PREFIX, FIELD_KV,               \
-            offsetof(struct sb_config, member), 0, 0, parse_kafka                                  \
+        .section = sec, .name = KAFKA_PREFIX, .id = sec ".kafka.*",                                \
+        .flags = OPT_RESTART | OPT_PREFIX, .field = FIELD_KV,                                      \
+        .off = offsetof(struct sb_config, member), .parse = parse_kafka                            \
     }
+/* A restart-only key of durations (bounds in seconds): the [windows] ones. */
+#define OPT_DUR(sec, nm, def, fk, member, lo_s, hi_s, fn)                                          \
+    {                                                                                              \
+        .section = sec, .name = nm, .id = sec "." nm, .defval = def, .flags = OPT_RESTART,         \
+        .field = fk, .off = offsetof(struct sb_config, member), .dlo = lo_s, .dhi = hi_s,          \
+        .parse = fn                                                                                \
+    }
+/* A key of [alert.<SENSOR>] (scope SCOPE_ALERT) or [synthetic.<NAME>]
+ * (SCOPE_SYNTH); lo/hi are int bounds or text lengths, dlo/dhi number or
+ * duration bounds. All are reloadable. */
+#define OPT_SUB(sc, type, sec, nm, def, fl, member, lo, hi, dl, dh, fn)                            \
+    {                                                                                              \
+        .section = sec, .name = nm, .id = sec "." nm, .defval = def, .flags = fl,                  \
+        .off = offsetof(type, member), .min = lo, .max = hi, .dlo = dl, .dhi = dh, .scope = sc,    \
+        .parse = fn                                                                                \
+    }
+#define OPT_ALERT(nm, def, fl, member, lo, hi, dl, dh, fn)                                         \
+    OPT_SUB(SCOPE_ALERT, struct sb_alert_rule_cfg, ALERT_SECTION, nm, def, fl, member, lo, hi, dl, \
+            dh, fn)
+#define OPT_SYNTH(nm, def, fl, member, lo, hi, dl, dh, fn)                                         \
+    OPT_SUB(SCOPE_SYNTH, struct sb_synth_cfg, SYNTH_SECTION, nm, def, fl, member, lo, hi, dl, dh,  \
+            fn)
 
 /* The configuration, one row per key, grouped by section in file order.
- * Everything but log_level, strict_sensors and [replay] is read once at
- * start: the Kafka clients, the embedded cluster and the listening socket
- * are built from it and are not rebuilt on SIGHUP. */
+ * Everything but log_level, strict_sensors, [replay], [alert.<SENSOR>] and
+ * [synthetic.<NAME>] is read once at start: the Kafka clients, the
+ * embedded cluster, the listening socket and the window and alert state
+ * are built from it and are not rebuilt on SIGHUP (open windows and the
+ * recent-alert list would be lost). The alert rules and the synthetic
+ * sensors are rebuilt on a reload. */
 static const struct opt opts[] = {
     OPT_FN("general", "log_level", "info", parse_log_level),
 
@@ -543,10 +898,64 @@ static const struct opt opts[] = {
     OPT_FN("replay", "event_epoch", "now", parse_epoch),
 
     OPT("http", "listen", "127.0.0.1:9550", OPT_RESTART, FIELD_STR, listen, 0, 0, parse_listen),
+
+    OPT("windows", "enabled", "true", OPT_RESTART, FIELD_BOOL, windows_enabled, 0, 0, parse_bool),
+    OPT_DUR("windows", "sizes", "1m", FIELD_SIZES, window_sizes_us, 1, DAY_S, parse_sizes),
+    OPT_DUR("windows", "watermark", "10s", FIELD_I64, watermark_us, 0, HOUR_S, parse_duration),
+    OPT("windows", "max_open", "16", OPT_RESTART, FIELD_INT, max_open_windows, 1, 1000, parse_int),
+    OPT("windows", "topic", "", OPT_RESTART, FIELD_STR, aggregates_topic, 0, 0, parse_topic),
+
+    OPT("alerts", "enabled", "true", OPT_RESTART, FIELD_BOOL, alerts_enabled, 0, 0, parse_bool),
+    OPT("alerts", "topic", "", OPT_RESTART, FIELD_STR, alerts_topic, 0, 0, parse_topic),
+    OPT("alerts", "recent", "256", OPT_RESTART, FIELD_INT, recent_alerts, 1, 100000, parse_int),
+
+    /* Thresholds and zscore have no default: unset is NAN (no rule). */
+    OPT_ALERT("low_critical", NULL, 0, low_critical, 0, 0, -HUGE_VAL, HUGE_VAL, parse_number),
+    OPT_ALERT("low_warning", NULL, 0, low_warning, 0, 0, -HUGE_VAL, HUGE_VAL, parse_number),
+    OPT_ALERT("high_warning", NULL, 0, high_warning, 0, 0, -HUGE_VAL, HUGE_VAL, parse_number),
+    OPT_ALERT("high_critical", NULL, 0, high_critical, 0, 0, -HUGE_VAL, HUGE_VAL, parse_number),
+    OPT_ALERT("hysteresis", "0", 0, hysteresis, 0, 0, 0, HUGE_VAL, parse_number),
+    OPT_ALERT("min_duration", "0s", 0, min_duration_us, 0, 0, 0, HOUR_S, parse_duration),
+    OPT_ALERT("zscore", NULL, OPT_GT_MIN, zscore, 0, 0, 0, HUGE_VAL, parse_number),
+    OPT_ALERT("zscore_baseline", "10", 0, zscore_baseline, 2, 1000, 0, 0, parse_int),
+    /* Default: the smallest [windows] size, set in check_final. */
+    OPT_ALERT("zscore_window", NULL, 0, zscore_window_us, 0, 0, 1, DAY_S, parse_duration),
+    OPT_ALERT("zscore_on", "mean", 0, zscore_on, 0, 0, 0, 0, parse_zscore_on),
+
+    /* kind is required; unit, base and noise default from it (check_final). */
+    OPT_SYNTH("kind", NULL, 0, kind, 0, 0, 0, 0, parse_synth_kind),
+    OPT_SYNTH("unit", NULL, 0, unit, 1, 31, 0, 0, parse_text),
+    OPT_SYNTH("rate_hz", "1", 0, rate_hz, 0, 0, 0.001, 1000, parse_number),
+    OPT_SYNTH("base", NULL, 0, base, 0, 0, -HUGE_VAL, HUGE_VAL, parse_number),
+    OPT_SYNTH("noise", NULL, 0, noise, 0, 0, 0, HUGE_VAL, parse_number),
+    OPT_SYNTH("drift_per_hour", "0", 0, drift_per_hour, 0, 0, -HUGE_VAL, HUGE_VAL, parse_number),
+    OPT_SYNTH("daily_amplitude", "0", 0, daily_amplitude, 0, 0, 0, HUGE_VAL, parse_number),
+    OPT_SYNTH("anomaly_probability", "0", 0, anomaly_probability, 0, 0, 0, 1, parse_number),
+    OPT_SYNTH("anomaly_magnitude", "0", 0, anomaly_magnitude, 0, 0, -HUGE_VAL, HUGE_VAL,
+              parse_number),
+    OPT_SYNTH("anomaly_duration", "30s", 0, anomaly_duration_us, 0, 0, 1, DAY_S, parse_duration),
+    OPT_SYNTH("seed", "1", 0, seed, 0, 0, 0, 0, parse_u64),
+    OPT_SYNTH("samples", "0", 0, max_samples, 0, 0, 0, 0, parse_u64),
+    OPT_SYNTH("factory_section", "", 0, factory_section, 0, SB_CONFIG_LOCATION_MAX, 0, 0,
+              parse_text),
+    OPT_SYNTH("machine", "", 0, machine, 0, SB_CONFIG_LOCATION_MAX, 0, 0, parse_text),
+    OPT_SYNTH("zone", "", 0, zone, 0, SB_CONFIG_LOCATION_MAX, 0, 0, parse_text),
 };
+
+/* The table section of a section as written: [alert.PS1] has the keys of
+ * ALERT_SECTION. */
+static const char *table_section(const char *section)
+{
+    if (strncmp(section, ALERT_PREFIX, ALERT_PREFIX_LEN) == 0)
+        return ALERT_SECTION;
+    if (strncmp(section, SYNTH_PREFIX, SYNTH_PREFIX_LEN) == 0)
+        return SYNTH_SECTION;
+    return section;
+}
 
 static const struct opt *find_opt(const char *section, const char *name)
 {
+    section = table_section(section);
     for (size_t i = 0; i < SB_ARRAY_SIZE(opts); i++) {
         const struct opt *o = &opts[i];
         if (strcmp(o->section, section) != 0)
@@ -558,10 +967,12 @@ static const struct opt *find_opt(const char *section, const char *name)
     return NULL;
 }
 
+/* A fixed section, such as [kafka]. */
 static bool known_section(const char *s, size_t n)
 {
     for (size_t i = 0; i < SB_ARRAY_SIZE(opts); i++)
-        if (strlen(opts[i].section) == n && memcmp(opts[i].section, s, n) == 0)
+        if (opts[i].scope == SCOPE_CONFIG && strlen(opts[i].section) == n &&
+            memcmp(opts[i].section, s, n) == 0)
             return true;
     return false;
 }
@@ -577,6 +988,7 @@ static void list_sections(struct sb_buf *b)
 
 static void list_keys(struct sb_buf *b, const char *section)
 {
+    section = table_section(section);
     bool first = true;
     for (size_t i = 0; i < SB_ARRAY_SIZE(opts); i++) {
         if (strcmp(opts[i].section, section) != 0)
@@ -592,9 +1004,9 @@ void sb_config_defaults(struct sb_config *c)
     memset(c, 0, sizeof(*c));
     for (size_t i = 0; i < SB_ARRAY_SIZE(opts); i++) {
         const struct opt *o = &opts[i];
-        if (!o->defval)
+        if (!o->defval || o->scope != SCOPE_CONFIG)
             continue;
-        struct parse_ctx p = {.key = o->name, .dir = NULL};
+        struct parse_ctx p = {.key = o->name, .dir = NULL, .obj = c};
         if (o->parse(c, o, o->defval, &p) < 0) {
             /* A default that its own validator rejects is a bug here. */
             sb_err("msg=\"bad built-in default\" key=%s why=\"%s\"", o->id, p.why);
@@ -628,7 +1040,54 @@ void sb_config_free(struct sb_config *c)
     free(c->dataset);
     namelist_free(&c->sensors);
     free(c->listen);
+    free(c->aggregates_topic);
+    free(c->alerts_topic);
+    for (size_t i = 0; i < c->nalert_rules; i++)
+        free(c->alert_rules[i].sensor);
+    free(c->alert_rules);
+    for (size_t i = 0; i < c->nsynthetic; i++) {
+        struct sb_synth_cfg *s = &c->synthetic[i];
+        free(s->name);
+        free(s->unit);
+        free(s->factory_section);
+        free(s->machine);
+        free(s->zone);
+    }
+    free(c->synthetic);
     memset(c, 0, sizeof(*c));
+}
+
+const struct sb_synth_cfg *sb_config_find_synthetic(const struct sb_config *c, const char *name)
+{
+    for (size_t i = 0; name && i < c->nsynthetic; i++)
+        if (strcmp(c->synthetic[i].name, name) == 0)
+            return &c->synthetic[i];
+    return NULL;
+}
+
+const struct sb_alert_rule_cfg *sb_config_find_alert_rule(const struct sb_config *c,
+                                                          const char *sensor)
+{
+    for (size_t i = 0; sensor && i < c->nalert_rules; i++)
+        if (strcmp(c->alert_rules[i].sensor, sensor) == 0)
+            return &c->alert_rules[i];
+    return NULL;
+}
+
+bool sb_config_sensor_known(const struct sb_config *c, const char *name)
+{
+    return sb_sensors_find(name) != NULL || sb_config_find_synthetic(c, name) != NULL;
+}
+
+bool sb_alert_rule_has_threshold(const struct sb_alert_rule_cfg *r)
+{
+    return !isnan(r->low_critical) || !isnan(r->low_warning) || !isnan(r->high_warning) ||
+           !isnan(r->high_critical);
+}
+
+bool sb_alert_rule_has_zscore(const struct sb_alert_rule_cfg *r)
+{
+    return !isnan(r->zscore);
 }
 
 bool sb_config_embedded(const struct sb_config *c)
@@ -676,6 +1135,14 @@ const char *sb_config_restart_key(const struct sb_config *a, const struct sb_con
         case FIELD_KV:
             same = kvlist_equal(fa, fb);
             break;
+        case FIELD_I64:
+            same = *(const int64_t *)fa == *(const int64_t *)fb;
+            break;
+        case FIELD_SIZES:
+            same = a->nwindow_sizes == b->nwindow_sizes &&
+                   memcmp(a->window_sizes_us, b->window_sizes_us,
+                          a->nwindow_sizes * sizeof(a->window_sizes_us[0])) == 0;
+            break;
         case FIELD_NONE:
             break;
         }
@@ -685,11 +1152,18 @@ const char *sb_config_restart_key(const struct sb_config *a, const struct sb_con
     return NULL;
 }
 
-/* A key already set in this file, for duplicate detection. At most the
- * fixed keys plus KAFKA_MAX_PROPS per section, so a linear search will do. */
+/* A key already set in this file, for duplicate detection and for the
+ * checks after the file (was it given, on which line). The file is capped
+ * at CONFIG_MAX_BYTES, so a few thousand keys at most: a linear search
+ * will do. */
 struct seen_key {
-    const struct opt *opt;
+    char *section; /* as written: "kafka", "alert.PS1" */
     char *name;
+    int line;
+};
+
+/* Where an [alert.<SENSOR>] or [synthetic.<NAME>] section first appears. */
+struct sub_section {
     int line;
 };
 
@@ -708,6 +1182,11 @@ struct loader {
     struct seen_key *seen;
     size_t nseen;
     size_t capseen;
+    /* The section being read, as written; libinih's copy is cut at 49
+     * characters. Empty before the first header. */
+    char section[SECTION_MAX + 1];
+    int *alert_lines; /* header line of c->alert_rules[i] */
+    int *synth_lines; /* header line of c->synthetic[i] */
 };
 
 static void fail(struct loader *ld, int line, const char *fmt, ...)
@@ -732,8 +1211,106 @@ static void fail(struct loader *ld, int line, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Checks one raw line before libinih sees it. Returns false after
- * recording an error. */
+/* Checks <NAME> of [<prefix><NAME>]: 1..63 characters of `chars` plus
+ * letters and digits. */
+static bool check_sub_name(struct loader *ld, const char *name, size_t namelen, size_t prefixlen,
+                           const char *chars, const char *what)
+{
+    const char *sub = name + prefixlen;
+    size_t n = namelen - prefixlen;
+    if (n > SB_CONFIG_SENSOR_NAME_MAX) {
+        fail(ld, ld->line, "[%.*s]: %s name longer than %d characters", (int)namelen, name, what,
+             SB_CONFIG_SENSOR_NAME_MAX);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char)sub[i]) && !strchr(chars, sub[i])) {
+            fail(ld, ld->line, "[%.*s]: '%c' is not allowed in a %s name; use A-Z a-z 0-9 %s",
+                 (int)namelen, name, sub[i], what, chars);
+            return false;
+        }
+    }
+    memcpy(ld->section, name, namelen);
+    ld->section[namelen] = '\0';
+    return true;
+}
+
+/* Runs the defaults of the rows of `scope` on a new struct. */
+static void sub_defaults(struct sb_config *c, enum opt_scope scope, void *obj)
+{
+    for (size_t i = 0; i < SB_ARRAY_SIZE(opts); i++) {
+        const struct opt *o = &opts[i];
+        if (o->scope != scope || !o->defval)
+            continue;
+        struct parse_ctx p = {.key = o->name, .obj = obj};
+        if (o->parse(c, o, o->defval, &p) < 0) {
+            sb_err("msg=\"bad built-in default\" key=%s why=\"%s\"", o->id, p.why);
+            abort();
+        }
+    }
+}
+
+/* [alert.<SENSOR>]: a new rule, or more keys for the rule of a sensor whose
+ * section appeared before (a section may appear more than once; its keys
+ * may not). Whether the sensor exists is known only at the end of the file,
+ * since it may be a [synthetic.<NAME>] further down. */
+static bool open_alert(struct loader *ld, const char *name, size_t namelen)
+{
+    struct sb_config *c = ld->c;
+    if (!check_sub_name(ld, name, namelen, ALERT_PREFIX_LEN, "_.:-", "sensor"))
+        return false;
+    const char *sensor = ld->section + ALERT_PREFIX_LEN;
+    if (sb_config_find_alert_rule(c, sensor))
+        return true;
+    if (c->nalert_rules == SB_MAX_ALERT_RULES) {
+        fail(ld, ld->line, "[%s]: more than %d [" ALERT_SECTION "] sections", ld->section,
+             SB_MAX_ALERT_RULES);
+        return false;
+    }
+    c->alert_rules = sb_xrealloc(c->alert_rules, (c->nalert_rules + 1) * sizeof(*c->alert_rules));
+    ld->alert_lines = sb_xrealloc(ld->alert_lines, (c->nalert_rules + 1) * sizeof(int));
+    struct sb_alert_rule_cfg *r = &c->alert_rules[c->nalert_rules];
+    memset(r, 0, sizeof(*r));
+    r->sensor = sb_xstrdup(sensor);
+    r->low_critical = r->low_warning = r->high_warning = r->high_critical = NAN;
+    r->zscore = NAN;
+    sub_defaults(c, SCOPE_ALERT, r);
+    ld->alert_lines[c->nalert_rules++] = ld->line;
+    return true;
+}
+
+/* [synthetic.<NAME>]: a new synthetic sensor, or more keys for one seen
+ * before. <NAME> becomes the topic "<topic_prefix>-<NAME>", so ':' (fine
+ * in a sensor name on the wire) is refused here. */
+static bool open_synth(struct loader *ld, const char *name, size_t namelen)
+{
+    struct sb_config *c = ld->c;
+    if (!check_sub_name(ld, name, namelen, SYNTH_PREFIX_LEN, "_.-", "synthetic sensor"))
+        return false;
+    const char *sname = ld->section + SYNTH_PREFIX_LEN;
+    if (sb_sensors_find(sname)) {
+        fail(ld, ld->line, "[%s]: \"%s\" is a UCI sensor; choose another name", ld->section, sname);
+        return false;
+    }
+    if (sb_config_find_synthetic(c, sname))
+        return true;
+    if (c->nsynthetic == SB_MAX_SYNTHETIC) {
+        fail(ld, ld->line, "[%s]: more than %d [" SYNTH_SECTION "] sections", ld->section,
+             SB_MAX_SYNTHETIC);
+        return false;
+    }
+    c->synthetic = sb_xrealloc(c->synthetic, (c->nsynthetic + 1) * sizeof(*c->synthetic));
+    ld->synth_lines = sb_xrealloc(ld->synth_lines, (c->nsynthetic + 1) * sizeof(int));
+    struct sb_synth_cfg *s = &c->synthetic[c->nsynthetic];
+    memset(s, 0, sizeof(*s));
+    s->name = sb_xstrdup(sname);
+    sub_defaults(c, SCOPE_SYNTH, s);
+    ld->synth_lines[c->nsynthetic++] = ld->line;
+    return true;
+}
+
+/* Checks one raw line before libinih sees it, and follows the current
+ * section. Returns false after recording an error. */
 static bool check_line(struct loader *ld, const char *s, size_t n)
 {
     if (ld->line == 1 && n >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
@@ -766,6 +1343,10 @@ static bool check_line(struct loader *ld, const char *s, size_t n)
             return false;
         }
     }
+    if (namelen > ALERT_PREFIX_LEN && memcmp(name, ALERT_PREFIX, ALERT_PREFIX_LEN) == 0)
+        return open_alert(ld, name, namelen);
+    if (namelen > SYNTH_PREFIX_LEN && memcmp(name, SYNTH_PREFIX, SYNTH_PREFIX_LEN) == 0)
+        return open_synth(ld, name, namelen);
     if (!known_section(name, namelen)) {
         struct sb_buf b;
         sb_buf_init(&b);
@@ -774,6 +1355,8 @@ static bool check_line(struct loader *ld, const char *s, size_t n)
         sb_buf_free(&b);
         return false;
     }
+    memcpy(ld->section, name, namelen);
+    ld->section[namelen] = '\0';
     return true;
 }
 
@@ -807,17 +1390,20 @@ static char *reader(char *str, int num, void *stream)
     return str;
 }
 
-static struct seen_key *find_seen(struct loader *ld, const struct opt *o, const char *name)
+/* The line on which `name` was set in `section` (as written); 0 if it
+ * was not. */
+static int seen_line(const struct loader *ld, const char *section, const char *name)
 {
     for (size_t i = 0; i < ld->nseen; i++)
-        if (ld->seen[i].opt == o && strcmp(ld->seen[i].name, name) == 0)
-            return &ld->seen[i];
-    return NULL;
+        if (strcmp(ld->seen[i].section, section) == 0 && strcmp(ld->seen[i].name, name) == 0)
+            return ld->seen[i].line;
+    return 0;
 }
 
-static void handle(struct loader *ld, const char *section, const char *name, const char *value)
+static void handle(struct loader *ld, const char *name, const char *value)
 {
     int line = ld->line;
+    const char *section = ld->section;
     if (!*section) {
         const struct opt *home = NULL;
         for (size_t i = 0; i < SB_ARRAY_SIZE(opts) && !home; i++)
@@ -842,13 +1428,20 @@ static void handle(struct loader *ld, const char *section, const char *name, con
         sb_buf_free(&b);
         return;
     }
-    struct seen_key *prev = find_seen(ld, o, name);
+    int prev = seen_line(ld, section, name);
     if (prev) {
         fail(ld, line, "[%s] %s: duplicate key (first set on line %d); keep one", section, name,
-             prev->line);
+             prev);
         return;
     }
-    struct parse_ctx p = {.key = name, .dir = ld->dir};
+    struct parse_ctx p = {.key = name, .dir = ld->dir, .obj = ld->c};
+    if (o->scope == SCOPE_ALERT)
+        p.obj = (void *)sb_config_find_alert_rule(ld->c, section + ALERT_PREFIX_LEN);
+    else if (o->scope == SCOPE_SYNTH)
+        p.obj = (void *)sb_config_find_synthetic(ld->c, section + SYNTH_PREFIX_LEN);
+    /* The reader created it when it saw the header. */
+    if (!p.obj)
+        abort();
     if (o->parse(ld->c, o, value, &p) < 0) {
         /* '#' starts a comment only at the start of a line, so a value
          * like "1 # fast" reaches us whole; say so. */
@@ -862,7 +1455,7 @@ static void handle(struct loader *ld, const char *section, const char *name, con
         ld->capseen = ld->capseen ? ld->capseen * 2 : 32;
         ld->seen = sb_xrealloc(ld->seen, ld->capseen * sizeof(*ld->seen));
     }
-    ld->seen[ld->nseen].opt = o;
+    ld->seen[ld->nseen].section = sb_xstrdup(section);
     ld->seen[ld->nseen].name = sb_xstrdup(name);
     ld->seen[ld->nseen].line = line;
     ld->nseen++;
@@ -877,8 +1470,9 @@ static int ini_cb(void *user, const char *section, const char *name, const char 
 {
 #endif
     struct loader *ld = user;
+    (void)section; /* ld->section: libinih's copy may be cut short */
     if (!ld->failed)
-        handle(ld, section, name, value);
+        handle(ld, name, value);
     return ld->failed ? 0 : 1;
 }
 
@@ -943,16 +1537,212 @@ static char *dir_of(const char *path)
     return b.data;
 }
 
-static int seen_line(const struct loader *ld, const char *section, const char *name)
+/* Sets unit, base and noise of a synthetic sensor from its kind where the
+ * file did not, whatever the order of the keys; checks that kind is given
+ * and that the topic fits. */
+static void check_synthetic(struct loader *ld)
 {
-    for (size_t i = 0; i < ld->nseen; i++)
-        if (strcmp(ld->seen[i].opt->section, section) == 0 && strcmp(ld->seen[i].name, name) == 0)
-            return ld->seen[i].line;
-    return 0;
+    struct sb_config *c = ld->c;
+    for (size_t i = 0; i < c->nsynthetic && !ld->failed; i++) {
+        struct sb_synth_cfg *s = &c->synthetic[i];
+        char sec[SECTION_MAX + 1];
+        snprintf(sec, sizeof(sec), SYNTH_PREFIX "%s", s->name);
+        int line = ld->synth_lines[i];
+        if (!seen_line(ld, sec, "kind")) {
+            fail(ld, line,
+                 "[%s]: kind is required: temperature, vibration, energy, humidity or pressure",
+                 sec);
+            return;
+        }
+        const struct synth_kind *k = &synth_kinds[s->kind];
+        const char *const keys[] = {"unit", "base", "noise"};
+        const char *const vals[] = {k->unit, k->base, k->noise};
+        for (size_t j = 0; j < SB_ARRAY_SIZE(keys); j++) {
+            if (seen_line(ld, sec, keys[j]))
+                continue;
+            const struct opt *o = find_opt(sec, keys[j]);
+            struct parse_ctx p = {.key = keys[j], .obj = s};
+            if (!o || o->parse(c, o, vals[j], &p) < 0) {
+                sb_err("msg=\"bad built-in default\" kind=%s key=%s", k->name, keys[j]);
+                abort();
+            }
+        }
+        size_t topic_len = strlen(c->topic_prefix) + 1 + strlen(s->name);
+        if (topic_len > TOPIC_MAX)
+            fail(ld, line,
+                 "[%s]: its topic \"%s-%s\" would have %zu characters, more than Kafka's %d; "
+                 "shorten the name or [kafka] topic_prefix",
+                 sec, c->topic_prefix, s->name, topic_len, TOPIC_MAX);
+    }
 }
 
-/* Checks that span keys or need the file system, after the whole file. */
-static void check_final(struct loader *ld)
+/* "1m, 5m, 1h": the [windows] sizes, for messages. */
+static void list_sizes(const struct sb_config *c, struct sb_buf *b)
+{
+    for (size_t i = 0; i < c->nwindow_sizes; i++) {
+        char d[32];
+        fmt_duration(d, sizeof(d), c->window_sizes_us[i] / 1000000);
+        sb_buf_printf(b, "%s%s", i ? ", " : "", d);
+    }
+}
+
+/* low_critical <= low_warning < high_warning <= high_critical, among the
+ * thresholds that are set: a warning band inside the critical one, and a
+ * normal band between low and high. */
+static void check_threshold_order(struct loader *ld, const struct sb_alert_rule_cfg *r,
+                                  const char *sec, int line)
+{
+    static const char *const names[] = {"low_critical", "low_warning", "high_warning",
+                                        "high_critical"};
+    const double t[] = {r->low_critical, r->low_warning, r->high_warning, r->high_critical};
+    for (size_t i = 0; i < 4; i++) {
+        for (size_t j = i + 1; j < 4; j++) {
+            if (isnan(t[i]) || isnan(t[j]))
+                continue;
+            /* Equal is fine only within one side (warning = critical
+             * means "straight to critical"). */
+            bool same_side = (i == 0 && j == 1) || (i == 2 && j == 3);
+            if (same_side ? t[i] <= t[j] : t[i] < t[j])
+                continue;
+            char a[32], b[32];
+            sb_fmt_double(a, sizeof(a), t[i]);
+            sb_fmt_double(b, sizeof(b), t[j]);
+            fail(ld, line,
+                 "[%s]: %s = %s (line %d) must be %s %s = %s (line %d); thresholds must satisfy "
+                 "low_critical <= low_warning < high_warning <= high_critical",
+                 sec, names[i], a, seen_line(ld, sec, names[i]), same_side ? "at most" : "below",
+                 names[j], b, seen_line(ld, sec, names[j]));
+            return;
+        }
+    }
+}
+
+/* Each [alert.<SENSOR>] names a known sensor, has a rule, orders its
+ * thresholds, and its z-score rule uses one of the window sizes. */
+static void check_alerts(struct loader *ld)
+{
+    struct sb_config *c = ld->c;
+    for (size_t i = 0; i < c->nalert_rules && !ld->failed; i++) {
+        struct sb_alert_rule_cfg *r = &c->alert_rules[i];
+        char sec[SECTION_MAX + 1];
+        snprintf(sec, sizeof(sec), ALERT_PREFIX "%s", r->sensor);
+        int line = ld->alert_lines[i];
+        if (!sb_config_sensor_known(c, r->sensor)) {
+            size_t ncat;
+            const struct sb_sensor_info *cat = sb_sensors_uci(&ncat);
+            struct sb_buf known;
+            sb_buf_init(&known);
+            for (size_t k = 0; k < ncat; k++)
+                sb_buf_printf(&known, "%s%s", k ? " " : "", cat[k].name);
+            fail(ld, line,
+                 "[%s]: unknown sensor \"%s\"; expected a UCI sensor (%s) or the <NAME> of a "
+                 "[" SYNTH_SECTION "] section in this file",
+                 sec, r->sensor, known.data);
+            sb_buf_free(&known);
+            return;
+        }
+        if (!sb_alert_rule_has_threshold(r) && !sb_alert_rule_has_zscore(r)) {
+            fail(ld, line,
+                 "[%s]: no rule; set at least one of low_critical, low_warning, high_warning, "
+                 "high_critical or zscore",
+                 sec);
+            return;
+        }
+        check_threshold_order(ld, r, sec, line);
+        if (ld->failed)
+            return;
+        int wline = seen_line(ld, sec, "zscore_window");
+        if (!wline) {
+            r->zscore_window_us = c->window_sizes_us[0];
+        } else {
+            bool found = false;
+            for (size_t k = 0; k < c->nwindow_sizes; k++)
+                found = found || c->window_sizes_us[k] == r->zscore_window_us;
+            if (!found) {
+                char d[32];
+                fmt_duration(d, sizeof(d), r->zscore_window_us / 1000000);
+                struct sb_buf b;
+                sb_buf_init(&b);
+                list_sizes(c, &b);
+                fail(ld, wline,
+                     "[%s] zscore_window: %s is not one of [windows] sizes (%s); add it there or "
+                     "use one of them",
+                     sec, d, b.data);
+                sb_buf_free(&b);
+                return;
+            }
+        }
+        if (sb_alert_rule_has_zscore(r) && !c->windows_enabled) {
+            fail(ld, seen_line(ld, sec, "zscore"),
+                 "[%s] zscore: the statistical rule works on window means, but [windows] "
+                 "enabled = false; enable windows or remove zscore",
+                 sec);
+            return;
+        }
+    }
+}
+
+/* True if `topic` is "<prefix>-<name>". */
+static bool is_sensor_topic(const char *topic, const char *prefix, const char *name)
+{
+    size_t n = strlen(prefix);
+    return strncmp(topic, prefix, n) == 0 && topic[n] == '-' && strcmp(topic + n + 1, name) == 0;
+}
+
+/* The aggregates and alerts topics must be topics of their own: a sensor
+ * topic or each other would mix message schemas. */
+static void check_topics(struct loader *ld)
+{
+    struct sb_config *c = ld->c;
+    struct {
+        const char *section;
+        const char *what;
+        const char *set; /* the key's value; "" = derived */
+        const char *suffix;
+        bool enabled;
+        char name[TOPIC_MAX + 1]; /* also holds "<topic_prefix>-aggregates" */
+    } t[] = {
+        {"windows", "aggregates", c->aggregates_topic, "aggregates", c->windows_enabled, ""},
+        {"alerts", "alerts", c->alerts_topic, "alerts", c->alerts_enabled, ""},
+    };
+    for (size_t i = 0; i < SB_ARRAY_SIZE(t); i++) {
+        if (t[i].set && *t[i].set)
+            snprintf(t[i].name, sizeof(t[i].name), "%s", t[i].set);
+        else
+            snprintf(t[i].name, sizeof(t[i].name), "%s-%s", c->topic_prefix, t[i].suffix);
+    }
+    if (t[0].enabled && t[1].enabled && strcmp(t[0].name, t[1].name) == 0) {
+        int line = seen_line(ld, "alerts", "topic");
+        fail(ld, line ? line : seen_line(ld, "windows", "topic"),
+             "[alerts] topic: \"%s\" is also the [windows] aggregates topic; give each its own",
+             t[1].name);
+        return;
+    }
+    size_t ncat;
+    const struct sb_sensor_info *cat = sb_sensors_uci(&ncat);
+    for (size_t i = 0; i < SB_ARRAY_SIZE(t); i++) {
+        if (!t[i].enabled)
+            continue;
+        int line = seen_line(ld, t[i].section, "topic");
+        for (size_t k = 0; k < ncat + c->nsynthetic; k++) {
+            const char *sensor = k < ncat ? cat[k].name : c->synthetic[k - ncat].name;
+            if (!is_sensor_topic(t[i].name, c->topic_prefix, sensor))
+                continue;
+            if (line)
+                fail(ld, line, "[%s] topic: \"%s\" is the topic of sensor %s; choose another",
+                     t[i].section, t[i].name, sensor);
+            else
+                fail(ld, ld->synth_lines[k - ncat],
+                     "[" SYNTH_PREFIX "%s]: its topic \"%s\" is the %s topic; rename the sensor "
+                     "or set [%s] topic",
+                     sensor, t[i].name, t[i].what, t[i].section);
+            return;
+        }
+    }
+}
+
+/* The dataset must exist when the replay is on. */
+static void check_dataset(struct loader *ld)
 {
     struct sb_config *c = ld->c;
     if (!c->replay_enabled)
@@ -973,6 +1763,19 @@ static void check_final(struct loader *ld)
     set_str(&c->dataset, sb_xstrdup(real));
 }
 
+/* Checks that span keys or sections or need the file system, after the
+ * whole file: those about the file's own text first, then the file system. */
+static void check_final(struct loader *ld)
+{
+    check_synthetic(ld);
+    if (!ld->failed)
+        check_alerts(ld);
+    if (!ld->failed)
+        check_topics(ld);
+    if (!ld->failed)
+        check_dataset(ld);
+}
+
 int sb_config_load(struct sb_config *c, const char *path, char *err, size_t errlen)
 {
     struct loader ld = {.c = c, .path = path, .err = err, .errlen = errlen};
@@ -985,6 +1788,10 @@ int sb_config_load(struct sb_config *c, const char *path, char *err, size_t errl
         return rc;
     ld.text = text;
     ld.dir = dir_of(path);
+    /* One header line per rule and synthetic sensor; 0 (no line) for any
+     * already in c, though c should hold only defaults. */
+    ld.alert_lines = sb_xcalloc(c->nalert_rules + 1, sizeof(int));
+    ld.synth_lines = sb_xcalloc(c->nsynthetic + 1, sizeof(int));
     int r = ini_parse_stream(reader, &ld, ini_cb, &ld);
     /* libinih returns the first line it could not parse; our own error,
      * if any, stopped the reading, so an earlier line means libinih's. */
@@ -998,9 +1805,13 @@ int sb_config_load(struct sb_config *c, const char *path, char *err, size_t errl
     }
     if (!ld.failed)
         check_final(&ld);
-    for (size_t i = 0; i < ld.nseen; i++)
+    for (size_t i = 0; i < ld.nseen; i++) {
+        free(ld.seen[i].section);
         free(ld.seen[i].name);
+    }
     free(ld.seen);
+    free(ld.alert_lines);
+    free(ld.synth_lines);
     free(ld.dir);
     free(text);
     return ld.failed ? -EINVAL : 0;

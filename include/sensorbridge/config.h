@@ -36,6 +36,11 @@ struct sb_namelist {
 #define SB_MAX_WINDOW_SIZES 8
 #define SB_MAX_ALERT_RULES 256 /* [alert.<SENSOR>] sections */
 #define SB_MAX_SYNTHETIC 256   /* [synthetic.<NAME>] sections */
+/* Longest <SENSOR> of [alert.<SENSOR>] and <NAME> of [synthetic.<NAME>]:
+ * a sensor name on the wire (SB_SENSOR_NAME_MAX - 1). */
+#define SB_CONFIG_SENSOR_NAME_MAX 63
+/* Longest factory_section, machine or zone of a synthetic sensor, in bytes. */
+#define SB_CONFIG_LOCATION_MAX 63
 
 /* What the statistical (z-score) rule looks at. */
 enum sb_zscore_on {
@@ -54,7 +59,8 @@ struct sb_alert_rule_cfg {
     int64_t min_duration_us;  /* event time a condition must hold before escalating; default 0 */
     double zscore;            /* k standard deviations; NAN = no statistical rule */
     int zscore_baseline;      /* N closed windows in the rolling baseline, 2..1000; default 10 */
-    int64_t zscore_window_us; /* window size the rule uses; must be one of [windows] sizes */
+    int64_t zscore_window_us; /* window size the rule uses; one of [windows] sizes; default the
+                                 smallest (set even when zscore is NAN) */
     enum sb_zscore_on zscore_on;
 };
 
@@ -67,7 +73,9 @@ enum sb_synth_kind {
     SB_SYNTH_PRESSURE,    /* "bar" */
 };
 
-/* One [synthetic.<NAME>] section: a simulated factory sensor. */
+/* One [synthetic.<NAME>] section: a simulated factory sensor. After
+ * sb_config_load every string is set (unit from the kind unless given;
+ * factory_section, machine and zone "" unless given) and valid UTF-8. */
 struct sb_synth_cfg {
     char *name; /* the section's <NAME>: sensor name and topic suffix */
     enum sb_synth_kind kind;
@@ -160,7 +168,27 @@ bool sb_config_embedded(const struct sb_config *c);
 /* Names the first key whose value differs between a and b and that cannot
  * change without a restart (brokers, listen, group_id, topic_prefix,
  * producer/consumer enabled and their kafka.* properties, embedded_*,
- * partitions); NULL if a reload may apply b. */
+ * partitions, flush_timeout_ms, every [windows] and [alerts] key), as
+ * "section.key", e.g. "windows.sizes"; NULL if a reload may apply b.
+ * [alert.<SENSOR>] and [synthetic.<NAME>] sections are reloadable: the
+ * daemon rebuilds the rule engine and the synthetic source. */
 const char *sb_config_restart_key(const struct sb_config *a, const struct sb_config *b);
+
+/* The [synthetic.<NAME>] section named `name`; NULL if there is none. */
+const struct sb_synth_cfg *sb_config_find_synthetic(const struct sb_config *c, const char *name);
+
+/* The [alert.<SENSOR>] rule of `sensor`; NULL if there is none. */
+const struct sb_alert_rule_cfg *sb_config_find_alert_rule(const struct sb_config *c,
+                                                          const char *sensor);
+
+/* True if `name` is a UCI sensor or one of c's synthetic sensors: what a
+ * strict consumer should accept. */
+bool sb_config_sensor_known(const struct sb_config *c, const char *name);
+
+/* True if the rule has at least one threshold set (not NAN). */
+bool sb_alert_rule_has_threshold(const struct sb_alert_rule_cfg *r);
+
+/* True if the rule has a statistical (z-score) part (zscore not NAN). */
+bool sb_alert_rule_has_zscore(const struct sb_alert_rule_cfg *r);
 
 #endif

@@ -16,10 +16,13 @@
 
 #include "sensorbridge/config.h"
 #include "sensorbridge/log.h"
+#include "sensorbridge/sensors.h"
+#include "sensorbridge/util.h"
 
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +175,46 @@ static void config_shipped_file_loads(void **state)
         assert_int_equal(c.sensors.n, 0);
         assert_int_equal(c.event_epoch_us, -1);
     }
+    /* The dataset is checked last, so the rest is loaded either way. The
+     * [windows] and [alerts] keys spell out the defaults (above: no restart
+     * key differs); every UCI sensor has a rule; one synthetic sensor of
+     * each kind runs, with distinct seeds and a location. */
+    assert_true(c.windows_enabled);
+    assert_true(c.alerts_enabled);
+    size_t ncat;
+    const struct sb_sensor_info *cat = sb_sensors_uci(&ncat);
+    for (size_t i = 0; i < ncat; i++) {
+        const struct sb_alert_rule_cfg *r = sb_config_find_alert_rule(&c, cat[i].name);
+        if (!r)
+            print_error("no [alert.%s] in the shipped file\n", cat[i].name);
+        assert_non_null(r);
+        assert_true(sb_alert_rule_has_threshold(r));
+        /* The high-rate sensors' stand-ins are 1-s means: a level must
+         * hold for a second. */
+        assert_int_equal(r->min_duration_us, cat[i].rate_hz > 1 ? 1000000 : 0);
+    }
+    const struct sb_alert_rule_cfg *ts1 = sb_config_find_alert_rule(&c, "TS1");
+    assert_true(ts1->zscore == 5);
+    assert_int_equal(ts1->zscore_window_us, INT64_C(60000000));
+    assert_true(sb_alert_rule_has_zscore(sb_config_find_alert_rule(&c, "VS1")));
+    assert_true(sb_alert_rule_has_zscore(sb_config_find_alert_rule(&c, "CE")));
+    assert_true(isnan(sb_config_find_alert_rule(&c, "PS2")->low_warning));
+    assert_true(isnan(sb_config_find_alert_rule(&c, "SE")->low_critical));
+    assert_int_equal(c.nsynthetic, 5);
+    unsigned kinds = 0;
+    for (size_t i = 0; i < c.nsynthetic; i++) {
+        const struct sb_synth_cfg *s = &c.synthetic[i];
+        kinds |= 1u << s->kind;
+        assert_true(s->rate_hz == 1);
+        assert_true(s->anomaly_probability > 0 && s->anomaly_probability <= 0.01);
+        assert_true(s->anomaly_magnitude != 0);
+        assert_true(*s->factory_section && *s->machine && *s->zone);
+        for (size_t k = 0; k < i; k++)
+            assert_true(c.synthetic[k].seed != s->seed);
+    }
+    assert_int_equal(kinds, 0x1f);
+    assert_non_null(sb_config_find_synthetic(&c, "line1-oven-temp"));
+    assert_int_equal(c.nalert_rules, ncat + 3);
     sb_config_free(&c);
     sb_config_free(&d);
 }
@@ -228,7 +271,8 @@ static void config_bad_values_name_file_line_key(void **state)
     load_fails("[consumer]\ngroup_id =\n", ":2: [consumer] group_id: must not be empty", NULL);
     load_fails("[consumer]\nstrict_sensors = 2\n", ":2: [consumer] strict_sensors: ", NULL);
     load_fails("[replay]\n; speed up\nspeed = fast\n",
-               ":3: [replay] speed: ", "expected a number >= 0.001", "or \"max\", got \"fast\"", NULL);
+               ":3: [replay] speed: ", "expected a number >= 0.001", "or \"max\", got \"fast\"",
+               NULL);
     load_fails("[replay]\nloop = sometimes\n", ":2: [replay] loop: ", NULL);
     load_fails("[replay]\nevent_epoch = yesterday\n", ":2: [replay] event_epoch: ", "RFC 3339",
                NULL);
@@ -646,6 +690,773 @@ static void config_restart_key(void **state)
     sb_config_free(&a);
 }
 
+/* ---- [windows], [alerts], [alert.<SENSOR>], [synthetic.<NAME>] ---- */
+
+/* Loads `text` (which must not mention a dataset) and expects success;
+ * returns nothing, the caller frees. A shorthand for the many small
+ * cases below. */
+static void load_ok_fmt(struct sb_config *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void load_ok_fmt(struct sb_config *c, const char *fmt, ...)
+{
+    struct sb_buf b;
+    sb_buf_init(&b);
+    va_list ap;
+    va_start(ap, fmt);
+    sb_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    load_ok(c, b.data);
+    sb_buf_free(&b);
+}
+
+static void config_new_defaults(void **state)
+{
+    (void)state;
+    struct sb_config c;
+    sb_config_defaults(&c);
+    assert_true(c.windows_enabled);
+    assert_int_equal(c.nwindow_sizes, 1);
+    assert_int_equal(c.window_sizes_us[0], INT64_C(60000000));
+    assert_int_equal(c.watermark_us, INT64_C(10000000));
+    assert_int_equal(c.max_open_windows, 16);
+    assert_string_equal(c.aggregates_topic, "");
+    assert_true(c.alerts_enabled);
+    assert_string_equal(c.alerts_topic, "");
+    assert_int_equal(c.recent_alerts, 256);
+    assert_int_equal(c.nalert_rules, 0);
+    assert_null(c.alert_rules);
+    assert_int_equal(c.nsynthetic, 0);
+    assert_null(c.synthetic);
+    sb_config_free(&c);
+}
+
+static void config_windows_sizes(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        size_t n;
+        int64_t s[SB_MAX_WINDOW_SIZES];
+    } good[] = {
+        {"1m", 1, {60}},
+        {"60s", 1, {60}},
+        {"1s", 1, {1}},
+        {"1d", 1, {86400}},
+        {"86400s", 1, {86400}},
+        {"1h, 5m 1m", 3, {60, 300, 3600}},
+        {"5m,1m,,  1h ,", 3, {60, 300, 3600}},
+        {"8s 7s 6s 5s 4s 3s 2s 1s", 8, {1, 2, 3, 4, 5, 6, 7, 8}},
+        {"24h 59m 61s", 3, {61, 3540, 86400}},
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct sb_config c;
+        load_ok_fmt(&c, "[windows]\nsizes = %s\n", good[i].text);
+        assert_int_equal(c.nwindow_sizes, good[i].n);
+        for (size_t k = 0; k < good[i].n; k++)
+            assert_int_equal(c.window_sizes_us[k], good[i].s[k] * 1000000);
+        sb_config_free(&c);
+    }
+    load_fails("[windows]\nsizes = 1m, 60s\n",
+               ":2: [windows] sizes: \"1m\" and \"60s\" are the same size", NULL);
+    load_fails("[windows]\nsizes = 1h 5m 3600s\n",
+               ":2: [windows] sizes: \"1h\" and \"3600s\" are the same size", NULL);
+    load_fails("[windows]\nsizes = 1s 2s 3s 4s 5s 6s 7s 8s 9s\n",
+               ":2: [windows] sizes: more than 8 window sizes", NULL);
+    load_fails("[windows]\nsizes = 0s\n", ":2: [windows] sizes: ", "from 1s to 1d", "\"0s\"", NULL);
+    load_fails("[windows]\nsizes = 0\n", ":2: [windows] sizes: ", "from 1s to 1d", NULL);
+    load_fails("[windows]\nsizes = 1m 25h\n", ":2: [windows] sizes: ", "from 1s to 1d", "\"25h\"",
+               NULL);
+    static const char *const bad[] = {"",    ",",   "1.5m", "10", "1M",  "-1m",   "+1m",
+                                      "1 m", "1ms", "m",    "1w", "1m5", "0x10s", "1234567890s"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char text[128];
+        snprintf(text, sizeof(text), "[windows]\nsizes = %s\n", bad[i]);
+        load_fails(text, ":2: [windows] sizes: ", NULL);
+    }
+    load_fails("[windows]\nsizes = 1m 1.5m\n", ":2: [windows] sizes: \"1.5m\" is not a duration",
+               "units s, m, h, d", NULL);
+}
+
+static void config_windows_keys(void **state)
+{
+    (void)state;
+    struct sb_config c;
+    load_ok(&c, "[windows]\nenabled = false\nwatermark = 0\nmax_open = 1\ntopic = my.aggs_1-x\n");
+    assert_false(c.windows_enabled);
+    assert_int_equal(c.watermark_us, 0);
+    assert_int_equal(c.max_open_windows, 1);
+    assert_string_equal(c.aggregates_topic, "my.aggs_1-x");
+    sb_config_free(&c);
+    load_ok(&c, "[windows]\nwatermark = 1h\nmax_open = 1000\ntopic =\n");
+    assert_int_equal(c.watermark_us, INT64_C(3600000000));
+    assert_int_equal(c.max_open_windows, 1000);
+    assert_string_equal(c.aggregates_topic, "");
+    sb_config_free(&c);
+    load_ok(&c, "[windows]\nwatermark = 90s\n");
+    assert_int_equal(c.watermark_us, INT64_C(90000000));
+    sb_config_free(&c);
+    load_ok(&c, "[windows]\nwatermark = 0s\n");
+    assert_int_equal(c.watermark_us, 0);
+    sb_config_free(&c);
+    load_ok(&c, "[windows]\nwatermark = 60m\n");
+    assert_int_equal(c.watermark_us, INT64_C(3600000000));
+    sb_config_free(&c);
+
+    load_fails("[windows]\nenabled = maybe\n", ":2: [windows] enabled: ", "true/false", NULL);
+    load_fails("[windows]\nwatermark = 61m\n",
+               ":2: [windows] watermark: ", "expected a duration from 0s to 1h, got \"61m\"", NULL);
+    load_fails("[windows]\nwatermark = 1d\n", ":2: [windows] watermark: ", "from 0s to 1h", NULL);
+    load_fails("[windows]\nwatermark = 10\n", ":2: [windows] watermark: ", "expected a duration",
+               "\"10\"", NULL);
+    load_fails("[windows]\nwatermark = -1s\n", ":2: [windows] watermark: ", NULL);
+    load_fails("[windows]\nwatermark = 1.5s\n", ":2: [windows] watermark: ", NULL);
+    load_fails("[windows]\nwatermark =\n", ":2: [windows] watermark: ", NULL);
+    load_fails("[windows]\nmax_open = 0\n", ":2: [windows] max_open: ", "from 1 to 1000", NULL);
+    load_fails("[windows]\nmax_open = 1001\n", ":2: [windows] max_open: ", "from 1 to 1000", NULL);
+    load_fails("[windows]\ntopic = a/b\n", ":2: [windows] topic: ", "'/'", NULL);
+    load_fails("[windows]\ntopic = ..\n", ":2: [windows] topic: ", "not a valid Kafka topic", NULL);
+    /* Kafka's 249 characters cannot be reached: a line holds at most 197
+     * (libinih), so "topic = " and 189 characters is the longest. */
+    char text[512];
+    int n = snprintf(text, sizeof(text), "[windows]\ntopic = ");
+    memset(text + n, 'a', 189);
+    snprintf(text + n + 189, sizeof(text) - (size_t)n - 189, "\n");
+    load_ok(&c, text);
+    assert_int_equal(strlen(c.aggregates_topic), 189);
+    sb_config_free(&c);
+}
+
+static void config_alerts_keys(void **state)
+{
+    (void)state;
+    struct sb_config c;
+    load_ok(&c, "[alerts]\nenabled = no\ntopic = plant-alerts\nrecent = 1\n");
+    assert_false(c.alerts_enabled);
+    assert_string_equal(c.alerts_topic, "plant-alerts");
+    assert_int_equal(c.recent_alerts, 1);
+    sb_config_free(&c);
+    load_ok(&c, "[alerts]\nrecent = 100000\n");
+    assert_int_equal(c.recent_alerts, 100000);
+    sb_config_free(&c);
+    load_fails("[alerts]\nrecent = 0\n", ":2: [alerts] recent: ", "from 1 to 100000", NULL);
+    load_fails("[alerts]\nrecent = 100001\n", ":2: [alerts] recent: ", NULL);
+    load_fails("[alerts]\ntopic = a b\n", ":2: [alerts] topic: ", "' '", NULL);
+    load_fails("[alerts]\nenabled = 2\n", ":2: [alerts] enabled: ", NULL);
+    load_fails("[alerts]\nwindow = 1m\n", ":2: [alerts] window: unknown key",
+               "enabled, topic, recent", NULL);
+}
+
+static void config_topics_must_not_clash(void **state)
+{
+    (void)state;
+    load_fails("[windows]\ntopic = hydraulic-PS1\n",
+               ":2: [windows] topic: \"hydraulic-PS1\" is the topic of sensor PS1", NULL);
+    load_fails("[kafka]\ntopic_prefix = p\n[alerts]\ntopic = p-oven\n"
+               "[synthetic.oven]\nkind = temperature\n",
+               ":4: [alerts] topic: \"p-oven\" is the topic of sensor oven", NULL);
+    load_fails("[windows]\ntopic = x\n[alerts]\ntopic = x\n",
+               ":4: [alerts] topic: \"x\" is also the [windows] aggregates topic", NULL);
+    load_fails("[alerts]\ntopic = hydraulic-aggregates\n",
+               ":2: [alerts] topic: ", "also the [windows] aggregates topic", NULL);
+    /* A synthetic sensor named like a derived topic. */
+    load_fails("[synthetic.aggregates]\nkind = energy\n",
+               ":1: [synthetic.aggregates]: its topic \"hydraulic-aggregates\" is the aggregates "
+               "topic",
+               "set [windows] topic", NULL);
+    load_fails("[synthetic.alerts]\nkind = energy\n",
+               ":1: [synthetic.alerts]: its topic \"hydraulic-alerts\" is the alerts topic", NULL);
+    /* Disabled features produce nothing: no clash. */
+    struct sb_config c;
+    load_ok(&c, "[windows]\nenabled = false\ntopic = hydraulic-PS1\n"
+                "[alerts]\nenabled = false\n[synthetic.alerts]\nkind = energy\n");
+    sb_config_free(&c);
+    load_ok(&c, "[windows]\ntopic = aggs\n[synthetic.aggregates]\nkind = energy\n");
+    sb_config_free(&c);
+}
+
+static void config_durations(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int64_t s;
+    } good[] = {
+        {"0", 0},    {"0s", 0},    {"1s", 1},       {"59s", 59},   {"1m", 60},
+        {"90s", 90}, {"1h", 3600}, {"3600s", 3600}, {"60m", 3600}, {"007s", 7},
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct sb_config c;
+        load_ok_fmt(&c, "[alert.TS1]\nhigh_warning = 1\nmin_duration = %s\n", good[i].text);
+        assert_int_equal(c.alert_rules[0].min_duration_us, good[i].s * 1000000);
+        sb_config_free(&c);
+    }
+    static const struct {
+        const char *text;
+        int64_t s;
+    } good2[] = {{"1s", 1}, {"1d", 86400}, {"24h", 86400}, {"1440m", 86400}, {"2m", 120}};
+    for (size_t i = 0; i < sizeof(good2) / sizeof(good2[0]); i++) {
+        struct sb_config c;
+        load_ok_fmt(&c, "[synthetic.s]\nkind = energy\nanomaly_duration = %s\n", good2[i].text);
+        assert_int_equal(c.synthetic[0].anomaly_duration_us, good2[i].s * 1000000);
+        sb_config_free(&c);
+    }
+    load_fails("[alert.TS1]\nhigh_warning = 1\nmin_duration = 2h\n",
+               ":3: [alert.TS1] min_duration: expected a duration from 0s to 1h, got \"2h\"", NULL);
+    load_fails("[alert.TS1]\nhigh_warning = 1\nmin_duration = 5\n",
+               ":3: [alert.TS1] min_duration: expected a duration such as 30s", NULL);
+    load_fails("[synthetic.s]\nkind = energy\nanomaly_duration = 0\n",
+               ":3: [synthetic.s] anomaly_duration: expected a duration from 1s to 1d", NULL);
+    load_fails("[synthetic.s]\nkind = energy\nanomaly_duration = 1441m\n",
+               ":3: [synthetic.s] anomaly_duration: ", "from 1s to 1d", NULL);
+}
+
+static void config_alert_rule_keys(void **state)
+{
+    (void)state;
+    struct sb_config c;
+    load_ok(&c, "[windows]\nsizes = 5m 1m\n"
+                "[alert.PS1]\n"
+                "low_critical = -5\n"
+                "low_warning = 1e1\n"
+                "high_warning = 180.5\n"
+                "high_critical = +190\n"
+                "hysteresis = 2\n"
+                "min_duration = 3s\n"
+                "zscore = 3.5\n"
+                "zscore_baseline = 20\n"
+                "zscore_window = 300s\n"
+                "zscore_on = value\n"
+                "[alert.VS1]\n"
+                "high_warning = 1\n");
+    assert_int_equal(c.nalert_rules, 2);
+    const struct sb_alert_rule_cfg *r = &c.alert_rules[0];
+    assert_string_equal(r->sensor, "PS1");
+    assert_true(r->low_critical == -5);
+    assert_true(r->low_warning == 10);
+    assert_true(r->high_warning == 180.5);
+    assert_true(r->high_critical == 190);
+    assert_true(r->hysteresis == 2);
+    assert_int_equal(r->min_duration_us, 3000000);
+    assert_true(r->zscore == 3.5);
+    assert_int_equal(r->zscore_baseline, 20);
+    assert_int_equal(r->zscore_window_us, INT64_C(300000000));
+    assert_int_equal(r->zscore_on, SB_ZSCORE_VALUE);
+    assert_true(sb_alert_rule_has_threshold(r));
+    assert_true(sb_alert_rule_has_zscore(r));
+    /* Defaults of a rule: unset thresholds and zscore are NAN, the
+     * window is the smallest size. */
+    r = &c.alert_rules[1];
+    assert_string_equal(r->sensor, "VS1");
+    assert_true(isnan(r->low_critical) && isnan(r->low_warning) && isnan(r->high_critical));
+    assert_true(r->high_warning == 1);
+    assert_true(r->hysteresis == 0);
+    assert_int_equal(r->min_duration_us, 0);
+    assert_true(isnan(r->zscore));
+    assert_false(sb_alert_rule_has_zscore(r));
+    assert_int_equal(r->zscore_baseline, 10);
+    assert_int_equal(r->zscore_window_us, INT64_C(60000000));
+    assert_int_equal(r->zscore_on, SB_ZSCORE_MEAN);
+    assert_ptr_equal(sb_config_find_alert_rule(&c, "VS1"), r);
+    assert_null(sb_config_find_alert_rule(&c, "TS1"));
+    sb_config_free(&c);
+
+    /* A rule with only the statistical part. */
+    load_ok(&c, "[alert.CE]\nzscore = 4\n");
+    assert_false(sb_alert_rule_has_threshold(&c.alert_rules[0]));
+    assert_true(sb_alert_rule_has_zscore(&c.alert_rules[0]));
+    sb_config_free(&c);
+
+    static const struct {
+        const char *line;
+        const char *want;
+    } bad[] = {
+        {"low_critical = x", "[alert.TS1] low_critical: expected a finite decimal number"},
+        {"low_warning = inf", "[alert.TS1] low_warning: expected a finite"},
+        {"high_warning = nan", "[alert.TS1] high_warning: expected a finite"},
+        {"high_critical = 1e999", "[alert.TS1] high_critical: expected a finite"},
+        {"high_critical = 0x10", "[alert.TS1] high_critical: "},
+        {"high_critical =", "[alert.TS1] high_critical: "},
+        {"hysteresis = -0.1", "[alert.TS1] hysteresis: expected a number >= 0, got \"-0.1\""},
+        {"min_duration = 1.5s", "[alert.TS1] min_duration: expected a duration"},
+        {"zscore = 0", "[alert.TS1] zscore: expected a number > 0, got \"0\""},
+        {"zscore = -2", "[alert.TS1] zscore: expected a number > 0"},
+        {"zscore_baseline = 1", "[alert.TS1] zscore_baseline: expected an integer from 2 to 1000"},
+        {"zscore_baseline = 1001", "[alert.TS1] zscore_baseline: "},
+        {"zscore_window = 0s", "[alert.TS1] zscore_window: expected a duration from 1s to 1d"},
+        {"zscore_on = median", "[alert.TS1] zscore_on: expected mean"},
+        {"zscore_on = Mean", "[alert.TS1] zscore_on: "},
+        {"threshold = 3", "[alert.TS1] threshold: unknown key; [alert.TS1] has low_critical"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char text[256];
+        /* The bad line comes first: it is the first error. */
+        snprintf(text, sizeof(text), "[alert.TS1]\n%s\nhigh_warning = 60\n", bad[i].line);
+        load_fails(text, ":2: ", bad[i].want, NULL);
+    }
+    /* Key before any section: the hint names the per-sensor section. */
+    load_fails("zscore_on = mean\n", ":1: zscore_on: key before any section",
+               "belongs in [alert.<SENSOR>]", NULL);
+}
+
+static void config_alert_threshold_order(void **state)
+{
+    (void)state;
+    /* Allowed: equal within one side, any subset. */
+    static const char *const good[] = {
+        "low_critical = 1\nlow_warning = 1\nhigh_warning = 2\nhigh_critical = 2\n",
+        "low_critical = -10\nhigh_critical = 10\n",
+        "low_warning = 5\n",
+        "high_critical = 5\n",
+        "low_critical = 1\nhigh_warning = 1.001\n",
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct sb_config c;
+        load_ok_fmt(&c, "[alert.TS1]\n%s", good[i]);
+        sb_config_free(&c);
+    }
+    /* The error names the section's header line and both keys' lines. */
+    load_fails("[general]\n[alert.TS1]\nlow_warning = 40\nhigh_warning = 30\n",
+               ":2: [alert.TS1]: low_warning = 40 (line 3) must be below high_warning = 30 "
+               "(line 4)",
+               "low_critical <= low_warning < high_warning <= high_critical", NULL);
+    load_fails("[alert.TS1]\nlow_warning = 30\nhigh_warning = 30\n",
+               ":1: [alert.TS1]: low_warning = 30 (line 2) must be below high_warning = 30", NULL);
+    load_fails("[alert.TS1]\nlow_critical = 31\nlow_warning = 30\n",
+               ":1: [alert.TS1]: low_critical = 31 (line 2) must be at most low_warning = 30",
+               NULL);
+    load_fails("[alert.TS1]\nhigh_critical = 60\nhigh_warning = 60.5\n",
+               ":1: [alert.TS1]: high_warning = 60.5 (line 3) must be at most high_critical = 60 "
+               "(line 2)",
+               NULL);
+    load_fails("[alert.TS1]\nlow_critical = 10\nhigh_critical = 10\n",
+               ":1: [alert.TS1]: low_critical = 10 (line 2) must be below high_critical = 10",
+               NULL);
+    load_fails("[alert.TS1]\nlow_warning = 10\nhigh_critical = 9\n",
+               "[alert.TS1]: low_warning = 10 (line 2) must be below high_critical = 9", NULL);
+    /* Keys from two blocks of the same section are checked together. */
+    load_fails("[alert.TS1]\nlow_warning = 50\n[general]\nlog_level = info\n[alert.TS1]\n"
+               "high_warning = 40\n",
+               ":1: [alert.TS1]: low_warning = 50 (line 2) must be below high_warning = 40 "
+               "(line 6)",
+               NULL);
+}
+
+static void config_alert_needs_a_rule(void **state)
+{
+    (void)state;
+    load_fails("[general]\n[alert.TS1]\nhysteresis = 1\nmin_duration = 5s\n",
+               ":2: [alert.TS1]: no rule; set at least one of low_critical", "or zscore", NULL);
+    /* A section without any key still exists and is checked. */
+    load_fails("[alert.TS1]\n[general]\nlog_level = info\n", ":1: [alert.TS1]: no rule", NULL);
+}
+
+static void config_alert_unknown_sensor(void **state)
+{
+    (void)state;
+    load_fails("[general]\nlog_level = info\n[alert.PS7]\nhigh_warning = 1\n",
+               ":3: [alert.PS7]: unknown sensor \"PS7\"", "PS1 PS2", "[synthetic.<NAME>]", NULL);
+    load_fails("[alert.ts1]\nhigh_warning = 1\n", ":1: [alert.ts1]: unknown sensor \"ts1\"", NULL);
+    load_fails("[alert.oven]\nhigh_warning = 1\n[synthetic.oven2]\nkind = temperature\n",
+               ":1: [alert.oven]: unknown sensor \"oven\"", NULL);
+    load_fails("[alert.]\nhigh_warning = 1\n", ":1: [alert.]: unknown section", "[alert.<SENSOR>]",
+               "[synthetic.<NAME>]", NULL);
+    load_fails("[alert]\nhigh_warning = 1\n", ":1: [alert]: unknown section", NULL);
+    load_fails("[synthetic]\nkind = energy\n", ":1: [synthetic]: unknown section", NULL);
+    load_fails("[alert.a/b]\n", ":1: [alert.a/b]: '/' is not allowed in a sensor name", NULL);
+    load_fails("[alert.a b]\n", ":1: [alert.a b]: ' ' is not allowed", NULL);
+    char text[256], name[80];
+    memset(name, 'x', 64);
+    name[64] = '\0';
+    snprintf(text, sizeof(text), "[alert.%s]\nhigh_warning = 1\n", name);
+    load_fails(text, ":1: [alert.", "sensor name longer than 63 characters", NULL);
+    /* A synthetic sensor may be defined after its rule; ':' is fine in a
+     * sensor name but no synthetic sensor can have one. */
+    struct sb_config c;
+    load_ok(&c, "[alert.line1-oven]\nhigh_warning = 200\n"
+                "[synthetic.line1-oven]\nkind = temperature\n");
+    assert_int_equal(c.nalert_rules, 1);
+    assert_string_equal(c.alert_rules[0].sensor, "line1-oven");
+    assert_true(sb_config_sensor_known(&c, "line1-oven"));
+    assert_true(sb_config_sensor_known(&c, "PS1"));
+    assert_false(sb_config_sensor_known(&c, "line1-ove"));
+    sb_config_free(&c);
+    load_fails("[alert.plant:1]\nhigh_warning = 1\n", ":1: [alert.plant:1]: unknown sensor", NULL);
+}
+
+static void config_alert_zscore_window(void **state)
+{
+    (void)state;
+    struct sb_config c;
+    load_ok(&c, "[windows]\nsizes = 1h, 5m\n[alert.TS1]\nzscore = 4\n[alert.TS2]\nzscore = 4\n"
+                "zscore_window = 1h\n");
+    assert_int_equal(c.alert_rules[0].zscore_window_us, INT64_C(300000000));
+    assert_int_equal(c.alert_rules[1].zscore_window_us, INT64_C(3600000000));
+    sb_config_free(&c);
+    /* The sizes may come after the rule. */
+    load_ok(&c, "[alert.TS1]\nzscore = 4\nzscore_window = 60m\n[windows]\nsizes = 1h\n");
+    assert_int_equal(c.alert_rules[0].zscore_window_us, INT64_C(3600000000));
+    sb_config_free(&c);
+
+    load_fails("[windows]\nsizes = 1m 5m\n[alert.TS1]\nzscore = 4\nzscore_window = 2m\n",
+               ":5: [alert.TS1] zscore_window: 2m is not one of [windows] sizes (1m, 5m)", NULL);
+    load_fails("[alert.TS1]\nzscore = 4\nzscore_window = 5m\n",
+               ":3: [alert.TS1] zscore_window: 5m is not one of [windows] sizes (1m)", NULL);
+    /* The statistical rule needs windows... */
+    load_fails("[windows]\nenabled = false\n[alert.TS1]\nhigh_warning = 60\nzscore = 4\n",
+               ":5: [alert.TS1] zscore: ", "[windows] enabled = false", NULL);
+    /* ...the threshold rule does not. */
+    load_ok(&c, "[windows]\nenabled = false\n[alert.TS1]\nhigh_warning = 60\n");
+    sb_config_free(&c);
+}
+
+static void config_alert_sections_merge(void **state)
+{
+    (void)state;
+    struct sb_config c;
+    load_ok(&c, "[alert.TS1]\nhigh_warning = 60\n[alert.TS2]\nhigh_warning = 61\n"
+                "[alert.TS1]\nhigh_critical = 65\n");
+    assert_int_equal(c.nalert_rules, 2);
+    assert_string_equal(c.alert_rules[0].sensor, "TS1");
+    assert_true(c.alert_rules[0].high_warning == 60);
+    assert_true(c.alert_rules[0].high_critical == 65);
+    sb_config_free(&c);
+    load_fails("[alert.TS1]\nhigh_warning = 60\n[alert.TS2]\nhigh_warning = 61\n"
+               "[alert.TS1]\nhigh_warning = 62\n",
+               ":6: [alert.TS1] high_warning: duplicate key (first set on line 2)", NULL);
+    load_fails("[alert.TS1]\nhigh_warning = 60\nhigh_warning = 60\n",
+               ":3: [alert.TS1] high_warning: duplicate key (first set on line 2)", NULL);
+    /* The same key in two sensors' sections is two keys. */
+    load_ok(&c, "[alert.TS1]\nhigh_warning = 60\n[alert.TS2]\nhigh_warning = 60\n");
+    sb_config_free(&c);
+}
+
+/* Builds a file of n synthetic sensors s0..s{n-1}, each with an alert
+ * rule, so both limits are reached with valid sensors. */
+static void limit_text(struct sb_buf *b, int nsynth, int nalert)
+{
+    sb_buf_init(b);
+    for (int i = 0; i < nsynth; i++)
+        sb_buf_printf(b, "[synthetic.s%d]\nkind = energy\nseed = %d\n", i, i);
+    for (int i = 0; i < nalert; i++)
+        sb_buf_printf(b, "[alert.s%d]\nhigh_warning = %d\n", i, i);
+}
+
+static void config_limits(void **state)
+{
+    (void)state;
+    struct sb_config c;
+    struct sb_buf b;
+    limit_text(&b, SB_MAX_SYNTHETIC, SB_MAX_ALERT_RULES);
+    load_ok(&c, b.data);
+    assert_int_equal(c.nsynthetic, SB_MAX_SYNTHETIC);
+    assert_int_equal(c.nalert_rules, SB_MAX_ALERT_RULES);
+    assert_int_equal(c.synthetic[255].seed, 255);
+    assert_true(c.alert_rules[255].high_warning == 255);
+    sb_config_free(&c);
+    sb_buf_free(&b);
+
+    limit_text(&b, SB_MAX_SYNTHETIC, 0);
+    sb_buf_puts(&b, "[synthetic.one-more]\nkind = energy\n");
+    load_fails(b.data, ":769: [synthetic.one-more]: more than 256 [synthetic.<NAME>] sections",
+               NULL);
+    sb_buf_free(&b);
+
+    /* 256 rules on 17 UCI and 240 synthetic sensors, one too many. */
+    limit_text(&b, 240, 240);
+    size_t ncat;
+    const struct sb_sensor_info *cat = sb_sensors_uci(&ncat);
+    for (size_t i = 0; i < ncat; i++)
+        sb_buf_printf(&b, "[alert.%s]\nhigh_warning = 1e9\n", cat[i].name);
+    load_fails(b.data, ":1233: [alert.SE]: more than 256 [alert.<SENSOR>] sections", NULL);
+    sb_buf_free(&b);
+}
+
+static void config_synthetic_keys(void **state)
+{
+    (void)state;
+    struct sb_config c;
+    load_ok(&c, "[synthetic.line1-oven-temp]\n"
+                "kind = temperature\n"
+                "unit = K\n"
+                "rate_hz = 0.5\n"
+                "base = 453.15\n"
+                "noise = 0\n"
+                "drift_per_hour = -0.25\n"
+                "daily_amplitude = 2\n"
+                "anomaly_probability = 1\n"
+                "anomaly_magnitude = -12.5\n"
+                "anomaly_duration = 2m\n"
+                "seed = 18446744073709551615\n"
+                "samples = 1000\n"
+                "factory_section = Line 1\n"
+                "machine = Oven \"A\" ; comment\n"
+                "zone = Halle Süd\n");
+    assert_int_equal(c.nsynthetic, 1);
+    const struct sb_synth_cfg *s = &c.synthetic[0];
+    assert_ptr_equal(sb_config_find_synthetic(&c, "line1-oven-temp"), s);
+    assert_null(sb_config_find_synthetic(&c, "PS1"));
+    assert_string_equal(s->name, "line1-oven-temp");
+    assert_int_equal(s->kind, SB_SYNTH_TEMPERATURE);
+    assert_string_equal(s->unit, "K");
+    assert_true(s->rate_hz == 0.5);
+    assert_true(s->base == 453.15);
+    assert_true(s->noise == 0);
+    assert_true(s->drift_per_hour == -0.25);
+    assert_true(s->daily_amplitude == 2);
+    assert_true(s->anomaly_probability == 1);
+    assert_true(s->anomaly_magnitude == -12.5);
+    assert_int_equal(s->anomaly_duration_us, INT64_C(120000000));
+    assert_true(s->seed == UINT64_MAX);
+    assert_true(s->max_samples == 1000);
+    assert_string_equal(s->factory_section, "Line 1");
+    assert_string_equal(s->machine, "Oven \"A\"");
+    assert_string_equal(s->zone, "Halle Süd");
+    sb_config_free(&c);
+
+    /* Defaults of the keys that do not depend on the kind. */
+    load_ok(&c, "[synthetic.h]\nkind = humidity\n");
+    s = &c.synthetic[0];
+    assert_true(s->rate_hz == 1);
+    assert_true(s->drift_per_hour == 0);
+    assert_true(s->daily_amplitude == 0);
+    assert_true(s->anomaly_probability == 0);
+    assert_true(s->anomaly_magnitude == 0);
+    assert_int_equal(s->anomaly_duration_us, INT64_C(30000000));
+    assert_true(s->seed == 1);
+    assert_true(s->max_samples == 0);
+    assert_string_equal(s->factory_section, "");
+    assert_string_equal(s->machine, "");
+    assert_string_equal(s->zone, "");
+    sb_config_free(&c);
+
+    load_ok(&c, "[synthetic.h]\nkind = humidity\nrate_hz = 1000\nseed = 0\n");
+    assert_true(c.synthetic[0].rate_hz == 1000);
+    assert_true(c.synthetic[0].seed == 0);
+    sb_config_free(&c);
+
+    static const struct {
+        const char *line;
+        const char *want;
+    } bad[] = {
+        {"kind = Temperature", "[synthetic.s] kind: expected temperature, vibration, energy"},
+        {"kind = light", "[synthetic.s] kind: "},
+        {"unit =", "[synthetic.s] unit: expected 1 to 31 bytes of text, got 0"},
+        {"unit = abcdefghijklmnopqrstuvwxyz012345", "[synthetic.s] unit: expected 1 to 31"},
+        {"rate_hz = 0", "[synthetic.s] rate_hz: expected a number from 0.001 to 1000, got \"0\""},
+        {"rate_hz = 0.0009", "[synthetic.s] rate_hz: "},
+        {"rate_hz = 1000.5", "[synthetic.s] rate_hz: "},
+        {"base = warm", "[synthetic.s] base: expected a finite decimal number"},
+        {"noise = -1", "[synthetic.s] noise: expected a number >= 0"},
+        {"drift_per_hour = inf", "[synthetic.s] drift_per_hour: "},
+        {"daily_amplitude = -1", "[synthetic.s] daily_amplitude: expected a number >= 0"},
+        {"anomaly_probability = 1.01", "[synthetic.s] anomaly_probability: expected a number "
+                                       "from 0 to 1"},
+        {"anomaly_magnitude = 1e400", "[synthetic.s] anomaly_magnitude: "},
+        {"anomaly_duration = 30", "[synthetic.s] anomaly_duration: expected a duration"},
+        {"seed = 18446744073709551616", "[synthetic.s] seed: expected an integer from 0 to "
+                                        "18446744073709551615"},
+        {"seed = -1", "[synthetic.s] seed: "},
+        {"seed = 1e3", "[synthetic.s] seed: "},
+        {"samples = 99999999999999999999", "[synthetic.s] samples: "},
+        {"samples = ten", "[synthetic.s] samples: "},
+        {"machine = 0123456789012345678901234567890123456789012345678901234567890123",
+         "[synthetic.s] machine: expected at most 63 bytes of text, got 64"},
+        {"zone = a\tb", "[synthetic.s] zone: byte 2 is a control character"},
+        {"zone = \xff", "[synthetic.s] zone: byte 1 is a control character or not valid UTF-8"},
+        {"zone = \xc3(", "[synthetic.s] zone: byte 1 "},
+        {"zone = \xc0\xaf", "[synthetic.s] zone: byte 1 "},     /* overlong '/' */
+        {"zone = \xed\xa0\x80", "[synthetic.s] zone: byte 1 "}, /* surrogate */
+        {"zone = a\xc2\x85", "[synthetic.s] zone: byte 2 "},    /* C1 control NEL */
+        {"factory_section = \x7f", "[synthetic.s] factory_section: byte 1 "},
+        {"enabled = true", "[synthetic.s] enabled: unknown key; [synthetic.s] has kind, unit"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        char text[256];
+        snprintf(text, sizeof(text), "[synthetic.s]\nkind = energy\n%s\n", bad[i].line);
+        /* The kind line itself is the case when it is about kind. */
+        if (strncmp(bad[i].line, "kind", 4) == 0) {
+            snprintf(text, sizeof(text), "[synthetic.s]\nseed = 2\n%s\n", bad[i].line);
+        }
+        load_fails(text, ":3: ", bad[i].want, NULL);
+    }
+    load_fails("[synthetic.s]\nkind = energy\nkind = energy\n",
+               ":3: [synthetic.s] kind: duplicate key (first set on line 2)", NULL);
+}
+
+static void config_synthetic_kind_defaults(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *kind;
+        enum sb_synth_kind k;
+        const char *unit;
+        double base, noise;
+    } kinds[] = {
+        {"temperature", SB_SYNTH_TEMPERATURE, "°C", 22, 0.3},
+        {"vibration", SB_SYNTH_VIBRATION, "mm/s", 2.5, 0.2},
+        {"energy", SB_SYNTH_ENERGY, "kW", 15, 0.8},
+        {"humidity", SB_SYNTH_HUMIDITY, "%", 45, 1.5},
+        {"pressure", SB_SYNTH_PRESSURE, "bar", 6, 0.05},
+    };
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        struct sb_config c;
+        load_ok_fmt(&c, "[synthetic.x]\nseed = 3\nkind = %s\n", kinds[i].kind);
+        const struct sb_synth_cfg *s = &c.synthetic[0];
+        assert_int_equal(s->kind, kinds[i].k);
+        assert_string_equal(s->unit, kinds[i].unit);
+        assert_true(s->base == kinds[i].base);
+        assert_true(s->noise == kinds[i].noise);
+        sb_config_free(&c);
+    }
+    /* Given keys win whether they come before or after kind, and in a
+     * later block of the same section. */
+    struct sb_config c;
+    load_ok(&c, "[synthetic.a]\nbase = 100\nunit = degF\nkind = temperature\n"
+                "[synthetic.b]\nkind = pressure\nnoise = 0\n"
+                "[synthetic.c]\nkind = vibration\n[general]\nlog_level = info\n"
+                "[synthetic.c]\nbase = 7\n");
+    assert_int_equal(c.nsynthetic, 3);
+    assert_string_equal(c.synthetic[0].unit, "degF");
+    assert_true(c.synthetic[0].base == 100);
+    assert_true(c.synthetic[0].noise == 0.3);
+    assert_string_equal(c.synthetic[1].unit, "bar");
+    assert_true(c.synthetic[1].base == 6);
+    assert_true(c.synthetic[1].noise == 0);
+    assert_true(c.synthetic[2].base == 7);
+    assert_true(c.synthetic[2].noise == 0.2);
+    assert_string_equal(c.synthetic[2].unit, "mm/s");
+    sb_config_free(&c);
+
+    load_fails("[general]\n[synthetic.x]\nbase = 1\n",
+               ":2: [synthetic.x]: kind is required: temperature, vibration, energy, humidity or "
+               "pressure",
+               NULL);
+    load_fails("[synthetic.x]\n", ":1: [synthetic.x]: kind is required", NULL);
+}
+
+static void config_synthetic_names(void **state)
+{
+    (void)state;
+    load_fails("[general]\n[synthetic.PS1]\nkind = pressure\n",
+               ":2: [synthetic.PS1]: \"PS1\" is a UCI sensor; choose another name", NULL);
+    load_fails("[synthetic.SE]\n", ":1: [synthetic.SE]: \"SE\" is a UCI sensor", NULL);
+    load_fails("[synthetic.plant:1]\nkind = energy\n",
+               ":1: [synthetic.plant:1]: ':' is not allowed in a synthetic sensor name", NULL);
+    load_fails("[synthetic.]\n", ":1: [synthetic.]: unknown section", NULL);
+
+    /* Names up to 63 characters, longer than libinih's 49-character
+     * section buffer: two that share their first 60 characters stay two. */
+    char name1[64], name2[64], text[512];
+    memset(name1, 'n', 63);
+    name1[63] = '\0';
+    memcpy(name2, name1, sizeof(name2));
+    name2[62] = 'm';
+    snprintf(text, sizeof(text),
+             "[synthetic.%s]\nkind = energy\n[synthetic.%s]\nkind = humidity\n"
+             "[alert.%s]\nhigh_warning = 1\n",
+             name1, name2, name2);
+    struct sb_config c;
+    load_ok(&c, text);
+    assert_int_equal(c.nsynthetic, 2);
+    assert_string_equal(c.synthetic[0].name, name1);
+    assert_string_equal(c.synthetic[1].name, name2);
+    assert_int_equal(c.synthetic[1].kind, SB_SYNTH_HUMIDITY);
+    assert_string_equal(c.alert_rules[0].sensor, name2);
+    sb_config_free(&c);
+    snprintf(text, sizeof(text), "[synthetic.%sx]\nkind = energy\n", name1);
+    load_fails(text, ":1: [synthetic.", "synthetic sensor name longer than 63 characters", NULL);
+
+    /* The longest topic_prefix a line can hold with the longest name
+     * still fits Kafka's 249 characters (the check is a guard). */
+    char prefix[200];
+    memset(prefix, 'p', 184);
+    prefix[184] = '\0';
+    snprintf(text, sizeof(text), "[kafka]\ntopic_prefix=%s\n[synthetic.%s]\nkind = energy\n",
+             prefix, name1);
+    load_ok(&c, text);
+    assert_int_equal(strlen(c.topic_prefix) + 1 + strlen(c.synthetic[0].name), 248);
+    sb_config_free(&c);
+}
+
+static void config_restart_key_new_sections(void **state)
+{
+    (void)state;
+    static const char base[] = "[windows]\nsizes = 1m 5m\n"
+                               "[alert.TS1]\nhigh_warning = 60\nzscore = 4\n"
+                               "[synthetic.oven]\nkind = temperature\nseed = 1\n";
+    struct sb_config a, b;
+    load_ok(&a, base);
+
+    /* Alert rules and synthetic sensors may change, appear or go. */
+    static const char *const reloadable[] = {
+        "[windows]\nsizes = 5m 1m\n"
+        "[alert.TS1]\nhigh_warning = 61\nhysteresis = 1\nzscore = 3\nzscore_window = 5m\n"
+        "[synthetic.oven]\nkind = temperature\nseed = 2\nbase = 190\nmachine = Oven 2\n",
+        "[windows]\nsizes = 1m 5m\n",
+        "[windows]\nsizes = 1m 5m\n[alert.TS2]\nlow_warning = 40\n[synthetic.oven]\n"
+        "kind = energy\n[synthetic.fan]\nkind = vibration\n[alert.fan]\nhigh_warning = 5\n",
+    };
+    for (size_t i = 0; i < sizeof(reloadable) / sizeof(reloadable[0]); i++) {
+        load_ok(&b, reloadable[i]);
+        const char *key = sb_config_restart_key(&a, &b);
+        if (key)
+            print_error("for:\n%s\nunexpected restart key %s\n", reloadable[i], key);
+        assert_null(key);
+        sb_config_free(&b);
+    }
+
+    static const struct {
+        const char *text;
+        const char *key;
+    } cases[] = {
+        {"[windows]\nsizes = 1m 5m\nenabled = false\n", "windows.enabled"},
+        {"[windows]\nsizes = 1m\n", "windows.sizes"},
+        {"[windows]\nsizes = 1m 10m\n", "windows.sizes"},
+        {"[windows]\nsizes = 1m 5m 1h\n", "windows.sizes"},
+        {"[windows]\nsizes = 1m 5m\nwatermark = 11s\n", "windows.watermark"},
+        {"[windows]\nsizes = 1m 5m\nmax_open = 17\n", "windows.max_open"},
+        {"[windows]\nsizes = 1m 5m\ntopic = aggs\n", "windows.topic"},
+        {"[windows]\nsizes = 1m 5m\n[alerts]\nenabled = false\n", "alerts.enabled"},
+        {"[windows]\nsizes = 1m 5m\n[alerts]\ntopic = al\n", "alerts.topic"},
+        {"[windows]\nsizes = 1m 5m\n[alerts]\nrecent = 10\n", "alerts.recent"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        load_ok(&b, cases[i].text);
+        const char *key = sb_config_restart_key(&a, &b);
+        if (!key || strcmp(key, cases[i].key) != 0)
+            print_error("for:\n%s\nexpected %s, got %s\n", cases[i].text, cases[i].key,
+                        key ? key : "NULL");
+        assert_non_null(key);
+        assert_string_equal(key, cases[i].key);
+        sb_config_free(&b);
+    }
+    sb_config_free(&a);
+}
+
+static void config_errors_free_everything(void **state)
+{
+    (void)state;
+    /* Errors after rules and sensors were built: valgrind checks that
+     * sb_config_free releases what the failed load allocated. */
+    load_fails("[synthetic.a]\nkind = energy\nunit = x\nmachine = m\n[alert.a]\nhigh_warning = 1\n"
+               "[alert.TS1]\nhigh_warning = 1\n[alert.TS2]\nbogus = 1\n",
+               ":10: [alert.TS2] bogus: unknown key", NULL);
+    load_fails("[synthetic.a]\nkind = energy\nzone = z\n[alert.a]\nlow_warning = 2\n"
+               "high_warning = 1\n",
+               ":4: [alert.a]: low_warning", NULL);
+    load_fails("[windows]\ntopic = t\n[alerts]\ntopic = u\n[synthetic.a]\nkind = energy\n"
+               "[alert.a]\nhigh_warning = 1\n[replay]\ndataset = /nonexistent\n",
+               ":10: [replay] dataset: ", NULL);
+    /* Loading twice over a struct whose load failed, after freeing it. */
+    struct sb_config c;
+    char err[512];
+    load_raw(&c, "[synthetic.a]\nkind = x\n", err, sizeof(err));
+    sb_config_free(&c);
+    load_ok(&c, "[synthetic.a]\nkind = energy\n");
+    sb_config_free(&c);
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
@@ -708,6 +1519,24 @@ int main(int argc, char **argv)
         cmocka_unit_test(config_long_line_rejected),
         cmocka_unit_test(config_crlf_bom_and_comments),
         cmocka_unit_test(config_restart_key),
+        cmocka_unit_test(config_new_defaults),
+        cmocka_unit_test(config_windows_sizes),
+        cmocka_unit_test(config_windows_keys),
+        cmocka_unit_test(config_alerts_keys),
+        cmocka_unit_test(config_topics_must_not_clash),
+        cmocka_unit_test(config_durations),
+        cmocka_unit_test(config_alert_rule_keys),
+        cmocka_unit_test(config_alert_threshold_order),
+        cmocka_unit_test(config_alert_needs_a_rule),
+        cmocka_unit_test(config_alert_unknown_sensor),
+        cmocka_unit_test(config_alert_zscore_window),
+        cmocka_unit_test(config_alert_sections_merge),
+        cmocka_unit_test(config_limits),
+        cmocka_unit_test(config_synthetic_keys),
+        cmocka_unit_test(config_synthetic_kind_defaults),
+        cmocka_unit_test(config_synthetic_names),
+        cmocka_unit_test(config_restart_key_new_sections),
+        cmocka_unit_test(config_errors_free_everything),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
