@@ -13,6 +13,7 @@
 #include "kafka_util.h"
 #include "sensorbridge/log.h"
 #include "sensorbridge/producer.h"
+#include "sensorbridge/sensors.h"
 #include "sensorbridge/util.h"
 
 /* An idle consumer must still call rd_kafka_consumer_poll within
@@ -29,8 +30,12 @@ struct sb_consumer {
     uv_idle_t idle; /* continues a drain that hit SB_CONSUMER_BATCH */
     int open_handles;
     bool strict;
+    char **known; /* sorted synthetic sensor names accepted in strict mode */
+    size_t nknown;
+    char skip[2][256]; /* output topics: aggregates, alerts */
     uint64_t count;
     struct sb_ingest *ingest;
+    struct sb_analytics *analytics;
     struct sb_family *f_lag;
     struct sb_metric *rebalances;
     struct sb_metric *errors;
@@ -89,6 +94,37 @@ static int64_t produced_header(const rd_kafka_message_t *m)
     return v;
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static bool known_sensor(const struct sb_consumer *c, const char *name)
+{
+    return sb_sensors_find(name) ||
+           bsearch(&name, c->known, c->nknown, sizeof(*c->known), cmp_name) != NULL;
+}
+
+static void free_known(struct sb_consumer *c)
+{
+    for (size_t i = 0; i < c->nknown; i++)
+        free(c->known[i]);
+    free(c->known);
+    c->known = NULL;
+    c->nknown = 0;
+}
+
+void sb_consumer_reload(struct sb_consumer *c, const struct sb_config *cfg)
+{
+    free_known(c);
+    c->strict = cfg->strict_sensors;
+    c->known = sb_xcalloc(cfg->nsynthetic ? cfg->nsynthetic : 1, sizeof(*c->known));
+    for (size_t i = 0; i < cfg->nsynthetic; i++)
+        c->known[i] = sb_xstrdup(cfg->synthetic[i].name);
+    c->nknown = cfg->nsynthetic;
+    qsort(c->known, c->nknown, sizeof(*c->known), cmp_name);
+}
+
 static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m)
 {
     if (m->err) {
@@ -101,12 +137,24 @@ static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m)
                    rd_kafka_message_errstr(m), suppressed);
         return;
     }
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    if (strcmp(topic, c->skip[0]) == 0 || strcmp(topic, c->skip[1]) == 0) {
+        rd_kafka_offset_store(m->rkt, m->partition, m->offset);
+        return;
+    }
     c->count++;
     sb_ingest_consumed(c->ingest);
     struct sb_decoded d;
     enum sb_invalid_reason reason;
-    if (sb_codec_decode(m->payload, m->len, c->strict, &d, &reason) == 0) {
-        sb_ingest_sample(c->ingest, &d, produced_header(m), sb_now_wall_us());
+    int rc = sb_codec_decode(m->payload, m->len, 0, &d, &reason);
+    if (rc == 0 && c->strict && !known_sensor(c, d.sensor)) {
+        rc = -1;
+        reason = SB_INVALID_UNKNOWN_SENSOR;
+    }
+    if (rc == 0) {
+        if (sb_ingest_sample(c->ingest, &d, produced_header(m), sb_now_wall_us()) == 0 &&
+            c->analytics)
+            sb_analytics_sample(c->analytics, &d);
     } else {
         sb_ingest_invalid(c->ingest, reason);
         uint64_t suppressed = 0;
@@ -202,8 +250,9 @@ static void collect_lag(void *ud)
 }
 
 int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_config *cfg,
-                    const char *bootstraps, struct sb_ingest *ingest, struct sb_registry *reg,
-                    char *err, size_t errlen)
+                    const char *bootstraps, struct sb_ingest *ingest,
+                    struct sb_analytics *analytics, struct sb_registry *reg, char *err,
+                    size_t errlen)
 {
     char errstr[512];
     rd_kafka_conf_t *conf =
@@ -227,8 +276,10 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
         return -EINVAL;
     }
     c->loop = loop;
-    c->strict = cfg->strict_sensors;
     c->ingest = ingest;
+    c->analytics = analytics;
+    sb_consumer_reload(c, cfg);
+    sb_analytics_topics(cfg, c->skip[0], c->skip[1], sizeof(c->skip[0]));
     c->invalid_rl.interval_ns = 10ull * 1000000000u;
     c->error_rl.interval_ns = 10ull * 1000000000u;
     const char *lag_labels[] = {"topic", "partition"};
@@ -245,8 +296,6 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
         sb_registry_family(reg, SB_COUNTER, "sensorbridge_consumer_errors_total",
                            "Errors reported by the Kafka consumer.", 0, NULL, NULL, 0),
         NULL);
-    sb_registry_add_collector(reg, collect_lag, c);
-
     rd_kafka_poll_set_consumer(c->rk);
     /* The prefix may contain '.', a regex wildcard: escape it. */
     char pattern[512];
@@ -265,6 +314,7 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
     if (e) {
         snprintf(err, errlen, "[consumer]: subscribe %s: %s", pattern, rd_kafka_err2str(e));
         rd_kafka_destroy(c->rk);
+        free_known(c);
         free(c);
         return -EIO;
     }
@@ -275,6 +325,7 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
         snprintf(err, errlen, "[consumer]: eventfd: %s", strerror(en));
         rd_kafka_consumer_close(c->rk);
         rd_kafka_destroy(c->rk);
+        free_known(c);
         free(c);
         return -en;
     }
@@ -290,15 +341,12 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
     uv_idle_init(loop, &c->idle);
     c->idle.data = c;
     c->open_handles = 3;
+    /* Registered last: a failed start must leave no callback behind. */
+    sb_registry_add_collector(reg, collect_lag, c);
     sb_info("msg=\"consumer started\" group=%s pattern=\"%s\" bootstraps=%s", cfg->group_id,
             pattern, bootstraps);
     *out = c;
     return 0;
-}
-
-void sb_consumer_set_strict(struct sb_consumer *c, bool strict)
-{
-    c->strict = strict;
 }
 
 uint64_t sb_consumer_count(const struct sb_consumer *c)
@@ -312,6 +360,7 @@ static void handle_closed(uv_handle_t *h)
     if (--c->open_handles > 0)
         return;
     close(c->efd);
+    free_known(c);
     void (*cb)(void *) = c->close_cb;
     void *ud = c->close_ud;
     free(c);

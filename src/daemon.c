@@ -15,6 +15,7 @@
 #include <systemd/sd-daemon.h>
 #endif
 
+#include "sensorbridge/analytics.h"
 #include "sensorbridge/broker.h"
 #include "sensorbridge/config.h"
 #include "sensorbridge/consumer.h"
@@ -26,6 +27,7 @@
 #include "sensorbridge/registry.h"
 #include "sensorbridge/replay.h"
 #include "sensorbridge/sensors.h"
+#include "sensorbridge/synth.h"
 #include "sensorbridge/util.h"
 
 struct sb_daemon {
@@ -36,7 +38,11 @@ struct sb_daemon {
     const char *bootstraps;
     struct sb_producer *producer;
     struct sb_replay *replay;
+    struct sb_synth *synth;
     struct sb_ingest *ingest;
+    struct sb_analytics *analytics;
+    struct sb_producer_topic *out_aggregates;
+    struct sb_producer_topic *out_alerts;
     struct sb_consumer *consumer;
     struct sb_http *http;
     uv_signal_t sigint, sigterm, sighup;
@@ -72,8 +78,30 @@ static int sink_emit(void *ud, void *bound, const struct sb_sample *s)
 static void producer_drained(void *ud)
 {
     struct sb_daemon *d = ud;
-    if (d->replay && !d->stopping)
+    if (d->stopping)
+        return;
+    if (d->replay)
         sb_replay_resume(d->replay);
+    if (d->synth)
+        sb_synth_resume(d->synth);
+}
+
+static int synth_new(struct sb_daemon *d, const struct sb_config *cfg, struct sb_synth **out,
+                     char *err, size_t errlen)
+{
+    struct sb_source_sink sink = {.bind = sink_bind, .emit = sink_emit, .ud = d};
+    return sb_synth_new(out, &d->loop, cfg, d->reg, &sink, err, errlen);
+}
+
+/* ---- analytics -> producer ---- */
+
+static void publish(void *ud, enum sb_publish_kind kind, const char *key, const char *json,
+                    size_t len, int64_t ts_us)
+{
+    struct sb_daemon *d = ud;
+    struct sb_producer_topic *t = kind == SB_PUBLISH_AGGREGATE ? d->out_aggregates : d->out_alerts;
+    if (d->producer && t)
+        sb_producer_send_json(d->producer, t, key, json, len, ts_us);
 }
 
 static int replay_new(struct sb_daemon *d, const struct sb_config *cfg, struct sb_replay **out,
@@ -103,6 +131,26 @@ static void handle_healthz(void *ud, struct sb_http_response *resp)
     }
 }
 
+static void handle_alerts(void *ud, struct sb_http_response *resp)
+{
+    struct sb_daemon *d = ud;
+    resp->content_type = "application/json";
+    if (d->analytics)
+        sb_analytics_alerts_json(d->analytics, &resp->body);
+    else
+        sb_buf_puts(&resp->body, "{\"alerts\":[],\"capacity\":0}\n");
+}
+
+static void handle_windows(void *ud, struct sb_http_response *resp)
+{
+    struct sb_daemon *d = ud;
+    resp->content_type = "application/json";
+    if (d->analytics)
+        sb_analytics_windows_json(d->analytics, &resp->body);
+    else
+        sb_buf_puts(&resp->body, "{\"windows\":[],\"open\":0}\n");
+}
+
 static void handle_root(void *ud, struct sb_http_response *resp)
 {
     (void)ud;
@@ -113,6 +161,9 @@ static void handle_root(void *ud, struct sb_http_response *resp)
                 "<li><a href=\"/metrics\">/metrics</a> - Prometheus exposition</li>\n"
                 "<li><a href=\"/healthz\">/healthz</a> - liveness</li>\n"
                 "<li><a href=\"/api/v1/status\">/api/v1/status</a> - status as JSON</li>\n"
+                "<li><a href=\"/api/v1/windows\">/api/v1/windows</a> - last closed windows</li>\n"
+                "<li><a href=\"/api/v1/alerts\">/api/v1/alerts</a> - recent alerts, newest "
+                "first</li>\n"
                 "</ul>\n</body></html>\n");
 }
 
@@ -171,10 +222,46 @@ static bool replay_changed(const struct sb_config *a, const struct sb_config *b)
     return false;
 }
 
-static void replay_closed(void *ud)
+static void closed_noop(void *ud)
 {
     (void)ud;
 }
+
+static bool same_str(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static bool same_num(double a, double b)
+{
+    return (a != a && b != b) || a == b;
+}
+
+/* True if the synthetic streams must be recreated: a section changed, or
+ * the shared speed or event epoch did. */
+static bool synth_changed(const struct sb_config *a, const struct sb_config *b)
+{
+    if (a->nsynthetic != b->nsynthetic || a->speed != b->speed ||
+        a->event_epoch_us != b->event_epoch_us)
+        return true;
+    for (size_t i = 0; i < a->nsynthetic; i++) {
+        const struct sb_synth_cfg *x = &a->synthetic[i], *y = &b->synthetic[i];
+        if (!same_str(x->name, y->name) || x->kind != y->kind || !same_str(x->unit, y->unit) ||
+            !same_num(x->rate_hz, y->rate_hz) || !same_num(x->base, y->base) ||
+            !same_num(x->noise, y->noise) || !same_num(x->drift_per_hour, y->drift_per_hour) ||
+            !same_num(x->daily_amplitude, y->daily_amplitude) ||
+            !same_num(x->anomaly_probability, y->anomaly_probability) ||
+            !same_num(x->anomaly_magnitude, y->anomaly_magnitude) ||
+            x->anomaly_duration_us != y->anomaly_duration_us || x->seed != y->seed ||
+            x->max_samples != y->max_samples || !same_str(x->factory_section, y->factory_section) ||
+            !same_str(x->machine, y->machine) || !same_str(x->zone, y->zone))
+            return true;
+    }
+    return false;
+}
+
+static int create_topics(struct sb_daemon *d, const struct sb_config *cfg, char *err,
+                         size_t errlen);
 
 static void reload(struct sb_daemon *d)
 {
@@ -184,7 +271,10 @@ static void reload(struct sb_daemon *d)
     sb_config_defaults(&next);
     int rc = sb_config_load(&next, d->cfg.path, err, sizeof(err));
     const char *key = rc ? NULL : sb_config_restart_key(&d->cfg, &next);
-    struct sb_replay *fresh = NULL;
+    struct sb_replay *fresh_replay = NULL;
+    struct sb_synth *fresh_synth = NULL;
+    bool new_replay = !rc && !key && replay_changed(&d->cfg, &next);
+    bool new_synth = !rc && !key && synth_changed(&d->cfg, &next);
     if (rc) {
         sb_err("msg=\"reload refused, keeping the running configuration\" error=\"%s\"",
                sb_log_quote(err));
@@ -193,13 +283,28 @@ static void reload(struct sb_daemon *d)
                "configuration\" key=%s",
                key);
         rc = -EINVAL;
-    } else if (replay_changed(&d->cfg, &next) && next.replay_enabled && d->producer &&
-               (rc = replay_new(d, &next, &fresh, err, sizeof(err)))) {
+    } else if (new_replay && next.replay_enabled && d->producer &&
+               (rc = replay_new(d, &next, &fresh_replay, err, sizeof(err)))) {
         sb_err("msg=\"reload refused: new replay settings do not work, keeping the running "
+               "configuration\" error=\"%s\"",
+               sb_log_quote(err));
+    } else if (new_synth && d->producer &&
+               ((d->broker && (rc = create_topics(d, &next, err, sizeof(err)))) ||
+                (rc = synth_new(d, &next, &fresh_synth, err, sizeof(err))))) {
+        sb_err("msg=\"reload refused: new synthetic sensors do not work, keeping the running "
+               "configuration\" error=\"%s\"",
+               sb_log_quote(err));
+    } else if (d->analytics &&
+               (rc = sb_analytics_set_rules(d->analytics, &next, err, sizeof(err)))) {
+        sb_err("msg=\"reload refused: alert rules do not work, keeping the running "
                "configuration\" error=\"%s\"",
                sb_log_quote(err));
     }
     if (rc) {
+        if (fresh_replay)
+            sb_replay_close(fresh_replay, closed_noop, NULL);
+        if (fresh_synth)
+            sb_synth_close(fresh_synth, closed_noop, NULL);
         sb_counter_add(d->reloads_failed, 1);
         sb_config_free(&next);
         notify("READY=1");
@@ -208,18 +313,26 @@ static void reload(struct sb_daemon *d)
     /* Everything is validated: apply old -> new. */
     sb_log_level = next.log_level;
     if (d->consumer)
-        sb_consumer_set_strict(d->consumer, next.strict_sensors);
-    if (replay_changed(&d->cfg, &next)) {
+        sb_consumer_reload(d->consumer, &next);
+    if (new_replay) {
         if (d->replay) {
             sb_replay_stop(d->replay);
-            sb_replay_close(d->replay, replay_closed, NULL);
-            d->replay = NULL;
+            sb_replay_close(d->replay, closed_noop, NULL);
         }
-        d->replay = fresh;
+        d->replay = fresh_replay;
         if (d->replay)
             sb_replay_start(d->replay);
     } else if (d->replay) {
         sb_replay_set_speed(d->replay, next.speed);
+    }
+    if (new_synth) {
+        if (d->synth) {
+            sb_synth_stop(d->synth);
+            sb_synth_close(d->synth, closed_noop, NULL);
+        }
+        d->synth = fresh_synth;
+        if (d->synth)
+            sb_synth_start(d->synth);
     }
     sb_config_free(&d->cfg);
     d->cfg = next;
@@ -229,11 +342,6 @@ static void reload(struct sb_daemon *d)
 }
 
 /* ---- shutdown ---- */
-
-static void closed_noop(void *ud)
-{
-    (void)ud;
-}
 
 static void handle_closed(uv_handle_t *h)
 {
@@ -248,15 +356,20 @@ static void shutdown_daemon(struct sb_daemon *d, const char *why)
     notify("STOPPING=1");
     sb_notice("msg=\"stopping\" signal=%s", why);
     /* Order: stop sources -> flush the producer (bounded) -> commit and
-     * close the consumer -> stop HTTP -> close handles. The flush and
-     * the consumer close block, so no scrape runs in between. */
+     * close the consumer -> flush what the consumer's last messages
+     * published (aggregates, alerts) -> stop HTTP -> close handles. The
+     * flushes and the consumer close block, so no scrape runs in between. */
     if (d->replay)
         sb_replay_stop(d->replay);
+    if (d->synth)
+        sb_synth_stop(d->synth);
     if (d->producer)
         sb_producer_flush(d->producer, d->cfg.flush_timeout_ms);
     if (d->consumer) {
         sb_consumer_close(d->consumer, closed_noop, NULL);
         d->consumer = NULL;
+        if (d->producer)
+            sb_producer_flush(d->producer, d->cfg.flush_timeout_ms);
     }
     if (d->http) {
         sb_http_close(d->http, closed_noop, NULL);
@@ -265,6 +378,10 @@ static void shutdown_daemon(struct sb_daemon *d, const char *why)
     if (d->replay) {
         sb_replay_close(d->replay, closed_noop, NULL);
         d->replay = NULL;
+    }
+    if (d->synth) {
+        sb_synth_close(d->synth, closed_noop, NULL);
+        d->synth = NULL;
     }
     if (d->producer) {
         sb_producer_close(d->producer, closed_noop, NULL);
@@ -308,6 +425,32 @@ static void register_build_info(struct sb_daemon *d)
         NULL);
 }
 
+/* Embedded mode: the mock cluster cannot serve CreateTopics and pattern
+ * subscriptions only see topics that exist, so every topic sensorbridge
+ * writes is created up front (existing ones are left as they are). */
+static int create_topics(struct sb_daemon *d, const struct sb_config *cfg, char *err, size_t errlen)
+{
+    char topic[512];
+    int rc;
+    size_t n;
+    const struct sb_sensor_info *cat = sb_sensors_uci(&n);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(topic, sizeof(topic), "%s-%s", cfg->topic_prefix, cat[i].name);
+        if ((rc = sb_broker_create_topic(d->broker, topic, cfg->partitions, err, errlen)))
+            return rc;
+    }
+    for (size_t i = 0; i < cfg->nsynthetic; i++) {
+        snprintf(topic, sizeof(topic), "%s-%s", cfg->topic_prefix, cfg->synthetic[i].name);
+        if ((rc = sb_broker_create_topic(d->broker, topic, cfg->partitions, err, errlen)))
+            return rc;
+    }
+    char aggregates[256], alerts[256];
+    sb_analytics_topics(cfg, aggregates, alerts, sizeof(aggregates));
+    if ((rc = sb_broker_create_topic(d->broker, aggregates, cfg->partitions, err, errlen)))
+        return rc;
+    return sb_broker_create_topic(d->broker, alerts, cfg->partitions, err, errlen);
+}
+
 static int start(struct sb_daemon *d, char *err, size_t errlen)
 {
     int rc;
@@ -316,16 +459,9 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
     register_build_info(d);
 
     if (sb_config_embedded(&d->cfg)) {
-        if ((rc = sb_broker_new(&d->broker, d->cfg.embedded_brokers, err, errlen)))
+        if ((rc = sb_broker_new(&d->broker, d->cfg.embedded_brokers, err, errlen)) ||
+            (rc = create_topics(d, &d->cfg, err, errlen)))
             return rc;
-        size_t n;
-        const struct sb_sensor_info *cat = sb_sensors_uci(&n);
-        for (size_t i = 0; i < n; i++) {
-            char topic[512];
-            snprintf(topic, sizeof(topic), "%s-%s", d->cfg.topic_prefix, cat[i].name);
-            if ((rc = sb_broker_create_topic(d->broker, topic, d->cfg.partitions, err, errlen)))
-                return rc;
-        }
         d->bootstraps = sb_broker_bootstraps(d->broker);
     } else {
         d->bootstraps = d->cfg.brokers;
@@ -336,6 +472,10 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
                                   errlen)))
             return rc;
         sb_producer_on_drain(d->producer, producer_drained, d);
+        char aggregates[256], alerts[256];
+        sb_analytics_topics(&d->cfg, aggregates, alerts, sizeof(aggregates));
+        d->out_aggregates = sb_producer_output(d->producer, aggregates);
+        d->out_alerts = sb_producer_output(d->producer, alerts);
     }
     if (d->cfg.replay_enabled) {
         if (!d->producer)
@@ -343,10 +483,18 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
         else if ((rc = replay_new(d, &d->cfg, &d->replay, err, errlen)))
             return rc;
     }
+    if (d->cfg.nsynthetic && d->producer && (rc = synth_new(d, &d->cfg, &d->synth, err, errlen)))
+        return rc;
     if (d->cfg.consumer_enabled) {
         d->ingest = sb_ingest_new(d->reg);
-        if ((rc = sb_consumer_new(&d->consumer, &d->loop, &d->cfg, d->bootstraps, d->ingest, d->reg,
-                                  err, errlen)))
+        d->analytics = sb_analytics_new(&d->cfg, d->reg, publish, d, err, errlen);
+        if (!d->analytics)
+            return -EINVAL;
+        if (!d->producer && (d->cfg.windows_enabled || d->cfg.alerts_enabled))
+            sb_notice("msg=\"the producer is disabled: windows and alerts are served on "
+                      "/metrics and /api/v1 but not published to Kafka\"");
+        if ((rc = sb_consumer_new(&d->consumer, &d->loop, &d->cfg, d->bootstraps, d->ingest,
+                                  d->analytics, d->reg, err, errlen)))
             return rc;
     }
     if ((rc = sb_http_new(&d->http, &d->loop, d->cfg.listen, err, errlen)))
@@ -355,12 +503,16 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
     sb_http_route(d->http, "/metrics", handle_metrics, d);
     sb_http_route(d->http, "/healthz", handle_healthz, d);
     sb_http_route(d->http, "/api/v1/status", handle_status, d);
+    sb_http_route(d->http, "/api/v1/alerts", handle_alerts, d);
+    sb_http_route(d->http, "/api/v1/windows", handle_windows, d);
     if ((rc = sb_http_start(d->http, err, errlen)))
         return rc;
     sb_notice("msg=\"http listening\" listen=%s port=%u", d->cfg.listen, sb_http_port(d->http));
 
     if (d->replay)
         sb_replay_start(d->replay);
+    if (d->synth)
+        sb_synth_start(d->synth);
     return 0;
 }
 
@@ -405,6 +557,7 @@ int sb_daemon_main(const char *config_path)
     }
     /* librdkafka clients are gone; now the cluster they talked to. */
     sb_broker_free(d->broker);
+    sb_analytics_free(d->analytics);
     sb_ingest_free(d->ingest);
     sb_registry_free(d->reg);
     sb_config_free(&d->cfg);

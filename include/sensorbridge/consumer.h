@@ -3,7 +3,8 @@
  * consumer group subscribed to "^<prefix>-" topics by pattern. Each
  * message is decoded, validated and applied to the ingest; its offset is
  * stored only after that, and stored offsets are committed periodically
- * and on close (at-least-once after processing).
+ * and on close (at-least-once after processing). With strict_sensors, a
+ * sensor must be one of the 17 UCI sensors or a configured synthetic one.
  */
 #ifndef SB_CONSUMER_H
 #define SB_CONSUMER_H
@@ -12,6 +13,7 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "sensorbridge/analytics.h"
 #include "sensorbridge/config.h"
 #include "sensorbridge/ingest.h"
 #include "sensorbridge/registry.h"
@@ -20,12 +22,15 @@
 
 struct sb_consumer;
 
+/* analytics may be NULL. Messages on the aggregates and alerts topics
+ * (which the pattern also matches) are skipped without being counted. */
 int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_config *cfg,
-                    const char *bootstraps, struct sb_ingest *ingest, struct sb_registry *reg,
-                    char *err, size_t errlen);
+                    const char *bootstraps, struct sb_ingest *ingest,
+                    struct sb_analytics *analytics, struct sb_registry *reg, char *err,
+                    size_t errlen);
 
-/* Reload: change what can change without a restart. */
-void sb_consumer_set_strict(struct sb_consumer *c, bool strict);
+/* Reload: strict_sensors and the configured synthetic sensor names. */
+void sb_consumer_reload(struct sb_consumer *c, const struct sb_config *cfg);
 
 /* Messages applied so far (valid and invalid). */
 uint64_t sb_consumer_count(const struct sb_consumer *c);

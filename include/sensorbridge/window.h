@@ -3,19 +3,28 @@
  * sizes at once, closed by a watermark. Pure: no loop, no Kafka, no
  * registry; the caller passes event times and receives closed windows.
  *
- * A window of size S covers [k*S, (k+1)*S) in event time (Unix epoch
- * based, so 1-minute windows start on whole minutes). Per sensor the
- * watermark is the largest event time seen minus the allowed lateness; a
- * window closes once the watermark reaches its end. A sample whose window
- * has already closed is late: it is counted and dropped, never folded into
- * another window.
+ * A window of size S covers [k*S, (k+1)*S) in event time, k = floor(ts/S)
+ * (also for negative ts; Unix epoch based, so 1-minute windows start on
+ * whole minutes). Per sensor the watermark is the largest event time seen
+ * minus the allowed lateness L; a window closes once the watermark reaches
+ * its end (end <= watermark). A sample whose window has already closed is
+ * late: it is counted and dropped, never folded into another window. So a
+ * sample at ts is accepted for size S iff its window end > max_ts - L, and
+ * each window (sensor, size, start) is reported at most once, in
+ * increasing start order per sensor and size.
  *
  * Memory is bounded: at most max_open windows per sensor and size are
- * open; opening one more force-closes the oldest (counted). Sensors are
- * capped at SB_WINDOW_MAX_SENSORS.
+ * open; opening one more force-closes the oldest (reported with forced =
+ * 1). Windows are opened by their first sample only, so a sensor that
+ * stops sending leaves its windows open until it sends again (or until
+ * sb_windows_free). Sensors are capped at SB_WINDOW_MAX_SENSORS. No memory
+ * is allocated per sample: only per new sensor and, rarely, when a
+ * sensor's ring of open windows grows (up to max_open).
  *
- * Ownership: the engine owns its state; a struct sb_window_result passed
- * to the callback is valid only during the call.
+ * Ownership: the engine owns its state and copies sensor names; a struct
+ * sb_window_result passed to the callback (and its sensor string) is valid
+ * only during the call. The callback must not call back into the same
+ * engine.
  */
 #ifndef SB_WINDOW_H
 #define SB_WINDOW_H
@@ -24,17 +33,18 @@
 #include <stdint.h>
 
 #define SB_WINDOW_MAX_SENSORS 4096
+#define SB_WINDOW_NAME_MAX 63 /* longest sensor name, bytes (as on the wire) */
 
 struct sb_window_result {
     const char *sensor;
     int64_t size_us;
     int64_t start_us; /* inclusive */
     int64_t end_us;   /* exclusive */
-    uint64_t count;
-    double sum;
+    uint64_t count;   /* >= 1: windows are opened by a sample */
+    double sum;       /* plain running sum */
     double min;
     double max;
-    double mean;
+    double mean;         /* Welford, on values shifted by the window's first value */
     double stddev;       /* population standard deviation (Welford) */
     int64_t first_ts_us; /* earliest event time in the window */
     int64_t last_ts_us;  /* latest event time in the window */
@@ -45,22 +55,36 @@ typedef void (*sb_window_closed_cb)(void *ud, const struct sb_window_result *w);
 
 struct sb_windows;
 
-/* sizes_us: nsizes distinct sizes (each >= 1 s, dividing neither matters).
+/* sizes_us: nsizes (1..64) distinct sizes, each 1 s..2^61 us, in any
+ * order, and none needs to divide another. lateness_us: 0..2^61.
+ * max_open: 1..65536. cb: called for every closed window (may be NULL).
  * Returns NULL on invalid arguments. */
 struct sb_windows *sb_windows_new(const int64_t *sizes_us, size_t nsizes, int64_t lateness_us,
                                   int max_open, sb_window_closed_cb cb, void *ud);
+
+/* Frees everything; windows still open are discarded, not reported. */
 void sb_windows_free(struct sb_windows *w);
 
 enum sb_window_verdict {
     SB_WINDOW_ACCEPTED,
     SB_WINDOW_LATE,     /* too late for at least one size: counted, not applied there */
-    SB_WINDOW_OVERFLOW, /* sensor table full: not applied */
+    SB_WINDOW_OVERFLOW, /* sensor table full (or name empty/too long): not applied */
 };
 
-/* Adds one sample. Closes (and reports through the callback) every window
- * the advanced watermark passes, oldest first, before returning. Returns
- * SB_WINDOW_LATE if the sample was too late for any size (it is still
- * applied to the sizes whose window is open). */
+/* Adds one sample. If ts_us raises the sensor's maximum event time, first
+ * closes (and reports through the callback) every open window of that
+ * sensor, of every size, whose end <= the new watermark, ordered by end
+ * time, then by size. Then, per size: if the sample's window end <= the
+ * watermark the sample is late for that size; otherwise it is folded into
+ * its window, which is opened if needed. Opening a window when max_open
+ * are open force-closes the oldest first (reported at once, forced = 1); a
+ * sample whose window would itself be older than all max_open open ones is
+ * late (so a window is never reopened once reported).
+ *
+ * Returns SB_WINDOW_LATE if the sample was too late for any size (it is
+ * still applied to the sizes whose window is open). A non-finite value or
+ * |ts_us| > 2^62 (about 146,000 years; the codec never produces either)
+ * is applied nowhere and also returns SB_WINDOW_LATE. */
 enum sb_window_verdict sb_windows_add(struct sb_windows *w, const char *sensor, int64_t ts_us,
                                       double value);
 

@@ -1,0 +1,468 @@
+/* analytics.c - windows and alerts on the consumed stream. */
+#include "sensorbridge/analytics.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sensorbridge/alert.h"
+#include "sensorbridge/log.h"
+#include "sensorbridge/window.h"
+
+#define LAST_BUCKETS 1024 /* hash buckets of the last-closed-window table */
+
+struct last_window {
+    struct last_window *next;
+    char *sensor;
+    struct sb_window_result r; /* r.sensor points at .sensor */
+    struct sb_metric *count, *mean, *min, *max, *stddev, *end;
+};
+
+struct recent_alert {
+    char *json;
+};
+
+struct sb_analytics {
+    struct sb_registry *reg;
+    sb_publish_cb publish;
+    void *publish_ud;
+    struct sb_windows *windows;
+    struct sb_alerts *alerts;
+    struct sb_alert_rule_cfg *rules; /* deep copy, to detect changes on reload */
+    size_t nrules;
+
+    struct sb_family *f_late, *f_w_count, *f_w_mean, *f_w_min, *f_w_max, *f_w_stddev, *f_w_end;
+    struct sb_family *f_closed, *f_level, *f_alerts;
+    struct sb_metric *forced;
+    struct last_window *last[LAST_BUCKETS];
+
+    struct recent_alert *recent; /* ring, newest at (head - 1) */
+    size_t recent_cap, recent_len, recent_head;
+    struct sb_buf scratch;
+};
+
+/* ---- helpers ---- */
+
+static void put_num(struct sb_buf *b, double v)
+{
+    char tmp[40];
+    if (!isfinite(v)) {
+        sb_buf_puts(b, "null");
+        return;
+    }
+    sb_fmt_double(tmp, sizeof(tmp), v);
+    sb_buf_puts(b, tmp);
+}
+
+static void put_time(struct sb_buf *b, int64_t us)
+{
+    char tmp[40];
+    sb_fmt_rfc3339_us(tmp, sizeof(tmp), us);
+    sb_buf_putc(b, '"');
+    sb_buf_puts(b, tmp);
+    sb_buf_putc(b, '"');
+}
+
+static void put_str(struct sb_buf *b, const char *s)
+{
+    sb_buf_putc(b, '"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            sb_buf_printf(b, "\\%c", c);
+        else if (c < 0x20)
+            sb_buf_printf(b, "\\u%04x", c);
+        else
+            sb_buf_putc(b, (char)c);
+    }
+    sb_buf_putc(b, '"');
+}
+
+/* "60s", "300s": the window label. */
+static void size_label(char *out, size_t len, int64_t size_us)
+{
+    snprintf(out, len, "%llds", (long long)(size_us / 1000000));
+}
+
+static uint32_t hash_key(const char *s, int64_t size)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return (h ^ (uint32_t)(size / 1000000)) * 16777619u;
+}
+
+static void window_json(struct sb_buf *b, const struct sb_window_result *w)
+{
+    sb_buf_puts(b, "{\"sensor\":");
+    put_str(b, w->sensor);
+    sb_buf_printf(b,
+                  ",\"window_seconds\":%lld,\"window_start\":", (long long)(w->size_us / 1000000));
+    put_time(b, w->start_us);
+    sb_buf_puts(b, ",\"window_end\":");
+    put_time(b, w->end_us);
+    sb_buf_printf(b, ",\"count\":%llu,\"sum\":", (unsigned long long)w->count);
+    put_num(b, w->sum);
+    sb_buf_puts(b, ",\"min\":");
+    put_num(b, w->min);
+    sb_buf_puts(b, ",\"max\":");
+    put_num(b, w->max);
+    sb_buf_puts(b, ",\"mean\":");
+    put_num(b, w->mean);
+    sb_buf_puts(b, ",\"stddev\":");
+    put_num(b, w->stddev);
+    sb_buf_puts(b, ",\"first_event\":");
+    put_time(b, w->first_ts_us);
+    sb_buf_puts(b, ",\"last_event\":");
+    put_time(b, w->last_ts_us);
+    sb_buf_printf(b, ",\"forced\":%s}", w->forced ? "true" : "false");
+}
+
+/* ---- callbacks from the engines ---- */
+
+static struct last_window *last_window(struct sb_analytics *a, const char *sensor, int64_t size_us)
+{
+    uint32_t h = hash_key(sensor, size_us) % LAST_BUCKETS;
+    for (struct last_window *l = a->last[h]; l; l = l->next)
+        if (l->r.size_us == size_us && strcmp(l->sensor, sensor) == 0)
+            return l;
+    struct last_window *l = sb_xcalloc(1, sizeof(*l));
+    l->sensor = sb_xstrdup(sensor);
+    char label[32];
+    size_label(label, sizeof(label), size_us);
+    const char *lv[] = {sensor, label};
+    l->count = sb_family_child(a->f_w_count, lv);
+    l->mean = sb_family_child(a->f_w_mean, lv);
+    l->min = sb_family_child(a->f_w_min, lv);
+    l->max = sb_family_child(a->f_w_max, lv);
+    l->stddev = sb_family_child(a->f_w_stddev, lv);
+    l->end = sb_family_child(a->f_w_end, lv);
+    l->next = a->last[h];
+    a->last[h] = l;
+    return l;
+}
+
+static void window_closed(void *ud, const struct sb_window_result *w)
+{
+    struct sb_analytics *a = ud;
+    struct last_window *l = last_window(a, w->sensor, w->size_us);
+    l->r = *w;
+    l->r.sensor = l->sensor;
+    /* Children are NULL only past the registry's per-family cap. */
+    if (l->count) {
+        sb_gauge_set(l->count, (double)w->count);
+        sb_gauge_set(l->mean, w->mean);
+        sb_gauge_set(l->min, w->min);
+        sb_gauge_set(l->max, w->max);
+        sb_gauge_set(l->stddev, w->stddev);
+        sb_gauge_set(l->end, (double)w->end_us / 1e6);
+    }
+    char label[32];
+    size_label(label, sizeof(label), w->size_us);
+    const char *lv[] = {label};
+    sb_counter_add(sb_family_child(a->f_closed, lv), 1);
+    if (w->forced)
+        sb_counter_add(a->forced, 1);
+    sb_buf_reset(&a->scratch);
+    window_json(&a->scratch, w);
+    if (a->publish)
+        a->publish(a->publish_ud, SB_PUBLISH_AGGREGATE, w->sensor, a->scratch.data, a->scratch.len,
+                   w->end_us);
+    if (a->alerts)
+        sb_alerts_window(a->alerts, w->sensor, w->size_us, w->end_us, w->mean);
+}
+
+static void alert_fired(void *ud, const struct sb_alert_event *e)
+{
+    struct sb_analytics *a = ud;
+    const char *lv_level[] = {e->sensor, e->rule};
+    struct sb_metric *m = sb_family_child(a->f_level, lv_level);
+    if (m)
+        sb_gauge_set(m, e->level);
+    if (e->level > e->from) {
+        const char *lv[] = {e->sensor, sb_alert_level_name(e->level)};
+        sb_counter_add(sb_family_child(a->f_alerts, lv), 1);
+    }
+    struct sb_buf *b = &a->scratch;
+    sb_buf_reset(b);
+    sb_buf_puts(b, "{\"timestamp\":");
+    put_time(b, e->ts_us);
+    sb_buf_puts(b, ",\"sensor\":");
+    put_str(b, e->sensor);
+    sb_buf_puts(b, ",\"rule\":");
+    put_str(b, e->rule);
+    sb_buf_printf(b, ",\"level\":\"%s\",\"previous_level\":\"%s\",\"value\":",
+                  sb_alert_level_name(e->level), sb_alert_level_name(e->from));
+    put_num(b, e->value);
+    sb_buf_puts(b, ",\"threshold\":");
+    put_num(b, e->threshold);
+    sb_buf_puts(b, ",\"message\":");
+    put_str(b, e->message);
+    sb_buf_putc(b, '}');
+    sb_notice("msg=\"alert\" sensor=%s rule=%s level=%s previous=%s value=%g threshold=%g",
+              e->sensor, e->rule, sb_alert_level_name(e->level), sb_alert_level_name(e->from),
+              e->value, e->threshold);
+
+    struct recent_alert *slot = &a->recent[a->recent_head];
+    free(slot->json);
+    slot->json = sb_xstrndup(b->data, b->len);
+    a->recent_head = (a->recent_head + 1) % a->recent_cap;
+    if (a->recent_len < a->recent_cap)
+        a->recent_len++;
+    if (a->publish)
+        a->publish(a->publish_ud, SB_PUBLISH_ALERT, e->sensor, b->data, b->len, e->ts_us);
+}
+
+/* ---- rules ---- */
+
+static bool same_double(double x, double y)
+{
+    return (isnan(x) && isnan(y)) || x == y;
+}
+
+static bool rules_equal(const struct sb_alert_rule_cfg *a, size_t na,
+                        const struct sb_alert_rule_cfg *b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++) {
+        const struct sb_alert_rule_cfg *x = &a[i], *y = &b[i];
+        if (strcmp(x->sensor, y->sensor) || !same_double(x->low_critical, y->low_critical) ||
+            !same_double(x->low_warning, y->low_warning) ||
+            !same_double(x->high_warning, y->high_warning) ||
+            !same_double(x->high_critical, y->high_critical) ||
+            !same_double(x->hysteresis, y->hysteresis) ||
+            x->min_duration_us != y->min_duration_us || !same_double(x->zscore, y->zscore) ||
+            x->zscore_baseline != y->zscore_baseline ||
+            x->zscore_window_us != y->zscore_window_us || x->zscore_on != y->zscore_on)
+            return false;
+    }
+    return true;
+}
+
+static void free_rules(struct sb_alert_rule_cfg *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(r[i].sensor);
+    free(r);
+}
+
+static struct sb_alert_rule_cfg *copy_rules(const struct sb_alert_rule_cfg *r, size_t n)
+{
+    struct sb_alert_rule_cfg *c = sb_xcalloc(n ? n : 1, sizeof(*c));
+    for (size_t i = 0; i < n; i++) {
+        c[i] = r[i];
+        c[i].sensor = sb_xstrdup(r[i].sensor);
+    }
+    return c;
+}
+
+int sb_analytics_set_rules(struct sb_analytics *a, const struct sb_config *cfg, char *err,
+                           size_t errlen)
+{
+    size_t n = cfg->alerts_enabled ? cfg->nalert_rules : 0;
+    if (a->rules && rules_equal(a->rules, a->nrules, cfg->alert_rules, n))
+        return 0;
+    struct sb_alerts *fresh = NULL;
+    if (n) {
+        if (sb_alerts_validate(cfg->alert_rules, n, err, errlen))
+            return -EINVAL;
+        fresh = sb_alerts_new(cfg->alert_rules, n, alert_fired, a);
+        if (!fresh) {
+            snprintf(err, errlen, "[alert.*]: invalid alert rules");
+            return -EINVAL;
+        }
+    }
+    sb_alerts_free(a->alerts);
+    a->alerts = fresh;
+    free_rules(a->rules, a->nrules);
+    a->rules = copy_rules(cfg->alert_rules, n);
+    a->nrules = n;
+    /* Every rule starts again from normal: reset the exported levels. */
+    sb_family_clear(a->f_level);
+    for (size_t i = 0; i < n; i++) {
+        const struct sb_alert_rule_cfg *r = &cfg->alert_rules[i];
+        bool threshold = !isnan(r->low_critical) || !isnan(r->low_warning) ||
+                         !isnan(r->high_warning) || !isnan(r->high_critical);
+        if (threshold) {
+            const char *lv[] = {r->sensor, "threshold"};
+            sb_gauge_set(sb_family_child(a->f_level, lv), 0);
+        }
+        if (!isnan(r->zscore)) {
+            const char *lv[] = {r->sensor, "zscore"};
+            sb_gauge_set(sb_family_child(a->f_level, lv), 0);
+        }
+    }
+    return 0;
+}
+
+/* ---- lifecycle ---- */
+
+struct sb_analytics *sb_analytics_new(const struct sb_config *cfg, struct sb_registry *reg,
+                                      sb_publish_cb cb, void *ud, char *err, size_t errlen)
+{
+    struct sb_analytics *a = sb_xcalloc(1, sizeof(*a));
+    a->reg = reg;
+    a->publish = cb;
+    a->publish_ud = ud;
+    sb_buf_init(&a->scratch);
+    a->recent_cap = cfg->recent_alerts > 0 ? (size_t)cfg->recent_alerts : 1;
+    a->recent = sb_xcalloc(a->recent_cap, sizeof(*a->recent));
+
+    const char *sensor_label[] = {"sensor"};
+    const char *win_labels[] = {"sensor", "window"};
+    a->f_late = sb_registry_family(reg, SB_COUNTER, "sensorbridge_window_late_samples_total",
+                                   "Samples that arrived after the watermark had closed their "
+                                   "window, by sensor; counted and not aggregated.",
+                                   1, sensor_label, NULL, 0);
+    a->f_w_count = sb_registry_family(reg, SB_GAUGE, "sensorbridge_window_samples",
+                                      "Samples in the last closed window, by sensor and window "
+                                      "size.",
+                                      2, win_labels, NULL, 0);
+    a->f_w_mean = sb_registry_family(reg, SB_GAUGE, "sensorbridge_window_mean",
+                                     "Mean of the last closed window, in the sensor's unit.", 2,
+                                     win_labels, NULL, 0);
+    a->f_w_min = sb_registry_family(reg, SB_GAUGE, "sensorbridge_window_min",
+                                    "Minimum of the last closed window, in the sensor's unit.", 2,
+                                    win_labels, NULL, 0);
+    a->f_w_max = sb_registry_family(reg, SB_GAUGE, "sensorbridge_window_max",
+                                    "Maximum of the last closed window, in the sensor's unit.", 2,
+                                    win_labels, NULL, 0);
+    a->f_w_stddev = sb_registry_family(reg, SB_GAUGE, "sensorbridge_window_stddev",
+                                       "Population standard deviation of the last closed "
+                                       "window, in the sensor's unit.",
+                                       2, win_labels, NULL, 0);
+    a->f_w_end = sb_registry_family(reg, SB_GAUGE, "sensorbridge_window_end_timestamp_seconds",
+                                    "End (exclusive) of the last closed window in event time, "
+                                    "Unix seconds.",
+                                    2, win_labels, NULL, 0);
+    const char *window_label[] = {"window"};
+    a->f_closed = sb_registry_family(reg, SB_COUNTER, "sensorbridge_windows_closed_total",
+                                     "Windows closed and published, by window size.", 1,
+                                     window_label, NULL, 0);
+    a->forced = sb_family_child(
+        sb_registry_family(reg, SB_COUNTER, "sensorbridge_windows_forced_total",
+                           "Windows closed before the watermark passed them because a sensor "
+                           "had the maximum of open windows.",
+                           0, NULL, NULL, 0),
+        NULL);
+    const char *level_labels[] = {"sensor", "rule"};
+    a->f_level = sb_registry_family(reg, SB_GAUGE, "sensorbridge_alert_level",
+                                    "Current alert level by sensor and rule: 0 normal, 1 "
+                                    "warning, 2 critical.",
+                                    2, level_labels, NULL, 0);
+    const char *alert_labels[] = {"sensor", "level"};
+    a->f_alerts = sb_registry_family(reg, SB_COUNTER, "sensorbridge_alerts_total",
+                                     "Alerts raised (transitions up to warning or critical), by "
+                                     "sensor and level.",
+                                     2, alert_labels, NULL, 0);
+
+    if (cfg->windows_enabled && cfg->nwindow_sizes > 0) {
+        a->windows = sb_windows_new(cfg->window_sizes_us, cfg->nwindow_sizes, cfg->watermark_us,
+                                    cfg->max_open_windows, window_closed, a);
+        if (!a->windows) {
+            snprintf(err, errlen, "[windows]: invalid window settings");
+            sb_analytics_free(a);
+            return NULL;
+        }
+    }
+    if (sb_analytics_set_rules(a, cfg, err, errlen)) {
+        sb_analytics_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void sb_analytics_free(struct sb_analytics *a)
+{
+    if (!a)
+        return;
+    sb_windows_free(a->windows);
+    sb_alerts_free(a->alerts);
+    free_rules(a->rules, a->nrules);
+    for (size_t i = 0; i < LAST_BUCKETS; i++) {
+        while (a->last[i]) {
+            struct last_window *l = a->last[i];
+            a->last[i] = l->next;
+            free(l->sensor);
+            free(l);
+        }
+    }
+    for (size_t i = 0; i < a->recent_cap; i++)
+        free(a->recent[i].json);
+    free(a->recent);
+    sb_buf_free(&a->scratch);
+    free(a);
+}
+
+void sb_analytics_sample(struct sb_analytics *a, const struct sb_decoded *d)
+{
+    if (a->windows && sb_windows_add(a->windows, d->sensor, d->ts_us, d->value) == SB_WINDOW_LATE) {
+        const char *lv[] = {d->sensor};
+        struct sb_metric *m = sb_family_child(a->f_late, lv);
+        if (m)
+            sb_counter_add(m, 1);
+    }
+    if (a->alerts)
+        sb_alerts_sample(a->alerts, d->sensor, d->ts_us, d->value);
+}
+
+/* ---- status API ---- */
+
+void sb_analytics_alerts_json(const struct sb_analytics *a, struct sb_buf *out)
+{
+    sb_buf_puts(out, "{\"alerts\":[");
+    for (size_t i = 0; i < a->recent_len; i++) {
+        size_t at = (a->recent_head + a->recent_cap - 1 - i) % a->recent_cap;
+        if (i)
+            sb_buf_putc(out, ',');
+        sb_buf_puts(out, a->recent[at].json);
+    }
+    sb_buf_printf(out, "],\"capacity\":%zu}\n", a->recent_cap);
+}
+
+static int cmp_last(const void *x, const void *y)
+{
+    const struct last_window *a = *(const struct last_window *const *)x;
+    const struct last_window *b = *(const struct last_window *const *)y;
+    int c = strcmp(a->sensor, b->sensor);
+    if (c)
+        return c;
+    return (a->r.size_us > b->r.size_us) - (a->r.size_us < b->r.size_us);
+}
+
+void sb_analytics_windows_json(const struct sb_analytics *a, struct sb_buf *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < LAST_BUCKETS; i++)
+        for (struct last_window *l = a->last[i]; l; l = l->next)
+            n++;
+    struct last_window **all = sb_xcalloc(n ? n : 1, sizeof(*all));
+    n = 0;
+    for (size_t i = 0; i < LAST_BUCKETS; i++)
+        for (struct last_window *l = a->last[i]; l; l = l->next)
+            all[n++] = l;
+    qsort(all, n, sizeof(*all), cmp_last);
+    sb_buf_puts(out, "{\"windows\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            sb_buf_putc(out, ',');
+        window_json(out, &all[i]->r);
+    }
+    sb_buf_printf(out, "],\"open\":%zu}\n", a->windows ? sb_windows_open_count(a->windows) : 0);
+    free(all);
+}
+
+void sb_analytics_topics(const struct sb_config *cfg, char *aggregates, char *alerts, size_t len)
+{
+    if (cfg->aggregates_topic && cfg->aggregates_topic[0])
+        snprintf(aggregates, len, "%s", cfg->aggregates_topic);
+    else
+        snprintf(aggregates, len, "%s-aggregates", cfg->topic_prefix);
+    if (cfg->alerts_topic && cfg->alerts_topic[0])
+        snprintf(alerts, len, "%s", cfg->alerts_topic);
+    else
+        snprintf(alerts, len, "%s-alerts", cfg->topic_prefix);
+}

@@ -1,0 +1,408 @@
+/* window.c - event-time tumbling windows per sensor and size, closed by a
+ * per-sensor watermark. */
+#include "sensorbridge/window.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sensorbridge/util.h"
+
+/* Event times beyond +-2^62 us are refused so that window starts, ends
+ * and watermarks never overflow int64 (sizes and lateness are <= 2^61). */
+#define TS_LIMIT (INT64_C(1) << 62)
+#define SIZE_LIMIT (INT64_C(1) << 61)
+#define MAX_SIZES 64
+#define MAX_OPEN 65536
+/* Most sensors have one or two windows open per size (lateness < size),
+ * so rings start small and double on demand up to max_open. */
+#define RING_INITIAL 4
+
+/* One open window. Welford's update runs on value - pivot, pivot being the
+ * window's first value: with data like 1e9 + noise the shifted values are
+ * exact (Sterbenz) and small, so mean and M2 keep full precision, where
+ * plain Welford loses digits in proportion to offset / spread (the unit
+ * test shows it missing 1e-12) and the sum-of-squares formula loses all. */
+struct acc {
+    int64_t start;
+    int64_t first_ts;
+    int64_t last_ts;
+    uint64_t count;
+    double pivot;
+    double mean; /* of value - pivot */
+    double m2;   /* sum of squared deviations from the mean */
+    double sum;
+    double min;
+    double max;
+};
+
+/* The open windows of one sensor and size, sorted by start, oldest at
+ * head. A ring because windows close at the front and open at the back. */
+struct ring {
+    struct acc *w;
+    uint32_t head;
+    uint32_t n;
+    uint32_t cap; /* power of two, 0 until the first window opens */
+};
+
+struct sensor {
+    char name[SB_WINDOW_NAME_MAX + 1];
+    uint64_t hash;
+    bool seen;
+    int64_t max_ts;
+    /* Smallest end among the open windows of all sizes (INT64_MAX if none):
+     * the per-sample test for "anything to close" is one comparison. */
+    int64_t next_end;
+    struct ring rings[]; /* one per size, same order as sb_windows.sizes */
+};
+
+struct sb_windows {
+    int64_t *sizes; /* ascending, so ties on end time close the smaller size first */
+    size_t nsizes;
+    int64_t lateness;
+    uint32_t max_open;
+    sb_window_closed_cb cb;
+    void *ud;
+    struct sensor **table; /* open addressing, linear probing, load <= 1/2 */
+    size_t tablesize;      /* power of two */
+    size_t nsensors;
+    /* Consumers see runs of one sensor's samples (one partition batch at a
+     * time): remembering the last hit skips hashing for most samples. */
+    struct sensor *last;
+    size_t open;
+};
+
+static uint64_t hash_name(const char *s, size_t *len)
+{
+    /* FNV-1a: names are short and this runs per sample. */
+    uint64_t h = UINT64_C(14695981039346656037);
+    const char *p = s;
+    for (; *p; p++) {
+        h ^= (unsigned char)*p;
+        h *= UINT64_C(1099511628211);
+    }
+    *len = (size_t)(p - s);
+    return h;
+}
+
+static void table_insert(struct sensor **table, size_t size, struct sensor *s)
+{
+    size_t i = s->hash & (size - 1);
+    while (table[i])
+        i = (i + 1) & (size - 1);
+    table[i] = s;
+}
+
+static struct sensor *lookup(struct sb_windows *w, const char *name)
+{
+    if (w->last && strcmp(w->last->name, name) == 0)
+        return w->last;
+    size_t len;
+    uint64_t h = hash_name(name, &len);
+    if (len == 0 || len > SB_WINDOW_NAME_MAX)
+        return NULL;
+    size_t i = h & (w->tablesize - 1);
+    for (struct sensor *s; (s = w->table[i]); i = (i + 1) & (w->tablesize - 1)) {
+        if (s->hash == h && strcmp(s->name, name) == 0)
+            return w->last = s;
+    }
+    if (w->nsensors >= SB_WINDOW_MAX_SENSORS)
+        return NULL;
+
+    struct sensor *s = sb_xcalloc(1, sizeof(*s) + w->nsizes * sizeof(s->rings[0]));
+    memcpy(s->name, name, len + 1);
+    s->hash = h;
+    s->next_end = INT64_MAX;
+    if (2 * (w->nsensors + 1) > w->tablesize) {
+        size_t size = w->tablesize * 2;
+        struct sensor **table = sb_xcalloc(size, sizeof(*table));
+        for (size_t k = 0; k < w->tablesize; k++)
+            if (w->table[k])
+                table_insert(table, size, w->table[k]);
+        free(w->table);
+        w->table = table;
+        w->tablesize = size;
+    }
+    table_insert(w->table, w->tablesize, s);
+    w->nsensors++;
+    return w->last = s;
+}
+
+static struct acc *ring_at(const struct ring *r, uint32_t i)
+{
+    return &r->w[(r->head + i) & (r->cap - 1)];
+}
+
+static void ring_grow(struct ring *r)
+{
+    uint32_t cap = r->cap ? r->cap * 2 : RING_INITIAL;
+    struct acc *w = sb_xmalloc(cap * sizeof(*w));
+    for (uint32_t i = 0; i < r->n; i++)
+        w[i] = *ring_at(r, i);
+    free(r->w);
+    r->w = w;
+    r->head = 0;
+    r->cap = cap;
+}
+
+/* Inserts an uninitialized slot at position pos (0..n) and returns it. */
+static struct acc *ring_insert(struct ring *r, uint32_t pos)
+{
+    if (r->n == r->cap)
+        ring_grow(r);
+    /* Out-of-order windows are rare and rings short: shifting the tail by
+     * one is cheaper than anything smarter. */
+    for (uint32_t i = r->n; i > pos; i--)
+        *ring_at(r, i) = *ring_at(r, i - 1);
+    r->n++;
+    return ring_at(r, pos);
+}
+
+static void recompute_next_end(const struct sb_windows *w, struct sensor *s)
+{
+    int64_t next = INT64_MAX;
+    for (size_t k = 0; k < w->nsizes; k++) {
+        const struct ring *r = &s->rings[k];
+        if (r->n) {
+            int64_t end = ring_at(r, 0)->start + w->sizes[k];
+            if (end < next)
+                next = end;
+        }
+    }
+    s->next_end = next;
+}
+
+/* Removes the oldest window of size k and reports it. The sensor's state
+ * is consistent before the callback runs. */
+static void close_oldest(struct sb_windows *w, struct sensor *s, size_t k, int forced)
+{
+    struct ring *r = &s->rings[k];
+    struct acc a = *ring_at(r, 0);
+    r->head = (r->head + 1) & (r->cap - 1);
+    r->n--;
+    w->open--;
+    recompute_next_end(w, s);
+    if (!w->cb)
+        return;
+    struct sb_window_result res = {
+        .sensor = s->name,
+        .size_us = w->sizes[k],
+        .start_us = a.start,
+        .end_us = a.start + w->sizes[k],
+        .count = a.count,
+        .sum = a.sum,
+        .min = a.min,
+        .max = a.max,
+        .mean = a.pivot + a.mean,
+        .stddev = sqrt(a.m2 / (double)a.count),
+        .first_ts_us = a.first_ts,
+        .last_ts_us = a.last_ts,
+        .forced = forced,
+    };
+    w->cb(w->ud, &res);
+}
+
+/* Closes every window with end <= watermark, oldest end first, smaller
+ * size first on equal ends. Each iteration costs O(nsizes) and closes one
+ * window that was opened by at least one sample: amortized O(nsizes). */
+static void close_until(struct sb_windows *w, struct sensor *s, int64_t watermark)
+{
+    while (s->next_end <= watermark) {
+        size_t best = 0;
+        int64_t best_end = INT64_MAX;
+        for (size_t k = 0; k < w->nsizes; k++) {
+            const struct ring *r = &s->rings[k];
+            if (r->n) {
+                int64_t end = ring_at(r, 0)->start + w->sizes[k];
+                if (end < best_end) {
+                    best_end = end;
+                    best = k;
+                }
+            }
+        }
+        close_oldest(w, s, best, 0);
+    }
+}
+
+/* The open window of size k that holds ts, or NULL with *pos set to where
+ * a window for ts would go. Searching from the newest by range rather than
+ * by computed start spares the 64-bit division (floor_div) for nearly
+ * every sample: in-order data hits on the first compare. */
+static struct acc *find_open(const struct ring *r, int64_t size, int64_t ts, uint32_t *pos)
+{
+    uint32_t i = r->n;
+    while (i > 0) {
+        struct acc *a = ring_at(r, i - 1);
+        if (ts >= a->start) {
+            if (ts - a->start < size)
+                return a;
+            break;
+        }
+        i--;
+    }
+    *pos = i;
+    return NULL;
+}
+
+/* Opens the window of size k starting at start at position pos; NULL if
+ * max_open are open and it would be older than all of them (force-closing
+ * the oldest would then mean closing it).
+ *
+ * That rule is also what keeps a force-closed window from being reopened
+ * and reported twice: right after a forced close the ring is full again
+ * and every open window is newer than the closed one, and a slot frees up
+ * only when the watermark passes one of those newer windows, which makes
+ * the closed one late by the watermark as well. */
+static struct acc *open_at(struct sb_windows *w, struct sensor *s, size_t k, int64_t start,
+                           uint32_t pos)
+{
+    struct ring *r = &s->rings[k];
+    if (r->n >= w->max_open) {
+        if (pos == 0)
+            return NULL;
+        close_oldest(w, s, k, 1);
+        pos--;
+    }
+    struct acc *a = ring_insert(r, pos);
+    a->start = start;
+    a->count = 0;
+    w->open++;
+    int64_t end = start + w->sizes[k];
+    if (end < s->next_end)
+        s->next_end = end;
+    return a;
+}
+
+static void fold(struct acc *a, int64_t ts, double v)
+{
+    if (a->count == 0) {
+        a->count = 1;
+        a->pivot = v;
+        a->mean = 0;
+        a->m2 = 0;
+        a->sum = v;
+        a->min = v;
+        a->max = v;
+        a->first_ts = ts;
+        a->last_ts = ts;
+        return;
+    }
+    /* Welford on the shifted value. */
+    double x = v - a->pivot;
+    a->count++;
+    double d = x - a->mean;
+    a->mean += d / (double)a->count;
+    a->m2 += d * (x - a->mean);
+    a->sum += v;
+    if (v < a->min)
+        a->min = v;
+    if (v > a->max)
+        a->max = v;
+    if (ts < a->first_ts)
+        a->first_ts = ts;
+    if (ts > a->last_ts)
+        a->last_ts = ts;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    if (a % b < 0)
+        q--;
+    return q;
+}
+
+struct sb_windows *sb_windows_new(const int64_t *sizes_us, size_t nsizes, int64_t lateness_us,
+                                  int max_open, sb_window_closed_cb cb, void *ud)
+{
+    if (!sizes_us || nsizes == 0 || nsizes > MAX_SIZES || lateness_us < 0 ||
+        lateness_us > SIZE_LIMIT || max_open < 1 || max_open > MAX_OPEN)
+        return NULL;
+    for (size_t i = 0; i < nsizes; i++) {
+        if (sizes_us[i] < 1000000 || sizes_us[i] > SIZE_LIMIT)
+            return NULL;
+        for (size_t j = 0; j < i; j++)
+            if (sizes_us[j] == sizes_us[i])
+                return NULL;
+    }
+    struct sb_windows *w = sb_xcalloc(1, sizeof(*w));
+    w->sizes = sb_xmalloc(nsizes * sizeof(*w->sizes));
+    /* Insertion sort: at most 64 sizes, once. */
+    for (size_t i = 0; i < nsizes; i++) {
+        size_t j = i;
+        while (j > 0 && w->sizes[j - 1] > sizes_us[i]) {
+            w->sizes[j] = w->sizes[j - 1];
+            j--;
+        }
+        w->sizes[j] = sizes_us[i];
+    }
+    w->nsizes = nsizes;
+    w->lateness = lateness_us;
+    w->max_open = (uint32_t)max_open;
+    w->cb = cb;
+    w->ud = ud;
+    w->tablesize = 16;
+    w->table = sb_xcalloc(w->tablesize, sizeof(*w->table));
+    return w;
+}
+
+void sb_windows_free(struct sb_windows *w)
+{
+    if (!w)
+        return;
+    for (size_t i = 0; i < w->tablesize; i++) {
+        struct sensor *s = w->table[i];
+        if (!s)
+            continue;
+        for (size_t k = 0; k < w->nsizes; k++)
+            free(s->rings[k].w);
+        free(s);
+    }
+    free(w->table);
+    free(w->sizes);
+    free(w);
+}
+
+enum sb_window_verdict sb_windows_add(struct sb_windows *w, const char *sensor, int64_t ts_us,
+                                      double value)
+{
+    if (!isfinite(value) || ts_us < -TS_LIMIT || ts_us > TS_LIMIT)
+        return SB_WINDOW_LATE;
+    struct sensor *s = lookup(w, sensor);
+    if (!s)
+        return SB_WINDOW_OVERFLOW;
+
+    if (!s->seen || ts_us > s->max_ts) {
+        s->seen = true;
+        s->max_ts = ts_us;
+        /* Close before applying: a slot freed here spares a forced close. */
+        if (s->next_end <= ts_us - w->lateness)
+            close_until(w, s, ts_us - w->lateness);
+    }
+    int64_t watermark = s->max_ts - w->lateness;
+
+    enum sb_window_verdict verdict = SB_WINDOW_ACCEPTED;
+    for (size_t k = 0; k < w->nsizes; k++) {
+        int64_t size = w->sizes[k];
+        uint32_t pos;
+        /* Open windows all end after the watermark: no lateness test. */
+        struct acc *a = find_open(&s->rings[k], size, ts_us, &pos);
+        if (!a) {
+            int64_t start = floor_div(ts_us, size) * size;
+            if (start + size > watermark)
+                a = open_at(w, s, k, start, pos);
+        }
+        if (!a) {
+            verdict = SB_WINDOW_LATE;
+            continue;
+        }
+        fold(a, ts_us, value);
+    }
+    return verdict;
+}
+
+size_t sb_windows_open_count(const struct sb_windows *w)
+{
+    return w->open;
+}

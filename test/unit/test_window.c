@@ -1,0 +1,688 @@
+/* test_window.c - event-time tumbling windows: statistics, watermark,
+ * lateness, several sizes, bounded state. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sensorbridge/util.h"
+#include "sensorbridge/window.h"
+
+#define S_US INT64_C(1000000)
+
+/* Every closed window, copied: results are valid only during the callback. */
+struct got {
+    struct sb_window_result r;
+    char sensor[SB_WINDOW_NAME_MAX + 1];
+};
+
+struct collector {
+    struct got *v;
+    size_t n;
+    size_t cap;
+};
+
+static void collect(void *ud, const struct sb_window_result *w)
+{
+    struct collector *c = ud;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 64;
+        c->v = sb_xrealloc(c->v, c->cap * sizeof(*c->v));
+    }
+    struct got *g = &c->v[c->n++];
+    g->r = *w;
+    snprintf(g->sensor, sizeof(g->sensor), "%s", w->sensor);
+    g->r.sensor = NULL;
+}
+
+static void collector_free(struct collector *c)
+{
+    free(c->v);
+    memset(c, 0, sizeof(*c));
+}
+
+static struct sb_windows *new1(int64_t size, int64_t lateness, int max_open, struct collector *c)
+{
+    int64_t sizes[] = {size};
+    struct sb_windows *w = sb_windows_new(sizes, 1, lateness, max_open, collect, c);
+    assert_non_null(w);
+    return w;
+}
+
+static void assert_close(double got, double want, double rel)
+{
+    double tol = rel * fmax(fabs(want), 1e-300);
+    if (!(fabs(got - want) <= tol))
+        fail_msg("got %.17g, want %.17g (rel %.3g)", got, want, fabs(got - want) / fabs(want));
+}
+
+/* The reference: two passes in long double over the same doubles, the
+ * mean corrected by the mean of the residuals (so it stays exact where
+ * long double is only double, as under valgrind). */
+struct ref {
+    long double mean;
+    long double stddev;
+    double min;
+    double max;
+};
+
+static struct ref two_pass(const double *x, size_t n)
+{
+    struct ref r = {0, 0, x[0], x[0]};
+    long double s = 0;
+    for (size_t i = 0; i < n; i++) {
+        s += x[i];
+        r.min = fmin(r.min, x[i]);
+        r.max = fmax(r.max, x[i]);
+    }
+    r.mean = s / (long double)n;
+    long double resid = 0;
+    for (size_t i = 0; i < n; i++)
+        resid += x[i] - r.mean;
+    r.mean += resid / (long double)n;
+    long double ss = 0;
+    for (size_t i = 0; i < n; i++)
+        ss += (x[i] - r.mean) * (x[i] - r.mean);
+    r.stddev = sqrtl(ss / (long double)n);
+    return r;
+}
+
+/* A reproducible generator for noise (xorshift64*), uniform in [-1, 1). */
+static double noise(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return (double)((x * UINT64_C(2685821657736338717)) >> 11) / 9007199254740992.0 * 2 - 1;
+}
+
+static void window_exact_stats_known_sequence(void **state)
+{
+    (void)state;
+    struct collector c = {0};
+    struct sb_windows *w = new1(60 * S_US, 0, 10, &c);
+    const double v[] = {4, 1, 3, 2};
+    const int64_t t[] = {5, 1, 59, 30}; /* seconds, out of order within the window */
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(sb_windows_add(w, "PS1", t[i] * S_US, v[i]), SB_WINDOW_ACCEPTED);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(sb_windows_open_count(w), 1);
+    /* The next window's first sample moves the watermark (lateness 0) to 60 s. */
+    assert_int_equal(sb_windows_add(w, "PS1", 60 * S_US, 100), SB_WINDOW_ACCEPTED);
+    assert_int_equal(c.n, 1);
+    const struct sb_window_result *r = &c.v[0].r;
+    assert_string_equal(c.v[0].sensor, "PS1");
+    assert_int_equal(r->size_us, 60 * S_US);
+    assert_int_equal(r->start_us, 0);
+    assert_int_equal(r->end_us, 60 * S_US);
+    assert_int_equal(r->count, 4);
+    assert_true(r->sum == 10);
+    assert_true(r->min == 1);
+    assert_true(r->max == 4);
+    assert_close(r->mean, 2.5, 1e-15);
+    assert_close(r->stddev, sqrt(1.25), 1e-15);
+    assert_int_equal(r->first_ts_us, 1 * S_US);
+    assert_int_equal(r->last_ts_us, 59 * S_US);
+    assert_int_equal(r->forced, 0);
+    assert_int_equal(sb_windows_open_count(w), 1);
+    sb_windows_free(w);
+    collector_free(&c);
+}
+
+static void window_single_sample_has_zero_stddev(void **state)
+{
+    (void)state;
+    struct collector c = {0};
+    struct sb_windows *w = new1(S_US, 0, 10, &c);
+    sb_windows_add(w, "a", 500000, -7.25);
+    sb_windows_add(w, "a", 1000000, 0);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.v[0].r.count, 1);
+    assert_true(c.v[0].r.mean == -7.25);
+    assert_true(c.v[0].r.sum == -7.25);
+    assert_true(c.v[0].r.stddev == 0);
+    assert_int_equal(c.v[0].r.first_ts_us, 500000);
+    assert_int_equal(c.v[0].r.last_ts_us, 500000);
+    sb_windows_free(w);
+    collector_free(&c);
+}
+
+/* Feeds n values at 100 Hz from t0 and checks the window they fill. */
+static void check_cycle(const double *x, size_t n, int64_t t0)
+{
+    struct collector c = {0};
+    int64_t sizes[] = {60 * S_US};
+    struct sb_windows *w = sb_windows_new(sizes, 1, 10 * S_US, 4, collect, &c);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(sb_windows_add(w, "PS2", t0 + (int64_t)i * 10000, x[i]),
+                         SB_WINDOW_ACCEPTED);
+    /* Past the window end plus the lateness. */
+    sb_windows_add(w, "PS2", t0 + 70 * S_US, 0);
+    assert_int_equal(c.n, 1);
+    const struct sb_window_result *r = &c.v[0].r;
+    struct ref ref = two_pass(x, n);
+    assert_int_equal(r->count, n);
+    assert_int_equal(r->start_us, t0);
+    assert_int_equal(r->end_us, t0 + 60 * S_US);
+    assert_int_equal(r->first_ts_us, t0);
+    assert_int_equal(r->last_ts_us, t0 + (int64_t)(n - 1) * 10000);
+    assert_true(r->min == ref.min);
+    assert_true(r->max == ref.max);
+    assert_close(r->mean, (double)ref.mean, 1e-12);
+    assert_close(r->stddev, (double)ref.stddev, 1e-12);
+    assert_close(r->sum, (double)(ref.mean * n), 1e-12);
+    sb_windows_free(w);
+    collector_free(&c);
+}
+
+static double *read_cycles(size_t *n)
+{
+    const char *dir = getenv("SB_FIXTURES");
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/PS2_cycles_0001-0002.txt",
+             dir && *dir ? dir : "test/fixtures");
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        fail_msg("cannot open %s (set SB_FIXTURES or run from the source root)", path);
+    size_t cap = 12000;
+    double *x = sb_xmalloc(cap * sizeof(*x));
+    *n = 0;
+    while (*n < cap && fscanf(fp, "%lf", &x[*n]) == 1)
+        (*n)++;
+    fclose(fp);
+    return x;
+}
+
+static void window_cycle_matches_two_pass(void **state)
+{
+    (void)state;
+    /* Real hydraulic data: PS2 is sampled at 100 Hz, 6000 values a cycle. */
+    size_t n;
+    double *x = read_cycles(&n);
+    assert_int_equal(n, 12000);
+    int64_t t0 = INT64_C(1700000040) * S_US; /* a whole minute */
+    check_cycle(x, 6000, t0);
+    check_cycle(x + 6000, 6000, t0 + 60 * S_US);
+    free(x);
+
+    /* A synthetic cycle with a mean far from zero and a small spread. */
+    uint64_t seed = 42;
+    double y[6000];
+    for (size_t i = 0; i < 6000; i++)
+        y[i] = 150 + 5 * sin((double)i / 300) + 0.01 * noise(&seed);
+    check_cycle(y, 6000, t0);
+}
+
+static void window_welford_large_offset(void **state)
+{
+    (void)state;
+    uint64_t seed = 7;
+    double x[6000];
+    for (size_t i = 0; i < 6000; i++)
+        x[i] = 1e9 + noise(&seed);
+    struct ref ref = two_pass(x, 6000);
+
+    /* The naive sum-of-squares formula loses everything to the offset... */
+    double s = 0, s2 = 0;
+    for (size_t i = 0; i < 6000; i++) {
+        s += x[i];
+        s2 += x[i] * x[i];
+    }
+    double naive_var = s2 / 6000 - (s / 6000) * (s / 6000);
+    double naive_sd = naive_var > 0 ? sqrt(naive_var) : 0;
+    assert_true(fabs(naive_sd - (double)ref.stddev) > 0.01 * (double)ref.stddev);
+
+    /* ...the engine keeps full precision. */
+    check_cycle(x, 6000, 0);
+
+    /* Also when the window's first value is not typical of it. */
+    x[0] = 1e9 - 1000;
+    check_cycle(x, 6000, 0);
+}
+
+static void window_out_of_order_within_lateness(void **state)
+{
+    (void)state;
+    struct collector c = {0};
+    struct sb_windows *w = new1(60 * S_US, 10 * S_US, 10, &c);
+    assert_int_equal(sb_windows_add(w, "x", 55 * S_US, 1), SB_WINDOW_ACCEPTED);
+    assert_int_equal(sb_windows_add(w, "x", 62 * S_US, 100), SB_WINDOW_ACCEPTED);
+    /* Watermark 52 s: [0, 60) is still open, the sample lands there. */
+    assert_int_equal(sb_windows_add(w, "x", 58 * S_US, 3), SB_WINDOW_ACCEPTED);
+    assert_int_equal(sb_windows_add(w, "x", 61 * S_US, 200), SB_WINDOW_ACCEPTED);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(sb_windows_open_count(w), 2);
+    /* Watermark 61 s closes [0, 60). */
+    assert_int_equal(sb_windows_add(w, "x", 71 * S_US, 300), SB_WINDOW_ACCEPTED);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.v[0].r.start_us, 0);
+    assert_int_equal(c.v[0].r.count, 2);
+    assert_true(c.v[0].r.sum == 4);
+    assert_int_equal(c.v[0].r.first_ts_us, 55 * S_US);
+    assert_int_equal(c.v[0].r.last_ts_us, 58 * S_US);
+    /* The second window holds 62, 61, 71 s, first_ts is the earliest. */
+    sb_windows_add(w, "x", 200 * S_US, 0);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.v[1].r.start_us, 60 * S_US);
+    assert_int_equal(c.v[1].r.count, 3);
+    assert_true(c.v[1].r.sum == 600);
+    assert_int_equal(c.v[1].r.first_ts_us, 61 * S_US);
+    assert_int_equal(c.v[1].r.last_ts_us, 71 * S_US);
+    sb_windows_free(w);
+    collector_free(&c);
+}
+
+static void window_out_of_order_opens_older_window(void **state)
+{
+    (void)state;
+    /* With a long lateness a sample may open a window between or before
+     * the open ones; it must still close in order. */
+    struct collector c = {0};
+    struct sb_windows *w = new1(10 * S_US, 60 * S_US, 10, &c);
+    sb_windows_add(w, "x", 45 * S_US, 4);
+    sb_windows_add(w, "x", 25 * S_US, 2);
+    sb_windows_add(w, "x", 5 * S_US, 0);
+    sb_windows_add(w, "x", 35 * S_US, 3);
+    sb_windows_add(w, "x", 15 * S_US, 1);
+    assert_int_equal(sb_windows_open_count(w), 5);
+    sb_windows_add(w, "x", 200 * S_US, 9);
+    assert_int_equal(c.n, 5);
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(c.v[i].r.start_us, (int64_t)i * 10 * S_US);
+        assert_true(c.v[i].r.mean == (double)i);
+    }
+    sb_windows_free(w);
+    collector_free(&c);
+}
+
+static void assert_same_result(const struct got *x, const struct got *y)
+{
+    assert_string_equal(x->sensor, y->sensor);
+    assert_int_equal(x->r.size_us, y->r.size_us);
+    assert_int_equal(x->r.start_us, y->r.start_us);
+    assert_int_equal(x->r.end_us, y->r.end_us);
+    assert_int_equal(x->r.count, y->r.count);
+    /* Bit-identical: the same samples folded in the same order. */
+    assert_memory_equal(&x->r.sum, &y->r.sum, sizeof(double));
+    assert_memory_equal(&x->r.min, &y->r.min, sizeof(double));
+    assert_memory_equal(&x->r.max, &y->r.max, sizeof(double));
+    assert_memory_equal(&x->r.mean, &y->r.mean, sizeof(double));
+    assert_memory_equal(&x->r.stddev, &y->r.stddev, sizeof(double));
+    assert_int_equal(x->r.first_ts_us, y->r.first_ts_us);
+    assert_int_equal(x->r.last_ts_us, y->r.last_ts_us);
+    assert_int_equal(x->r.forced, y->r.forced);
+}
+
+/* Runs a fixed sequence, with or without extra late samples mixed in. */
+static void run_with_late(struct collector *c, int with_late, int *nlate)
+{
+    struct sb_windows *w = new1(10 * S_US, 2 * S_US, 10, c);
+    *nlate = 0;
+    for (int64_t t = 0; t < 100; t++) {
+        assert_int_equal(sb_windows_add(w, "x", t * S_US, (double)(t * t % 17)),
+                         SB_WINDOW_ACCEPTED);
+        if (with_late && t % 10 == 5 && t > 10) {
+            /* Into the window before the current one: closed at t = 12, 22... */
+            enum sb_window_verdict v = sb_windows_add(w, "x", (t - 10) * S_US, 1e6);
+            assert_int_equal(v, SB_WINDOW_LATE);
+            (*nlate)++;
+        }
+    }
+    sb_windows_free(w);
+}
+
+static void window_late_samples_change_nothing(void **state)
+{
+    (void)state;
+    struct collector a = {0}, b = {0};
+    int na, nb;
+    run_with_late(&a, 0, &na);
+    run_with_late(&b, 1, &nb);
+    assert_int_equal(na, 0);
+    assert_int_equal(nb, 9);
+    assert_int_equal(a.n, b.n);
+    assert_int_equal(a.n, 9);
+    for (size_t i = 0; i < a.n; i++)
+        assert_same_result(&a.v[i], &b.v[i]);
+    collector_free(&a);
+    collector_free(&b);
+}
+
+static void window_lateness_boundary(void **state)
+{
+    (void)state;
+    struct collector c = {0};
+    struct sb_windows *w = new1(60 * S_US, 10 * S_US, 10, &c);
+    sb_windows_add(w, "x", 30 * S_US, 1);
+    /* max_ts 70 s - 1 us: watermark 60 s - 1 us < end 60 s: still open. */
+    sb_windows_add(w, "x", 70 * S_US - 1, 2);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(sb_windows_add(w, "x", 60 * S_US - 1, 3), SB_WINDOW_ACCEPTED);
+    /* max_ts 70 s: watermark 60 s = end: closed, and the sample is late. */
+    sb_windows_add(w, "x", 70 * S_US, 4);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.v[0].r.count, 2);
+    assert_int_equal(sb_windows_add(w, "x", 60 * S_US - 1, 5), SB_WINDOW_LATE);
+    /* A sample that does not raise max_ts but is within the lateness. */
+    assert_int_equal(sb_windows_add(w, "x", 60 * S_US, 6), SB_WINDOW_ACCEPTED);
+    sb_windows_free(w);
+    collector_free(&c);
+}
+
+static void window_watermark_zero(void **state)
+{
+    (void)state;
+    struct collector c = {0};
+    struct sb_windows *w = new1(S_US, 0, 10, &c);
+    sb_windows_add(w, "x", 0, 1);
+    sb_windows_add(w, "x", S_US - 1, 2);
+    assert_int_equal(c.n, 0);
+    /* A sample exactly at the end closes the window at once. */
+    sb_windows_add(w, "x", S_US, 3);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.v[0].r.count, 2);
+    /* Any sample of an earlier window is late, even 1 us after max_ts... */
+    assert_int_equal(sb_windows_add(w, "x", S_US - 1, 4), SB_WINDOW_LATE);
+    /* ...but one in the current window is not, even if older than max_ts. */
+    sb_windows_add(w, "x", S_US + 500000, 5);
+    assert_int_equal(sb_windows_add(w, "x", S_US + 1, 6), SB_WINDOW_ACCEPTED);
+    sb_windows_add(w, "x", 2 * S_US, 0);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.v[1].r.count, 3);
+    assert_true(c.v[1].r.sum == 14);
+    sb_windows_free(w);
+    collector_free(&c);
+}
+
+static void window_negative_timestamps(void **state)
+{
+    (void)state;
+    struct collector c = {0};
+    struct sb_windows *w = new1(60 * S_US, 0, 10, &c);
+    sb_windows_add(w, "x", -60 * S_US - 1, 1); /* [-120 s, -60 s) */
+    sb_windows_add(w, "x", -60 * S_US, 2);     /* [-60 s, 0) */
+    sb_windows_add(w, "x", -1, 3);             /* [-60 s, 0) */
+    sb_windows_add(w, "x", 0, 4);              /* [0, 60 s) */
+    sb_windows_add(w, "x", 60 * S_US, 5);
+    assert_int_equal(c.n, 3);
+    assert_int_equal(c.v[0].r.start_us, -120 * S_US);
+    assert_int_equal(c.v[0].r.end_us, -60 * S_US);
+    assert_int_equal(c.v[0].r.count, 1);
+    assert_int_equal(c.v[1].r.start_us, -60 * S_US);
+    assert_int_equal(c.v[1].r.end_us, 0);
+    assert_int_equal(c.v[1].r.count, 2);
+    assert_int_equal(c.v[1].r.first_ts_us, -60 * S_US);
+    assert_int_equal(c.v[1].r.last_ts_us, -1);
+    assert_int_equal(c.v[2].r.start_us, 0);
+    assert_int_equal(c.v[2].r.count, 1);
+    sb_windows_free(w);
+    collector_free(&c);
+}
+
+static void window_multiple_sizes_close_in_order(void **state)
+{
+    (void)state;
+    struct collector c = {0};
+    int64_t sizes[] = {300 * S_US, 60 * S_US}; /* any order */
+    struct sb_windows *w = sb_windows_new(sizes, 2, 5 * S_US, 10, collect, &c);
+    assert_non_null(w);
+    for (int64_t t = 0; t < 660; t++)
+        assert_int_equal(sb_windows_add(w, "x", t * S_US, 1), SB_WINDOW_ACCEPTED);
+    /* Watermark 654 s: 60 s windows up to 600 s and 300 s windows up to 600 s. */
+    assert_int_equal(c.n, 12);
+    const int64_t want_end[] = {60, 120, 180, 240, 300, 300, 360, 420, 480, 540, 600, 600};
+    const int64_t want_size[] = {60, 60, 60, 60, 60, 300, 60, 60, 60, 60, 60, 300};
+    for (size_t i = 0; i < 12; i++) {
+        assert_int_equal(c.v[i].r.end_us, want_end[i] * S_US);
+        assert_int_equal(c.v[i].r.size_us, want_size[i] * S_US);
+        assert_int_equal(c.v[i].r.count, (uint64_t)want_size[i]);
+        assert_int_equal(c.v[i].r.start_us, (want_end[i] - want_size[i]) * S_US);
+    }
+    assert_int_equal(sb_windows_open_count(w), 2);
+    sb_windows_free(w);
+    collector_free(&c);
+}
+
+static void window_late_for_one_size_only(void **state)
+{
+    (void)state;
+    struct collector c = {0};
+    int64_t sizes[] = {10 * S_US, 60 * S_US};
+    struct sb_windows *w = sb_windows_new(sizes, 2, 0, 10, collect, &c);
+    sb_windows_add(w, "x", 5 * S_US, 1);
+    sb_windows_add(w, "x", 25 * S_US, 2);
+    assert_int_equal(c.n, 1); /* [0, 10) */
+    /* [10, 20) of size 10 s is behind the watermark; [0, 60) is open. */
+    assert_int_equal(sb_windows_add(w, "x", 15 * S_US, 4), SB_WINDOW_LATE);
+    sb_windows_add(w, "x", 60 * S_US, 0);
+    assert_int_equal(c.n, 3);
+    assert_int_equal(c.v[1].r.size_us, 10 * S_US);
+    assert_int_equal(c.v[1].r.start_us, 20 * S_US);
+    assert_int_equal(c.v[1].r.count, 1);
+    assert_int_equal(c.v[2].r.size_us, 60 * S_US);
+    assert_int_equal(c.v[2].r.count, 3);
+    assert_true(c.v[2].r.sum == 7);
+    sb_windows_free(w);
+    collector_free(&c);
+}
+
+static void window_forced_close_when_max_open(void **state)
+{
+    (void)state;
+    struct collector c = {0};
+    struct sb_windows *w = new1(S_US, 3600 * S_US, 2, &c);
+    sb_windows_add(w, "x", 0, 1);
+    sb_windows_add(w, "x", S_US, 2);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(sb_windows_open_count(w), 2);
+    sb_windows_add(w, "x", 2 * S_US, 3);
+    assert_int_equal(c.n, 1);
+    assert_int_equal(c.v[0].r.start_us, 0);
+    assert_int_equal(c.v[0].r.forced, 1);
+    assert_true(c.v[0].r.sum == 1);
+    assert_int_equal(sb_windows_open_count(w), 2);
+    /* The force-closed window is never reopened: its samples are late now. */
+    assert_int_equal(sb_windows_add(w, "x", 500000, 9), SB_WINDOW_LATE);
+    /* Samples of open windows are still fine. */
+    assert_int_equal(sb_windows_add(w, "x", S_US + 1, 2), SB_WINDOW_ACCEPTED);
+    sb_windows_add(w, "x", 10 * S_US, 5); /* forces [1 s, 2 s) out */
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.v[1].r.count, 2);
+    assert_int_equal(c.v[1].r.forced, 1);
+    /* A window between the open ones forces the oldest, [2 s, 3 s), out. */
+    assert_int_equal(sb_windows_add(w, "x", 5 * S_US, 7), SB_WINDOW_ACCEPTED);
+    assert_int_equal(c.n, 3);
+    assert_int_equal(c.v[2].r.start_us, 2 * S_US);
+    assert_int_equal(sb_windows_open_count(w), 2);
+    /* A window older than both open ones would be the one force-closed by
+     * its own opening: late. */
+    assert_int_equal(sb_windows_add(w, "x", 3 * S_US, 7), SB_WINDOW_LATE);
+    assert_int_equal(c.n, 3);
+    sb_windows_free(w);
+    collector_free(&c);
+}
+
+static void window_random_order_reports_each_window_once(void **state)
+{
+    (void)state;
+    /* Jitter beyond the lateness and a small max_open exercise late
+     * samples, forced closes and out-of-order opens together. */
+    struct collector c = {0};
+    int64_t sizes[] = {7 * S_US, S_US};
+    struct sb_windows *w = sb_windows_new(sizes, 2, 20 * S_US, 3, collect, &c);
+    uint64_t seed = 99;
+    uint64_t applied = 0, forced = 0;
+    for (int64_t i = 0; i < 200000; i++) {
+        int64_t ts = i * 1000 - (int64_t)((noise(&seed) + 1) * 12.5 * S_US);
+        if (sb_windows_add(w, "x", ts, noise(&seed)) == SB_WINDOW_ACCEPTED)
+            applied += 2;
+        assert_true(sb_windows_open_count(w) <= 6);
+    }
+    sb_windows_add(w, "x", INT64_C(1) << 40, 0);
+    int64_t last[2] = {INT64_MIN, INT64_MIN};
+    uint64_t total = 0;
+    for (size_t k = 0; k < c.n; k++) {
+        const struct sb_window_result *r = &c.v[k].r;
+        int s = r->size_us == S_US;
+        assert_true(r->start_us > last[s]);
+        last[s] = r->start_us;
+        assert_true(r->first_ts_us >= r->start_us && r->last_ts_us < r->end_us);
+        assert_true(r->first_ts_us <= r->last_ts_us);
+        total += r->count;
+        forced += (uint64_t)r->forced;
+    }
+    assert_true(forced > 0);
+    assert_true(total >= applied);
+    sb_windows_free(w);
+    collector_free(&c);
+}
+
+static void window_open_count_bounded(void **state)
+{
+    (void)state;
+    struct collector c = {0};
+    int64_t sizes[] = {S_US, 60 * S_US};
+    struct sb_windows *w = sb_windows_new(sizes, 2, 5 * S_US, 1000, collect, &c);
+    size_t max_open = 0;
+    uint64_t total = 0;
+    for (int64_t i = 0; i < 1000000; i++) {
+        const char *sensor = (i & 1) ? "PS1" : "TS1";
+        /* 100 Hz per sensor, slightly shuffled within the lateness. */
+        int64_t ts = (i / 2) * 10000 + ((i % 7) - 3) * 300000;
+        assert_int_not_equal(sb_windows_add(w, sensor, ts, 1), SB_WINDOW_OVERFLOW);
+        size_t open = sb_windows_open_count(w);
+        if (open > max_open)
+            max_open = open;
+        if (c.n > 1000) {
+            for (size_t k = 0; k < c.n; k++) {
+                total += c.v[k].r.count;
+                assert_int_equal(c.v[k].r.forced, 0);
+            }
+            c.n = 0;
+        }
+    }
+    /* Per sensor: at most lateness/size + 2 one-second windows and two
+     * one-minute windows are open. */
+    assert_true(max_open <= 2 * (7 + 2));
+    for (size_t k = 0; k < c.n; k++)
+        total += c.v[k].r.count;
+    /* Every sample went into both sizes; those not yet reported are in the
+     * windows still open: at most 7 s (1 s windows) and 66 s (60 s
+     * windows) of 100 Hz data per sensor. */
+    assert_true(total <= 2 * 1000000);
+    assert_true(total >= 2 * 1000000 - 2 * (7 + 66) * 100);
+    for (size_t k = 0; k < c.n; k++)
+        assert_int_equal(c.v[k].r.forced, 0);
+    sb_windows_free(w);
+    collector_free(&c);
+}
+
+static void window_sensors_capped(void **state)
+{
+    (void)state;
+    struct collector c = {0};
+    struct sb_windows *w = new1(60 * S_US, 0, 4, &c);
+    char name[80];
+    for (int i = 0; i < SB_WINDOW_MAX_SENSORS; i++) {
+        snprintf(name, sizeof(name), "sensor-%d", i);
+        assert_int_equal(sb_windows_add(w, name, 0, i), SB_WINDOW_ACCEPTED);
+    }
+    assert_int_equal(sb_windows_add(w, "one-too-many", 0, 1), SB_WINDOW_OVERFLOW);
+    assert_int_equal(sb_windows_add(w, "sensor-17", 1, 1), SB_WINDOW_ACCEPTED);
+    assert_int_equal(sb_windows_open_count(w), SB_WINDOW_MAX_SENSORS);
+    sb_windows_free(w);
+
+    w = new1(60 * S_US, 0, 4, &c);
+    memset(name, 'n', sizeof(name));
+    name[SB_WINDOW_NAME_MAX] = '\0';
+    assert_int_equal(sb_windows_add(w, name, 0, 1), SB_WINDOW_ACCEPTED);
+    name[SB_WINDOW_NAME_MAX] = 'n';
+    name[SB_WINDOW_NAME_MAX + 1] = '\0';
+    assert_int_equal(sb_windows_add(w, name, 0, 1), SB_WINDOW_OVERFLOW);
+    assert_int_equal(sb_windows_add(w, "", 0, 1), SB_WINDOW_OVERFLOW);
+    sb_windows_free(w);
+    collector_free(&c);
+}
+
+static void window_sensors_independent_and_names_copied(void **state)
+{
+    (void)state;
+    struct collector c = {0};
+    struct sb_windows *w = new1(10 * S_US, 0, 4, &c);
+    char name[16];
+    strcpy(name, "A");
+    sb_windows_add(w, name, 0, 1);
+    strcpy(name, "B");
+    sb_windows_add(w, name, 100 * S_US, 2); /* B's watermark does not close A */
+    assert_int_equal(c.n, 0);
+    strcpy(name, "A");
+    sb_windows_add(w, name, 10 * S_US, 3);
+    strcpy(name, "zzz");
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.v[0].sensor, "A");
+    assert_true(c.v[0].r.sum == 1);
+    sb_windows_free(w);
+    collector_free(&c);
+}
+
+static void window_rejects_bad_input(void **state)
+{
+    (void)state;
+    struct collector c = {0};
+    int64_t ok[] = {60 * S_US};
+    int64_t small[] = {999999};
+    int64_t dup[] = {60 * S_US, 60 * S_US};
+    assert_null(sb_windows_new(ok, 0, 0, 1, collect, &c));
+    assert_null(sb_windows_new(NULL, 1, 0, 1, collect, &c));
+    assert_null(sb_windows_new(small, 1, 0, 1, collect, &c));
+    assert_null(sb_windows_new(dup, 2, 0, 1, collect, &c));
+    assert_null(sb_windows_new(ok, 1, -1, 1, collect, &c));
+    assert_null(sb_windows_new(ok, 1, 0, 0, collect, &c));
+
+    struct sb_windows *w = sb_windows_new(ok, 1, 0, 1, NULL, NULL);
+    assert_non_null(w);
+    assert_int_equal(sb_windows_add(w, "x", 0, NAN), SB_WINDOW_LATE);
+    assert_int_equal(sb_windows_add(w, "x", 0, INFINITY), SB_WINDOW_LATE);
+    assert_int_equal(sb_windows_add(w, "x", INT64_MAX, 1), SB_WINDOW_LATE);
+    assert_int_equal(sb_windows_add(w, "x", INT64_MIN, 1), SB_WINDOW_LATE);
+    assert_int_equal(sb_windows_open_count(w), 0);
+    /* Without a callback windows still close. */
+    sb_windows_add(w, "x", 0, 1);
+    sb_windows_add(w, "x", 600 * S_US, 1);
+    assert_int_equal(sb_windows_open_count(w), 1);
+    sb_windows_free(w);
+    sb_windows_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(window_exact_stats_known_sequence),
+        cmocka_unit_test(window_single_sample_has_zero_stddev),
+        cmocka_unit_test(window_cycle_matches_two_pass),
+        cmocka_unit_test(window_welford_large_offset),
+        cmocka_unit_test(window_out_of_order_within_lateness),
+        cmocka_unit_test(window_out_of_order_opens_older_window),
+        cmocka_unit_test(window_late_samples_change_nothing),
+        cmocka_unit_test(window_lateness_boundary),
+        cmocka_unit_test(window_watermark_zero),
+        cmocka_unit_test(window_negative_timestamps),
+        cmocka_unit_test(window_multiple_sizes_close_in_order),
+        cmocka_unit_test(window_late_for_one_size_only),
+        cmocka_unit_test(window_forced_close_when_max_open),
+        cmocka_unit_test(window_random_order_reports_each_window_once),
+        cmocka_unit_test(window_open_count_bounded),
+        cmocka_unit_test(window_sensors_capped),
+        cmocka_unit_test(window_sensors_independent_and_names_copied),
+        cmocka_unit_test(window_rejects_bad_input),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
