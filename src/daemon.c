@@ -237,12 +237,12 @@ static bool same_num(double a, double b)
     return (a != a && b != b) || a == b;
 }
 
-/* True if the synthetic streams must be recreated: a section changed, or
- * the shared speed or event epoch did. */
+/* True if the synthetic streams must be recreated (and start again from
+ * their first sample): a section changed, or the event epoch did. A new
+ * speed alone keeps their place. */
 static bool synth_changed(const struct sb_config *a, const struct sb_config *b)
 {
-    if (a->nsynthetic != b->nsynthetic || a->speed != b->speed ||
-        a->event_epoch_us != b->event_epoch_us)
+    if (a->nsynthetic != b->nsynthetic || a->event_epoch_us != b->event_epoch_us)
         return true;
     for (size_t i = 0; i < a->nsynthetic; i++) {
         const struct sb_synth_cfg *x = &a->synthetic[i], *y = &b->synthetic[i];
@@ -333,6 +333,8 @@ static void reload(struct sb_daemon *d)
         d->synth = fresh_synth;
         if (d->synth)
             sb_synth_start(d->synth);
+    } else if (d->synth) {
+        sb_synth_set_speed(d->synth, next.speed);
     }
     sb_config_free(&d->cfg);
     d->cfg = next;

@@ -665,6 +665,17 @@ void sb_synth_resume(struct sb_synth *sy)
     }
 }
 
+void sb_synth_set_speed(struct sb_synth *sy, double speed)
+{
+    if (speed == sy->speed)
+        return;
+    /* Restarting the schedules at each stream's current seq keeps its
+     * place; event times depend on seq alone. */
+    sb_synth_stop(sy);
+    sy->speed = speed;
+    sb_synth_start(sy);
+}
+
 void sb_synth_stop(struct sb_synth *sy)
 {
     sy->stopped = true;

@@ -94,6 +94,8 @@ void sb_synth_resume(struct sb_synth *s);
 
 /* No sample is emitted after this returns (also when called from emit). */
 void sb_synth_stop(struct sb_synth *s);
+/* Reload: a new [replay] speed, each stream keeping its place. */
+void sb_synth_set_speed(struct sb_synth *s, double speed);
 
 /* Sets the anomaly gauges to 0 and closes every handle; s is freed, then
  * cb(ud) is called (cb may be NULL) from the loop. A replacing source may

@@ -12,7 +12,7 @@ SENSORS="oven-1 line2.press"
 ds=$(make_dataset)
 
 # [replay] is off; its speed and event_epoch also drive the synthetic
-# sensors. strict_sensors = false: the names are not UCI sensors.
+# sensors. strict_sensors = true: configured synthetic names are known.
 cat > "$SB_WORK/sb.conf" <<CONF
 [general]
 log_level = info
@@ -24,7 +24,7 @@ flush_timeout_ms = 10000
 [consumer]
 enabled = true
 group_id = sb-it-synthetic
-strict_sensors = false
+strict_sensors = true
 [replay]
 enabled = false
 dataset = $ds
