@@ -93,39 +93,6 @@ static void put_u64(struct writer *w, uint64_t v)
     put(w, p, (size_t)(end - p));
 }
 
-/* Returns the length of the valid UTF-8 sequence at s[0..n), or 0 if it is
- * invalid (overlong, surrogate, above U+10FFFF, truncated). jansson refuses
- * the whole message on one bad byte, so the encoder must never emit one. */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0; /* overlong */
-        else if (c == 0xED)
-            hi = 0x9F; /* UTF-16 surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90; /* overlong */
-        else if (c == 0xF4)
-            hi = 0x8F; /* above U+10FFFF */
-    } else {
-        return 0;
-    }
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return len;
-}
-
 /* Writes s as the inside of a JSON string: '"' and '\\' backslashed,
  * control characters as \u00XX, valid UTF-8 copied, and each byte that
  * is not valid UTF-8 replaced by \ufffd. Runs of plain bytes are copied
@@ -144,7 +111,7 @@ static void put_escaped(struct writer *w, const char *str)
             continue;
         }
         if (c >= 0x80) {
-            size_t sl = utf8_seq_len(s + i, n - i);
+            size_t sl = sb_utf8_seq_len(s + i, n - i);
             if (sl > 0) {
                 i += sl;
                 continue;

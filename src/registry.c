@@ -124,41 +124,6 @@ static bool ends_with(const char *s, const char *suffix)
     return n >= m && memcmp(s + n - m, suffix, m) == 0;
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 if it is not one.
- * Overlong forms, surrogates and code points above U+10FFFF are invalid,
- * as in Go's utf8.ValidString, which Prometheus applies to label values. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        return 0;
-    }
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return len;
-}
-
 static bool utf8_valid(const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -168,7 +133,7 @@ static bool utf8_valid(const char *s, size_t n)
             i++;
             continue;
         }
-        size_t k = utf8_seq(p + i, n - i);
+        size_t k = sb_utf8_seq_len(p + i, n - i);
         if (!k)
             return false;
         i += k;
@@ -182,7 +147,7 @@ static void utf8_sanitize(struct sb_buf *out, const char *s, size_t n)
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < n) {
-        size_t k = utf8_seq(p + i, n - i);
+        size_t k = sb_utf8_seq_len(p + i, n - i);
         if (k) {
             sb_buf_append(out, p + i, k);
             i += k;

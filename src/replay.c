@@ -32,7 +32,6 @@ struct stream {
     struct sb_dsfile *f;
     struct sb_row row;
     bool have_row;
-    bool row_ok;
     struct sb_sched sched;
     uint64_t base_seq; /* seq at which sched was (re)started */
     uv_timer_t timer;  /* waits for the next due sample */
@@ -321,8 +320,7 @@ static bool load_row(struct stream *s)
             snprintf(err, sizeof(err), "%s: %s", s->path, strerror(-rc));
     }
     s->have_row = true;
-    s->row_ok = rc == 1;
-    if (!s->row_ok) {
+    if (rc != 1) {
         sb_counter_add(s->rows_invalid, 1);
         uint64_t suppressed = 0;
         if (sb_ratelimit_ok(&s->r->rl, sb_now_mono_ns(), &suppressed))
@@ -330,7 +328,7 @@ static bool load_row(struct stream *s)
                    "suppressed=%" PRIu64,
                    s->info->name, s->cycle, sb_log_quote(err), suppressed);
     }
-    return s->row_ok;
+    return rc == 1;
 }
 
 static void finish_cycle(struct stream *s)

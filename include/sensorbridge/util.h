@@ -57,4 +57,10 @@ size_t sb_fmt_rfc3339_us(char *out, size_t cap, int64_t us);
  * *us, or -EINVAL. */
 int sb_parse_rfc3339_us(const char *s, size_t len, int64_t *us);
 
+/* Returns the length (1..4) of the valid UTF-8 sequence at s[0..n), n >= 1,
+ * or 0 if it is invalid (overlong, surrogate, above U+10FFFF, truncated),
+ * as Go's utf8.ValidString decides: Prometheus applies it to label values,
+ * and jansson refuses a whole message for one bad byte. */
+size_t sb_utf8_seq_len(const unsigned char *s, size_t n);
+
 #endif
