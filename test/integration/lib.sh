@@ -7,12 +7,23 @@ SB_WORK=$(mktemp -d "${TMPDIR:-/tmp}/sb-it.XXXXXX")
 SB_PID=
 SB_LOG=$SB_WORK/sensorbridge.log
 
+# Other processes a test starts (more daemons, the mock broker, prometheus)
+# and their logs: killed at exit, shown on failure. See track_pid.
+SB_EXTRA_PIDS=()
+SB_EXTRA_LOGS=()
+
 fail() {
     echo "FAIL: $*" >&2
     if [ -f "$SB_LOG" ]; then
         echo "---- last lines of the daemon log ----" >&2
         tail -n 40 "$SB_LOG" >&2
     fi
+    local l
+    for l in "${SB_EXTRA_LOGS[@]}"; do
+        [ -f "$l" ] || continue
+        echo "---- last lines of $(basename "$l") ----" >&2
+        tail -n 40 "$l" >&2
+    done
     exit 1
 }
 
@@ -20,6 +31,18 @@ cleanup() {
     if [ -n "$SB_PID" ] && kill -0 "$SB_PID" 2>/dev/null; then
         kill -KILL "$SB_PID" 2>/dev/null || true
     fi
+    local p i
+    for p in "${SB_EXTRA_PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    for p in "${SB_EXTRA_PIDS[@]}"; do
+        for i in $(seq 1 50); do
+            kill -0 "$p" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
     rm -rf "$SB_WORK"
 }
 trap cleanup EXIT
@@ -68,10 +91,15 @@ CONF
 
 # start_daemon CONFIG: starts the binary, waits for its HTTP port.
 start_daemon() {
+    # Created here, not by the background job's redirection, so the first
+    # sed below cannot race it (pipefail + set -e would end the test).
+    : > "$SB_LOG"
     "$SB_BIN" --config "$1" > "$SB_LOG" 2>&1 &
     SB_PID=$!
+    # Up to 60 s: librdkafka 2.0.2's mock cluster sometimes takes a second
+    # per topic it creates (measured: up to 7 s for the embedded 17).
     local i
-    for i in $(seq 1 200); do
+    for i in $(seq 1 600); do
         SB_PORT=$(sed -n 's/.*msg="http listening".* port=\([0-9]*\).*/\1/p' "$SB_LOG" | head -n 1)
         [ -n "$SB_PORT" ] && break
         kill -0 "$SB_PID" 2>/dev/null || fail "daemon exited during start-up"
@@ -119,4 +147,138 @@ stop_daemon() {
 
 numeq() {
     awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 == b + 0) }'
+}
+
+# ---- helpers for the tests beyond replay_e2e ----
+
+# The 17 UCI sensors and their rates.
+SB_SENSORS="PS1 PS2 PS3 PS4 PS5 PS6 EPS1 FS1 FS2 TS1 TS2 TS3 TS4 VS1 CE CP SE"
+
+sensor_rate() {
+    case $1 in PS*|EPS1) echo 100 ;; FS*) echo 10 ;; *) echo 1 ;; esac
+}
+
+# Samples of all 17 sensors in N cycles (43,680 per two cycles).
+samples_in_cycles() {
+    local n=$1 s total=0
+    for s in $SB_SENSORS; do
+        total=$((total + n * 60 * $(sensor_rate "$s")))
+    done
+    echo "$total"
+}
+
+# track_pid PID [LOG]: cleanup stops PID at exit; fail shows LOG.
+track_pid() {
+    SB_EXTRA_PIDS+=("$1")
+    [ $# -lt 2 ] || SB_EXTRA_LOGS+=("$2")
+}
+
+untrack_pid() {
+    local keep=() p
+    for p in "${SB_EXTRA_PIDS[@]}"; do
+        [ "$p" = "$1" ] || keep+=("$p")
+    done
+    SB_EXTRA_PIDS=("${keep[@]}")
+}
+
+# wait_for TIMEOUT_S WHAT CMD...: runs CMD every 0.2 s until it succeeds.
+wait_for() {
+    local timeout=$1 what=$2 i
+    shift 2
+    for i in $(seq 1 $((timeout * 5))); do
+        "$@" && return 0
+        sleep 0.2
+    done
+    fail "timed out after ${timeout}s waiting for $what"
+}
+
+# wait_log FILE REGEX TIMEOUT_S: until a line of FILE matches (grep -E).
+wait_log() {
+    wait_for "$3" "/$2/ in $(basename "$1")" grep -qE -- "$2" "$1"
+}
+
+# set_key FILE SECTION KEY VALUE: replaces KEY in [SECTION] (the first such
+# line) or appends it in a new [SECTION] block.
+set_key() {
+    local f=$1
+    awk -v sec="$2" -v key="$3" -v val="$4" '
+        /^\[/ { cur = substr($0, 2, index($0, "]") - 2) }
+        !done && cur == sec && $0 ~ "^" key "[ \t]*[=:]" { print key " = " val; done = 1; next }
+        { print }
+        END { if (!done) { print "[" sec "]"; print key " = " val } }' "$f" > "$f.new"
+    mv "$f.new" "$f"
+}
+
+scrape_url() {
+    curl -sf --max-time 10 "$1/metrics"
+}
+
+# metric_sum NAME: sum over every series of the family NAME (no suffixes)
+# in a scrape on stdin; 0 if there is none.
+metric_sum() {
+    awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $2 } END { printf "%.17g\n", s + 0 }'
+}
+
+# start_instance CONFIG LOG: starts one more daemon (start_daemon keeps
+# working for the main one) and sets INST_PID, INST_PORT, INST_URL. It is
+# stopped at exit; its log is shown on failure.
+start_instance() {
+    : > "$2"
+    "$SB_BIN" --config "$1" > "$2" 2>&1 &
+    INST_PID=$!
+    track_pid "$INST_PID" "$2"
+    INST_PORT=
+    local i
+    for i in $(seq 1 600); do
+        INST_PORT=$(sed -n 's/.*msg="http listening".* port=\([0-9]*\).*/\1/p' "$2" | head -n 1)
+        [ -n "$INST_PORT" ] && break
+        kill -0 "$INST_PID" 2>/dev/null || fail "$(basename "$2"): daemon exited during start-up"
+        sleep 0.1
+    done
+    [ -n "$INST_PORT" ] || fail "$(basename "$2"): daemon did not report its HTTP port"
+    INST_URL=http://127.0.0.1:$INST_PORT
+}
+
+# stop_pid PID WHAT [TIMEOUT_S]: SIGTERM, then exit status 0 within the
+# timeout (default 30 s).
+stop_pid() {
+    local pid=$1 what=$2 timeout=${3:-30} i rc=0
+    kill -TERM "$pid" 2>/dev/null || fail "$what is not running"
+    for i in $(seq 1 $((timeout * 10))); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$pid" 2>/dev/null && fail "$what still running ${timeout} s after SIGTERM"
+    wait "$pid" || rc=$?
+    untrack_pid "$pid"
+    [ "$rc" -eq 0 ] || fail "$what exited with status $rc after SIGTERM"
+}
+
+# start_mockbroker [TOPIC...]: the standalone mock cluster from
+# build/test/mockbroker with the given topics; sets MB_PID and MB_BROKERS.
+start_mockbroker() {
+    local bf=$SB_WORK/mockbroker.bootstraps
+    [ -n "${SB_MOCKBROKER:-}" ] && [ -x "$SB_MOCKBROKER" ] || fail "SB_MOCKBROKER is not set"
+    rm -f "$bf"
+    "$SB_MOCKBROKER" -f "$bf" "$@" > "$SB_WORK/mockbroker.log" 2>&1 &
+    MB_PID=$!
+    track_pid "$MB_PID" "$SB_WORK/mockbroker.log"
+    # Topic creation in the mock sometimes waits a second per topic.
+    wait_for 120 "the mock broker's bootstrap file" test -s "$bf"
+    MB_BROKERS=$(head -n 1 "$bf")
+    [ -n "$MB_BROKERS" ] || fail "empty bootstrap list from the mock broker"
+}
+
+# free_port: a TCP port on 127.0.0.1 nobody listens on right now (the caller
+# still has to cope with losing a race for it).
+free_port() {
+    local p i
+    for i in $(seq 1 50); do
+        p=$((20000 + RANDOM % 40000))
+        if [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]; then
+            echo "$p"
+            return 0
+        fi
+    done
+    fail "no free TCP port found"
 }
