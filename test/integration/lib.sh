@@ -272,8 +272,8 @@ start_mockbroker() {
 # free_port: a TCP port on 127.0.0.1 nobody listens on right now (the caller
 # still has to cope with losing a race for it).
 free_port() {
-    local p i
-    for i in $(seq 1 50); do
+    local p _
+    for _ in $(seq 1 50); do
         p=$((20000 + RANDOM % 40000))
         if [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]; then
             echo "$p"

@@ -31,13 +31,13 @@ scrape_configs:
 EOF
 PROM_LOG=$SB_WORK/prometheus.log
 PROM_URL=
-for attempt in 1 2 3 4 5; do
+for _ in 1 2 3 4 5; do
     port=$(free_port)
     prometheus --config.file="$SB_WORK/prometheus.yml" --storage.tsdb.path="$SB_WORK/tsdb" \
         --web.listen-address="127.0.0.1:$port" > "$PROM_LOG" 2>&1 &
     PROM_PID=$!
     track_pid "$PROM_PID" "$PROM_LOG"
-    for i in $(seq 1 300); do
+    for _ in $(seq 1 300); do
         if curl -sf --max-time 5 "http://127.0.0.1:$port/-/ready" > /dev/null; then
             PROM_URL=http://127.0.0.1:$port
             break
@@ -61,8 +61,8 @@ query() {
 }
 # wait_query EXPR VALUE TIMEOUT_S
 wait_query() {
-    local got= i
-    for i in $(seq 1 $(($3 * 2))); do
+    local got='' _
+    for _ in $(seq 1 $(($3 * 2))); do
         got=$(query "$1")
         [ "$got" = "$2" ] && return 0
         sleep 0.5
