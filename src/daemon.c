@@ -448,9 +448,13 @@ static int create_topics(struct sb_daemon *d, const struct sb_config *cfg, char 
     }
     char aggregates[256], alerts[256];
     sb_analytics_topics(cfg, aggregates, alerts, sizeof(aggregates));
-    if ((rc = sb_broker_create_topic(d->broker, aggregates, cfg->partitions, err, errlen)))
+    if (cfg->windows_enabled &&
+        (rc = sb_broker_create_topic(d->broker, aggregates, cfg->partitions, err, errlen)))
         return rc;
-    return sb_broker_create_topic(d->broker, alerts, cfg->partitions, err, errlen);
+    if (cfg->alerts_enabled &&
+        (rc = sb_broker_create_topic(d->broker, alerts, cfg->partitions, err, errlen)))
+        return rc;
+    return 0;
 }
 
 static int start(struct sb_daemon *d, char *err, size_t errlen)
@@ -474,10 +478,17 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
                                   errlen)))
             return rc;
         sb_producer_on_drain(d->producer, producer_drained, d);
-        char aggregates[256], alerts[256];
-        sb_analytics_topics(&d->cfg, aggregates, alerts, sizeof(aggregates));
-        d->out_aggregates = sb_producer_output(d->producer, aggregates);
-        d->out_alerts = sb_producer_output(d->producer, alerts);
+        /* Only the outputs something will write: a topic handle asks the
+         * cluster for the topic's metadata, which may auto-create it and
+         * make every consumer group on the pattern rebalance. */
+        if (d->cfg.consumer_enabled) {
+            char aggregates[256], alerts[256];
+            sb_analytics_topics(&d->cfg, aggregates, alerts, sizeof(aggregates));
+            if (d->cfg.windows_enabled)
+                d->out_aggregates = sb_producer_output(d->producer, aggregates);
+            if (d->cfg.alerts_enabled)
+                d->out_alerts = sb_producer_output(d->producer, alerts);
+        }
     }
     if (d->cfg.replay_enabled) {
         if (!d->producer)

@@ -9,11 +9,12 @@ SB_BIN=$1
 SB_SOURCE_ROOT=$2
 . "$SB_SOURCE_ROOT/test/integration/lib.sh"
 
-# The sensor topics, and the aggregates and alerts topics: a daemon with a
-# producer opens those for output, which makes a broker that auto-creates
-# topics create them, and a new topic matching the consumers' pattern would
-# rebalance both groups in the middle of the test.
-topics=(hydraulic-aggregates hydraulic-alerts)
+# Only the sensor topics. The mock auto-creates a topic a client asks
+# metadata for, and a new topic that matches the consumers' pattern would
+# rebalance both groups in the middle of the test: a producer-only daemon
+# must not touch the aggregates and alerts topics (it has nothing to write
+# there), and the check at the end proves it did not.
+topics=()
 for s in $SB_SENSORS; do topics+=("hydraulic-$s"); done
 start_mockbroker "${topics[@]}"
 all_parts=$((${#topics[@]} * 4))
@@ -138,6 +139,9 @@ echo "[${SECONDS}s] all consumed; sb-two members have $a_sensors and $b_sensors 
 
 stop_pid "$P_PID" "the producer-only daemon"
 grep -q 'msg="producer flushed"' "$SB_WORK/producer.log" || fail "no flush on shutdown"
+extra=$(kcat -L -b "$MB_BROKERS" -m 10 | sed -n 's/^ *topic "\([^"]*\)".*/\1/p' |
+        grep -E '^hydraulic-(aggregates|alerts)$' || true)
+[ -z "$extra" ] || fail "the daemons created topics they never write: $extra"
 stop_pid "$ONE_PID" "the sb-one consumer"
 stop_pid "$A_PID" "the first sb-two consumer"
 stop_pid "$B_PID" "the second sb-two consumer"
