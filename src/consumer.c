@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,21 @@
 /* An idle consumer must still call rd_kafka_consumer_poll within
  * max.poll.interval.ms or the group evicts it. */
 #define POLL_INTERVAL_MS 500
+
+/* One turn of the loop spends at most this long applying messages, so a
+ * backlog cannot hold up a scrape or the sources; the idle handle goes on
+ * in the next turn. Checked every DRAIN_CLOCK_EVERY messages. */
+#define DRAIN_BUDGET_NS (5 * 1000000ull)
+#define DRAIN_CLOCK_EVERY 64
+
+/* Where a partition's next message should be, to count the offsets the
+ * consumer jumps over (messages deleted before they were read). */
+struct part_pos {
+    const rd_kafka_topic_t *rkt;
+    int32_t partition;
+    int64_t next;
+    struct sb_metric *skipped; /* by topic */
+};
 
 struct sb_consumer {
     uv_loop_t *loop;
@@ -37,10 +53,16 @@ struct sb_consumer {
     struct sb_ingest *ingest;
     struct sb_analytics *analytics;
     struct sb_family *f_lag;
+    struct sb_family *f_skipped;
     struct sb_metric *rebalances;
     struct sb_metric *errors;
+    struct sb_metric *resets;
+    atomic_uint_fast64_t nresets; /* counted on librdkafka's threads */
+    struct part_pos *pos;         /* partitions seen since the last rebalance */
+    size_t npos, cappos, lastpos;
     struct sb_ratelimit invalid_rl;
     struct sb_ratelimit error_rl;
+    struct sb_ratelimit skip_rl;
     void (*close_cb)(void *ud);
     void *close_ud;
 };
@@ -125,6 +147,44 @@ void sb_consumer_reload(struct sb_consumer *c, const struct sb_config *cfg)
     qsort(c->known, c->nknown, sizeof(*c->known), cmp_name);
 }
 
+static struct part_pos *part_pos(struct sb_consumer *c, const rd_kafka_message_t *m)
+{
+    if (c->lastpos < c->npos && c->pos[c->lastpos].rkt == m->rkt &&
+        c->pos[c->lastpos].partition == m->partition)
+        return &c->pos[c->lastpos];
+    for (size_t i = 0; i < c->npos; i++)
+        if (c->pos[i].rkt == m->rkt && c->pos[i].partition == m->partition)
+            return &c->pos[c->lastpos = i];
+    if (c->npos == c->cappos) {
+        c->cappos = c->cappos ? 2 * c->cappos : 32;
+        c->pos = sb_xrealloc(c->pos, c->cappos * sizeof(*c->pos));
+    }
+    const char *lv[] = {rd_kafka_topic_name(m->rkt)};
+    c->pos[c->npos] =
+        (struct part_pos){m->rkt, m->partition, -1, sb_family_child(c->f_skipped, lv)};
+    return &c->pos[c->lastpos = c->npos++];
+}
+
+/* Within an assignment, offsets follow each other; a jump forward means
+ * the broker reset the position past messages it had deleted (retention
+ * outran the consumer), or transaction control records. */
+static void track_offset(struct sb_consumer *c, const rd_kafka_message_t *m)
+{
+    struct part_pos *p = part_pos(c, m);
+    if (p->next >= 0 && m->offset > p->next) {
+        int64_t n = m->offset - p->next;
+        if (p->skipped)
+            sb_counter_add(p->skipped, (double)n);
+        uint64_t suppressed = 0;
+        if (sb_ratelimit_ok(&c->skip_rl, sb_now_mono_ns(), &suppressed))
+            sb_warn("msg=\"messages skipped: gone from the broker before they were read\" "
+                    "topic=%s partition=%" PRId32 " from=%" PRId64 " to=%" PRId64 " count=%" PRId64
+                    " suppressed=%" PRIu64,
+                    rd_kafka_topic_name(m->rkt), m->partition, p->next, m->offset, n, suppressed);
+    }
+    p->next = m->offset + 1;
+}
+
 static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m)
 {
     if (m->err) {
@@ -137,6 +197,7 @@ static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m)
                    rd_kafka_message_errstr(m), suppressed);
         return;
     }
+    track_offset(c, m);
     const char *topic = rd_kafka_topic_name(m->rkt);
     if (strcmp(topic, c->skip[0]) == 0 || strcmp(topic, c->skip[1]) == 0) {
         rd_kafka_offset_store(m->rkt, m->partition, m->offset);
@@ -176,7 +237,8 @@ static void drain(struct sb_consumer *c)
     uint64_t junk;
     while (read(c->efd, &junk, sizeof(junk)) > 0)
         ;
-    for (int i = 0; i < SB_CONSUMER_BATCH; i++) {
+    uint64_t deadline = sb_now_mono_ns() + DRAIN_BUDGET_NS;
+    for (int i = 1; i <= SB_CONSUMER_BATCH; i++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
         if (!m) {
             uv_idle_stop(&c->idle);
@@ -184,9 +246,11 @@ static void drain(struct sb_consumer *c)
         }
         handle_message(c, m);
         rd_kafka_message_destroy(m);
+        if (i % DRAIN_CLOCK_EVERY == 0 && sb_now_mono_ns() >= deadline)
+            break;
     }
-    /* The batch cap keeps HTTP and the sources responsive under a
-     * backlog; the queue is not empty, so no new wake-up will come. */
+    /* The caps keep HTTP and the sources responsive under a backlog; the
+     * queue is not empty, so no new wake-up will come. */
     uv_idle_start(&c->idle, idle_cb);
 }
 
@@ -212,6 +276,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     struct sb_consumer *c = opaque;
     sb_counter_add(c->rebalances, 1);
+    /* A new assignment starts from the committed offsets. */
+    c->npos = 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         sb_info("msg=\"partitions assigned\" count=%d", parts->cnt);
         rd_kafka_assign(rk, parts);
@@ -223,9 +289,23 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
+/* librdkafka's threads call this. A reset that is not for want of a
+ * committed offset (that one is logged at debug level) means the position
+ * was out of range: the messages before the new position are lost to this
+ * group. librdkafka reports it only as this log line. */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    sb_kafka_log(rk, level, fac, buf);
+    if (level <= SB_LOG_WARNING && strcmp(fac, "OFFSET") == 0 && strstr(buf, "offset reset")) {
+        struct sb_consumer *c = rd_kafka_opaque(rk);
+        atomic_fetch_add(&c->nresets, 1);
+    }
+}
+
 static void collect_lag(void *ud)
 {
     struct sb_consumer *c = ud;
+    sb_counter_set(c->resets, (double)atomic_load(&c->nresets));
     sb_family_clear(c->f_lag);
     rd_kafka_topic_partition_list_t *parts = NULL;
     if (rd_kafka_assignment(c->rk, &parts) || !parts)
@@ -268,6 +348,7 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
     struct sb_consumer *c = sb_xcalloc(1, sizeof(*c));
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_log_cb(conf, log_cb);
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     if (!c->rk) {
         snprintf(err, errlen, "[consumer]: %s", errstr);
@@ -282,6 +363,7 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
     sb_analytics_topics(cfg, c->skip[0], c->skip[1], sizeof(c->skip[0]));
     c->invalid_rl.interval_ns = 10ull * 1000000000u;
     c->error_rl.interval_ns = 10ull * 1000000000u;
+    c->skip_rl.interval_ns = 10ull * 1000000000u;
     const char *lag_labels[] = {"topic", "partition"};
     c->f_lag = sb_registry_family(reg, SB_GAUGE, "sensorbridge_consumer_lag_messages",
                                   "Messages in an assigned partition not yet consumed "
@@ -296,6 +378,18 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
         sb_registry_family(reg, SB_COUNTER, "sensorbridge_consumer_errors_total",
                            "Errors reported by the Kafka consumer.", 0, NULL, NULL, 0),
         NULL);
+    c->resets = sb_family_child(
+        sb_registry_family(reg, SB_COUNTER, "sensorbridge_consumer_offset_resets_total",
+                           "Partition positions reset by auto.offset.reset because the "
+                           "position was no longer on the broker (messages lost to the group).",
+                           0, NULL, NULL, 0),
+        NULL);
+    const char *topic_label[] = {"topic"};
+    c->f_skipped =
+        sb_registry_family(reg, SB_COUNTER, "sensorbridge_consumer_skipped_messages_total",
+                           "Offsets jumped over within an assignment: messages the "
+                           "broker deleted before they were read.",
+                           1, topic_label, NULL, 0);
     rd_kafka_poll_set_consumer(c->rk);
     /* The prefix may contain '.', a regex wildcard: escape it. */
     char pattern[512];
@@ -361,6 +455,7 @@ static void handle_closed(uv_handle_t *h)
         return;
     close(c->efd);
     free_known(c);
+    free(c->pos);
     void (*cb)(void *) = c->close_cb;
     void *ud = c->close_ud;
     free(c);

@@ -5,7 +5,7 @@
 
 #include "sensorbridge/log.h"
 
-static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+void sb_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     /* librdkafka uses syslog levels too; it calls this from its own
      * threads, which sb_log tolerates (one write per line). */
@@ -39,7 +39,7 @@ rd_kafka_conf_t *sb_kafka_conf(const char *const *defaults, const char *const *e
     for (size_t i = 0; i < props->n; i++)
         if (set(conf, props->items[i].key, props->items[i].value, what, err, errlen))
             goto fail;
-    rd_kafka_conf_set_log_cb(conf, log_cb);
+    rd_kafka_conf_set_log_cb(conf, sb_kafka_log);
     return conf;
 fail:
     rd_kafka_conf_destroy(conf);

@@ -18,7 +18,7 @@
 #include "sensorbridge/ingest.h"
 #include "sensorbridge/registry.h"
 
-#define SB_CONSUMER_BATCH 10000 /* messages per loop turn before yielding */
+#define SB_CONSUMER_BATCH 10000 /* messages per loop turn (at most 5 ms) before yielding */
 
 struct sb_consumer;
 

@@ -80,10 +80,17 @@ int main(int argc, char **argv)
         printf("%s\n", bootstraps);
         fflush(stdout);
     }
+    /* Blocked except inside sigsuspend: a signal between the test of
+     * `stop` and the wait cannot be missed. */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigprocmask(SIG_BLOCK, &block, &old);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     while (!stop)
-        pause();
+        sigsuspend(&old);
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(rk);
     return 0;
