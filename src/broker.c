@@ -6,6 +6,7 @@
 #include <librdkafka/rdkafka_mock.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <uv.h>
 
 #include "sensorbridge/log.h"
 #include "sensorbridge/util.h"
@@ -60,6 +61,12 @@ int sb_broker_create_topic(struct sb_broker *b, const char *topic, int partition
                            size_t errlen)
 {
     rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(b->cluster, topic, partitions, 1);
+    /* librdkafka 2.0.2's mock thread serves its op queue and only then
+     * drains the queue's wake-up fd: an op queued in between loses its
+     * wake-up and waits for the thread's 1-s poll timeout. Back-to-back
+     * creations hit that window often (0-7 s for the embedded topics);
+     * a pause lets the thread finish its turn first. */
+    uv_sleep(2);
     if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
         snprintf(err, errlen, "embedded broker: cannot create topic %s: %s", topic,
                  rd_kafka_err2str(e));

@@ -492,7 +492,10 @@ void sb_replay_set_speed(struct sb_replay *r, double speed)
             uv_idle_start(&s->idle, on_idle);
         }
     }
-    sb_notice("msg=\"replay speed changed\" speed=%g", speed);
+    if (speed > 0)
+        sb_notice("msg=\"replay speed changed\" speed=%g", speed);
+    else
+        sb_notice("msg=\"replay speed changed\" speed=max");
 }
 
 void sb_replay_stop(struct sb_replay *r)

@@ -96,8 +96,9 @@ start_daemon() {
     : > "$SB_LOG"
     "$SB_BIN" --config "$1" > "$SB_LOG" 2>&1 &
     SB_PID=$!
-    # Up to 60 s: librdkafka 2.0.2's mock cluster sometimes takes a second
-    # per topic it creates (measured: up to 7 s for the embedded 17).
+    # Up to 60 s: a loaded machine (valgrind, ASan) is slow, and librdkafka
+    # 2.0.2's mock cluster can still miss a wake-up and take a second for a
+    # topic it creates (see src/broker.c).
     local i
     for i in $(seq 1 600); do
         SB_PORT=$(sed -n 's/.*msg="http listening".* port=\([0-9]*\).*/\1/p' "$SB_LOG" | head -n 1)
@@ -263,7 +264,7 @@ start_mockbroker() {
     "$SB_MOCKBROKER" -f "$bf" "$@" > "$SB_WORK/mockbroker.log" 2>&1 &
     MB_PID=$!
     track_pid "$MB_PID" "$SB_WORK/mockbroker.log"
-    # Topic creation in the mock sometimes waits a second per topic.
+    # Topic creation in the mock can still wait a second per topic.
     wait_for 120 "the mock broker's bootstrap file" test -s "$bf"
     MB_BROKERS=$(head -n 1 "$bf")
     [ -n "$MB_BROKERS" ] || fail "empty bootstrap list from the mock broker"

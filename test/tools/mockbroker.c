@@ -66,6 +66,9 @@ int main(int argc, char **argv)
             fprintf(stderr, "mockbroker: topic %s: %s\n", argv[i], rd_kafka_err2str(e));
             return 1;
         }
+        /* As in src/broker.c: without a pause the next creation often
+         * loses the mock thread's wake-up and waits a second. */
+        usleep(2000);
     }
     const char *bootstraps = rd_kafka_mock_cluster_bootstraps(mc);
     if (file) {
