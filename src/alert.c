@@ -102,28 +102,20 @@ static int invalid(char *err, size_t errlen, const char *fmt, ...)
 
 static int validate_rule(const struct sb_alert_rule_cfg *r, char *err, size_t errlen)
 {
-    static const char *const names[] = {"low_critical", "low_warning", "high_warning",
-                                        "high_critical"};
-    const double t[] = {r->low_critical, r->low_warning, r->high_warning, r->high_critical};
+    const char *const *names = sb_alert_threshold_names;
+    double t[4];
+    sb_alert_rule_thresholds(r, t);
     for (size_t i = 0; i < 4; i++)
         if (!isnan(t[i]) && !isfinite(t[i]))
             return invalid(err, errlen, "[alert.%s] %s: must be a finite number", r->sensor,
                            names[i]);
-    /* The order the configuration enforces: equal is fine within one side
-     * (warning = critical means straight to critical), not across. */
-    for (size_t i = 0; i < 4; i++) {
-        for (size_t j = i + 1; j < 4; j++) {
-            if (isnan(t[i]) || isnan(t[j]))
-                continue;
-            bool same_side = (i == 0 && j == 1) || (i == 2 && j == 3);
-            if (same_side ? t[i] <= t[j] : t[i] < t[j])
-                continue;
-            return invalid(err, errlen,
-                           "[alert.%s] %s: must be %s %s; thresholds must satisfy "
-                           "low_critical <= low_warning < high_warning <= high_critical",
-                           r->sensor, names[i], same_side ? "at most" : "below", names[j]);
-        }
-    }
+    size_t i, j;
+    bool same_side;
+    if (!sb_alert_rule_ordered(r, &i, &j, &same_side))
+        return invalid(err, errlen,
+                       "[alert.%s] %s: must be %s %s; thresholds must satisfy "
+                       "low_critical <= low_warning < high_warning <= high_critical",
+                       r->sensor, names[i], same_side ? "at most" : "below", names[j]);
     if (!isfinite(r->hysteresis) || r->hysteresis < 0)
         return invalid(err, errlen, "[alert.%s] hysteresis: must be a finite number >= 0",
                        r->sensor);

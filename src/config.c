@@ -1090,6 +1090,33 @@ bool sb_alert_rule_has_zscore(const struct sb_alert_rule_cfg *r)
     return !isnan(r->zscore);
 }
 
+const char *const sb_alert_threshold_names[4] = {"low_critical", "low_warning", "high_warning",
+                                                 "high_critical"};
+
+void sb_alert_rule_thresholds(const struct sb_alert_rule_cfg *r, double t[4])
+{
+    t[0] = r->low_critical;
+    t[1] = r->low_warning;
+    t[2] = r->high_warning;
+    t[3] = r->high_critical;
+}
+
+bool sb_alert_rule_ordered(const struct sb_alert_rule_cfg *r, size_t *i, size_t *j, bool *same_side)
+{
+    double t[4];
+    sb_alert_rule_thresholds(r, t);
+    for (*i = 0; *i < 4; (*i)++) {
+        for (*j = *i + 1; *j < 4; (*j)++) {
+            if (isnan(t[*i]) || isnan(t[*j]))
+                continue;
+            *same_side = (*i == 0 && *j == 1) || (*i == 2 && *j == 3);
+            if (!(*same_side ? t[*i] <= t[*j] : t[*i] < t[*j]))
+                return false;
+        }
+    }
+    return true;
+}
+
 bool sb_config_embedded(const struct sb_config *c)
 {
     return c->brokers && strcmp(c->brokers, "embedded") == 0;
@@ -1592,29 +1619,21 @@ static void list_sizes(const struct sb_config *c, struct sb_buf *b)
 static void check_threshold_order(struct loader *ld, const struct sb_alert_rule_cfg *r,
                                   const char *sec, int line)
 {
-    static const char *const names[] = {"low_critical", "low_warning", "high_warning",
-                                        "high_critical"};
-    const double t[] = {r->low_critical, r->low_warning, r->high_warning, r->high_critical};
-    for (size_t i = 0; i < 4; i++) {
-        for (size_t j = i + 1; j < 4; j++) {
-            if (isnan(t[i]) || isnan(t[j]))
-                continue;
-            /* Equal is fine only within one side (warning = critical
-             * means "straight to critical"). */
-            bool same_side = (i == 0 && j == 1) || (i == 2 && j == 3);
-            if (same_side ? t[i] <= t[j] : t[i] < t[j])
-                continue;
-            char a[32], b[32];
-            sb_fmt_double(a, sizeof(a), t[i]);
-            sb_fmt_double(b, sizeof(b), t[j]);
-            fail(ld, line,
-                 "[%s]: %s = %s (line %d) must be %s %s = %s (line %d); thresholds must satisfy "
-                 "low_critical <= low_warning < high_warning <= high_critical",
-                 sec, names[i], a, seen_line(ld, sec, names[i]), same_side ? "at most" : "below",
-                 names[j], b, seen_line(ld, sec, names[j]));
-            return;
-        }
-    }
+    size_t i, j;
+    bool same_side;
+    if (sb_alert_rule_ordered(r, &i, &j, &same_side))
+        return;
+    const char *const *names = sb_alert_threshold_names;
+    double t[4];
+    sb_alert_rule_thresholds(r, t);
+    char a[32], b[32];
+    sb_fmt_double(a, sizeof(a), t[i]);
+    sb_fmt_double(b, sizeof(b), t[j]);
+    fail(ld, line,
+         "[%s]: %s = %s (line %d) must be %s %s = %s (line %d); thresholds must satisfy "
+         "low_critical <= low_warning < high_warning <= high_critical",
+         sec, names[i], a, seen_line(ld, sec, names[i]), same_side ? "at most" : "below", names[j],
+         b, seen_line(ld, sec, names[j]));
 }
 
 /* Each [alert.<SENSOR>] names a known sensor, has a rule, orders its

@@ -191,4 +191,15 @@ bool sb_alert_rule_has_threshold(const struct sb_alert_rule_cfg *r);
 /* True if the rule has a statistical (z-score) part (zscore not NAN). */
 bool sb_alert_rule_has_zscore(const struct sb_alert_rule_cfg *r);
 
+/* The thresholds in their required order, indexes for the function below. */
+extern const char *const sb_alert_threshold_names[4]; /* "low_critical" ... "high_critical" */
+void sb_alert_rule_thresholds(const struct sb_alert_rule_cfg *r, double t[4]);
+
+/* False if two set thresholds break low_critical <= low_warning <
+ * high_warning <= high_critical (equal only within one side: warning =
+ * critical means straight to critical); then t[*i] must be at most
+ * (*same_side) or below (!*same_side) t[*j], and is not. */
+bool sb_alert_rule_ordered(const struct sb_alert_rule_cfg *r, size_t *i, size_t *j,
+                           bool *same_side);
+
 #endif
