@@ -3,7 +3,9 @@
 #   deploy/dev.sh run    install build dependencies if missing, build, and run
 #                        the main job with conf/sensorbridge.conf until Ctrl-C
 #   deploy/dev.sh test   install dependencies if missing, build, and run the whole
-#                        test suite: plain, under ASan/UBSan, and under valgrind
+#                        test suite: plain (with the daemon under valgrind in the
+#                        valgrind-daemon suite), the unit tests under valgrind, and
+#                        all but valgrind-daemon under ASan/UBSan
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -52,7 +54,7 @@ test)
     meson test -C build --setup valgrind --suite unit --print-errorlogs || status=1
     setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        meson test -C build-asan --print-errorlogs || status=1
+        meson test -C build-asan --no-suite valgrind-daemon --print-errorlogs || status=1
     exit $status
     ;;
 *)

@@ -12,6 +12,10 @@ SB_LOG=$SB_WORK/sensorbridge.log
 SB_EXTRA_PIDS=()
 SB_EXTRA_LOGS=()
 
+# SB_DAEMON_WRAPPER: words put before the daemon's command line, e.g. a
+# valgrind invocation (the test "valgrind_daemon" sets it).
+read -r -a SB_WRAP <<< "${SB_DAEMON_WRAPPER:-}"
+
 fail() {
     echo "FAIL: $*" >&2
     if [ -f "$SB_LOG" ]; then
@@ -94,7 +98,7 @@ start_daemon() {
     # Created here, not by the background job's redirection, so the first
     # sed below cannot race it (pipefail + set -e would end the test).
     : > "$SB_LOG"
-    "$SB_BIN" --config "$1" > "$SB_LOG" 2>&1 &
+    "${SB_WRAP[@]}" "$SB_BIN" --config "$1" > "$SB_LOG" 2>&1 &
     SB_PID=$!
     # Up to 60 s: a loaded machine (valgrind, ASan) is slow, and librdkafka
     # 2.0.2's mock cluster can still miss a wake-up and take a second for a
@@ -225,7 +229,7 @@ metric_sum() {
 # stopped at exit; its log is shown on failure.
 start_instance() {
     : > "$2"
-    "$SB_BIN" --config "$1" > "$2" 2>&1 &
+    "${SB_WRAP[@]}" "$SB_BIN" --config "$1" > "$2" 2>&1 &
     INST_PID=$!
     track_pid "$INST_PID" "$2"
     INST_PORT=
