@@ -13,7 +13,7 @@ cd "$root"
 
 build_pkgs=(meson ninja-build pkg-config gcc librdkafka-dev libuv1-dev libmicrohttpd-dev
             libjansson-dev libinih-dev libsystemd-dev)
-test_pkgs=(libcmocka-dev kcat prometheus valgrind curl)
+test_pkgs=(libcmocka-dev kcat prometheus valgrind curl jq iproute2)
 
 install_missing() {
     local missing=() p
