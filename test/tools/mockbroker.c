@@ -9,6 +9,9 @@
  * Creates each TOPIC with PARTITIONS partitions, writes the bootstrap list
  * to BOOTSTRAP_FILE (atomically, via rename) or stdout, and runs until
  * SIGINT or SIGTERM. Ports are random: 2.0.2 cannot choose them.
+ * An outage on demand: SIGUSR1 takes every broker down (connections are
+ * closed, new ones refused), SIGUSR2 brings them back; each is logged on
+ * stderr once done.
  */
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -18,12 +21,16 @@
 #include <string.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stop;
+static volatile sig_atomic_t stop, down, up;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop = 1;
+    if (sig == SIGUSR1)
+        down = 1;
+    else if (sig == SIGUSR2)
+        up = 1;
+    else
+        stop = 1;
 }
 
 int main(int argc, char **argv)
@@ -89,11 +96,26 @@ int main(int argc, char **argv)
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGUSR1);
+    sigaddset(&block, SIGUSR2);
     sigprocmask(SIG_BLOCK, &block, &old);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    while (!stop)
+    signal(SIGUSR1, on_signal);
+    signal(SIGUSR2, on_signal);
+    while (!stop) {
         sigsuspend(&old);
+        if (down) {
+            down = 0;
+            rd_kafka_resp_err_t e = rd_kafka_mock_broker_set_down(mc, -1);
+            fprintf(stderr, "mockbroker: brokers down: %s\n", rd_kafka_err2str(e));
+        }
+        if (up) {
+            up = 0;
+            rd_kafka_resp_err_t e = rd_kafka_mock_broker_set_up(mc, -1);
+            fprintf(stderr, "mockbroker: brokers up: %s\n", rd_kafka_err2str(e));
+        }
+    }
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(rk);
     return 0;
