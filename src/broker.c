@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <uv.h>
@@ -34,7 +35,16 @@ int sb_broker_new(struct sb_broker **out, int nbrokers, char *err, size_t errlen
         rd_kafka_conf_destroy(conf);
         return -EINVAL;
     }
+    /* The mock's thread inherits our signal mask (unlike the threads of
+     * rd_kafka_new, which block every signal). If it took a SIGHUP, its
+     * poll() would fail with EINTR and librdkafka 2.0.2 would shut the
+     * whole cluster down ("Mock cluster failed to poll"); so it is created
+     * with every signal blocked, and only the loop thread handles them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     rd_kafka_mock_cluster_t *cluster = rd_kafka_mock_cluster_new(owner, nbrokers);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (!cluster) {
         snprintf(err, errlen, "embedded broker: cannot start a mock cluster of %d brokers",
                  nbrokers);

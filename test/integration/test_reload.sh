@@ -36,6 +36,22 @@ serving() {
 
 # The replay runs in real time and the consumer has joined.
 wait_for 90 "the first consumed messages" gt sensorbridge_consumer_messages_total 0
+# Only the loop thread may take SIGHUP, SIGINT and SIGTERM: every other
+# thread (librdkafka's, the embedded cluster's) blocks them. A signal
+# delivered to the mock cluster's thread ends its poll() with EINTR and
+# shuts the embedded broker down for good.
+threads=0
+for task in /proc/"$SB_PID"/task/*; do
+    tid=${task##*/}
+    [ "$tid" = "$SB_PID" ] && continue
+    blk=$(sed -n 's/^SigBlk:[[:space:]]*//p' "$task/status" 2>/dev/null) || continue
+    [ -n "$blk" ] || continue
+    threads=$((threads + 1))
+    # Bits 0, 1 and 14: SIGHUP, SIGINT, SIGTERM.
+    [ $((0x$blk & 0x4003)) = $((0x4003)) ] ||
+        fail "thread $tid ($(cat "$task/comm")) does not block SIGHUP, SIGINT and SIGTERM (SigBlk $blk)"
+done
+[ "$threads" -ge 5 ] || fail "only $threads threads besides the loop thread"
 [ "$(reloads)" = 0 ] || fail "reloads_total is $(reloads) before any SIGHUP"
 [ "$(failures)" = 0 ] || fail "reload_failures_total is $(failures) before any SIGHUP"
 [ "$(status_speed)" = 1 ] || fail "status speed is $(status_speed), expected 1"

@@ -54,6 +54,17 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    /* Blocked from here on, except inside sigsuspend: a signal between the
+     * test of `stop` and the wait cannot be missed, and the mock cluster's
+     * thread, which inherits this mask, never sees one (its poll() would
+     * fail with EINTR and shut the cluster down, see src/broker.c). */
+    sigset_t block, old;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGUSR1);
+    sigaddset(&block, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &block, &old);
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof(errstr));
@@ -90,15 +101,6 @@ int main(int argc, char **argv)
         printf("%s\n", bootstraps);
         fflush(stdout);
     }
-    /* Blocked except inside sigsuspend: a signal between the test of
-     * `stop` and the wait cannot be missed. */
-    sigset_t block, old;
-    sigemptyset(&block);
-    sigaddset(&block, SIGINT);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGUSR1);
-    sigaddset(&block, SIGUSR2);
-    sigprocmask(SIG_BLOCK, &block, &old);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGUSR1, on_signal);
