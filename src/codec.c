@@ -4,12 +4,15 @@
  * Encoding runs once per produced sample (millions per second at
  * speed=max), so it is a hand-written bounded writer: no malloc, no
  * jansson, no snprintf for integers or timestamps. Decoding runs once per
- * consumed message and uses jansson, then validates every field we use.
+ * consumed message, as often, and is a hand-written single-pass parser
+ * that allocates nothing and validates every field we use; it replaced
+ * jansson's json_loadb() and keeps its behaviour exactly (see below).
  */
 #include "sensorbridge/codec.h"
 
-#include <jansson.h>
+#include <errno.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sensorbridge/sensors.h"
@@ -351,6 +354,739 @@ const char *sb_invalid_reason_name(enum sb_invalid_reason r)
     return reason_names[r];
 }
 
+/*
+ * The decoder is a single-pass parser that allocates nothing. It accepts
+ * and refuses exactly the messages that jansson 2.14's json_loadb() did
+ * with JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, which it
+ * replaced (building the DOM, its allocations and strtod were most of the
+ * consumer's CPU at speed = max), and gives each refused message the same
+ * reason: test_codec_diff holds it to a copy of the jansson decoder. To
+ * get there it follows jansson's lexer and recursive parser closely: the
+ * same one-byte look-ahead, the same order of checks, and the byte
+ * position of jansson's first error, from which classify_parse_error tells
+ * a non-finite value from other bad JSON.
+ */
+
+/* jansson's JSON_PARSER_MAX_DEPTH. Within SB_CODEC_MAX_MESSAGE bytes only
+ * an invalid message can nest this deep, but the depth error comes first
+ * and so decides between not_json and non_finite. The parser recurses once
+ * per level, in frames of about 210 bytes (gcc 12, -O2): under 0.5 MB of
+ * the loop thread's stack at the limit. */
+#define MAX_DEPTH 2048
+
+/* Keys of the open objects, remembered to find duplicates. Each owns at
+ * least three bytes of the message, its two quotes and the '{' or ','
+ * before it, so no more than this fit. */
+#define MAX_OPEN_KEYS (SB_CODEC_MAX_MESSAGE / 3 + 1)
+
+_Static_assert(SB_CODEC_MAX_MESSAGE <= UINT16_MAX, "key offsets are 16-bit");
+
+/* The first error, as far as the reason depends on it: a syntax error or a
+ * numeric overflow may be a non-finite value (classify_parse_error); every
+ * other error (invalid UTF-8, premature end, duplicate key, NUL in a key,
+ * nesting, bytes after the value) is not_json. */
+enum parse_error { PERR_SYNTAX, PERR_OVERFLOW, PERR_OTHER };
+
+enum token {
+    TOK_EOF,
+    TOK_INVALID,
+    TOK_STRING,
+    TOK_INTEGER,
+    TOK_REAL,
+    TOK_TRUE,
+    TOK_FALSE,
+    TOK_NULL,
+    TOK_OBJECT_START,
+    TOK_OBJECT_END,
+    TOK_ARRAY_START,
+    TOK_ARRAY_END,
+    TOK_COLON,
+    TOK_COMMA,
+};
+
+/* A string token: where its raw bytes are and what unescaping makes of
+ * them. */
+struct span {
+    size_t off;  /* first byte after the opening quote */
+    size_t len;  /* raw bytes before the closing quote */
+    size_t dlen; /* bytes once unescaped */
+    int escaped; /* has a backslash */
+    int nul;     /* unescapes to a NUL byte somewhere */
+};
+
+/* The members of the top-level object that decode_fields checks. */
+enum field_id { F_SENSOR, F_VALUE, F_TIMESTAMP, F_CYCLE, F_SAMPLE_IDX, F_RATE, F__COUNT };
+
+static const struct {
+    const char *name;
+    size_t len;
+} field_names[F__COUNT] = {
+    [F_SENSOR] = {"sensor", 6},          [F_VALUE] = {"value", 5},
+    [F_TIMESTAMP] = {"timestamp", 9},    [F_CYCLE] = {"cycle", 5},
+    [F_SAMPLE_IDX] = {"sample_idx", 10}, [F_RATE] = {"sampling_rate_hz", 16},
+};
+
+struct field {
+    enum token type; /* TOK_EOF: absent; a container: its opening token */
+    int64_t integer;
+    double real;
+    struct span str;
+};
+
+struct key {
+    uint32_t hash; /* of the unescaped bytes */
+    uint16_t off, len;
+};
+
+struct parser {
+    const unsigned char *p;
+    size_t len;
+    size_t i;     /* next byte */
+    size_t lost;  /* NUL bytes jansson's lexer dropped (drop_lookahead_nul) */
+    size_t depth; /* of the value being parsed; the top level is 1 */
+
+    enum token tok; /* the current token, and its value */
+    int tok_nul;    /* tok is TOK_INVALID for a NUL byte */
+    struct span str;
+    int64_t integer;
+    double real;
+
+    enum parse_error err;
+    size_t err_pos; /* where jansson reported it */
+
+    size_t nkeys;
+    struct key keys[MAX_OPEN_KEYS];
+    struct field fields[F__COUNT];
+};
+
+/* Records the first error and returns -1, for `return fail(...)`. jansson's
+ * position counts the bytes its lexer consumed, which misses every NUL it
+ * dropped. */
+static int fail(struct parser *ps, enum parse_error err, size_t at)
+{
+    ps->err = err;
+    ps->err_pos = at - ps->lost;
+    return -1;
+}
+
+/* A syntax error at the current token. jansson calls it a premature end of
+ * input when the token's saved text is an empty C string: at the end, or
+ * a NUL byte. */
+static int fail_syntax(struct parser *ps)
+{
+    return fail(ps, ps->tok == TOK_EOF || ps->tok_nul ? PERR_OTHER : PERR_SYNTAX, ps->i);
+}
+
+static int is_digit(int c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int is_alpha(int c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* jansson's stream checks a whole UTF-8 sequence when it reads the first
+ * byte, even a look-ahead byte it then puts back: the first error is then
+ * invalid UTF-8, whatever the token would have been. */
+static int bad_utf8_at(const struct parser *ps, size_t i)
+{
+    return i < ps->len && ps->p[i] >= 0x80 && sb_utf8_seq_len(ps->p + i, ps->len - i) == 0;
+}
+
+/* jansson puts a look-ahead byte back into its one-byte buffer, where a
+ * NUL reads as "empty": after a number or a literal a NUL is skipped as if
+ * it were not there, and positions from then on count one byte less. */
+static void drop_lookahead_nul(struct parser *ps)
+{
+    if (ps->i < ps->len && ps->p[ps->i] == '\0') {
+        ps->i++;
+        ps->lost++;
+    }
+}
+
+static int hex_value(int c)
+{
+    if (is_digit(c))
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static size_t utf8_len(uint32_t cp)
+{
+    return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
+
+/* At the opening quote. jansson checks a string in two passes: the raw
+ * bytes first (control characters, escapes, UTF-8), then \u surrogates
+ * while unescaping. A surrogate error is therefore reported only when the
+ * rest of the string is valid, at the position after its closing quote. */
+static int scan_string(struct parser *ps)
+{
+    const unsigned char *p = ps->p;
+    const size_t len = ps->len, start = ps->i + 1;
+    size_t i = start;
+    size_t saved = 0; /* raw bytes minus unescaped bytes */
+    int escaped = 0, nul = 0, bad_surrogate = 0;
+    int low_next = 0; /* the escape before was a high surrogate */
+
+    for (;;) {
+        if (i >= len)
+            return fail(ps, PERR_OTHER, i);
+        unsigned char c = p[i];
+        if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+            i++;
+            continue;
+        }
+        if (c == '"')
+            break;
+        if (c < 0x20)
+            return fail(ps, PERR_SYNTAX, i);
+        if (c >= 0x80) {
+            size_t n = sb_utf8_seq_len(p + i, len - i);
+            if (n == 0)
+                return fail(ps, PERR_OTHER, i);
+            i += n;
+            continue;
+        }
+        /* A backslash. A bad escape is reported after the byte that makes
+         * it bad. */
+        escaped = 1;
+        i++;
+        if (bad_utf8_at(ps, i))
+            return fail(ps, PERR_OTHER, i);
+        if (i >= len)
+            return fail(ps, PERR_SYNTAX, i);
+        c = p[i++];
+        if (c != 'u') {
+            if (c != '"' && c != '\\' && c != '/' && c != 'b' && c != 'f' && c != 'n' && c != 'r' &&
+                c != 't')
+                return fail(ps, PERR_SYNTAX, i);
+            saved += 1;
+            continue;
+        }
+        uint32_t cp = 0;
+        for (int k = 0; k < 4; k++) {
+            if (bad_utf8_at(ps, i))
+                return fail(ps, PERR_OTHER, i);
+            if (i >= len)
+                return fail(ps, PERR_SYNTAX, i);
+            int h = hex_value(p[i++]);
+            if (h < 0)
+                return fail(ps, PERR_SYNTAX, i);
+            cp = cp << 4 | (uint32_t)h;
+        }
+        if (low_next) {
+            /* Two escapes, 12 bytes, make one 4-byte character. */
+            low_next = 0;
+            if (cp >= 0xDC00 && cp <= 0xDFFF)
+                saved += 8;
+            else
+                bad_surrogate = 1;
+        } else if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (i + 1 < len && p[i] == '\\' && p[i + 1] == 'u')
+                low_next = 1;
+            else
+                bad_surrogate = 1;
+        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            bad_surrogate = 1;
+        } else {
+            saved += 6 - utf8_len(cp);
+            nul |= cp == 0;
+        }
+    }
+    ps->i = i + 1;
+    if (bad_surrogate)
+        return fail(ps, PERR_SYNTAX, ps->i);
+    ps->tok = TOK_STRING;
+    ps->str.off = start;
+    ps->str.len = i - start;
+    ps->str.dlen = i - start - saved;
+    ps->str.escaped = escaped;
+    ps->str.nul = nul;
+    return 0;
+}
+
+/* An integer as strtoll() reads it; -1 beyond int64, which jansson
+ * refused. */
+static int parse_integer(const unsigned char *s, size_t n, int64_t *out)
+{
+    int neg = s[0] == '-';
+    uint64_t limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    uint64_t v = 0;
+    for (size_t i = (size_t)neg; i < n; i++) {
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (limit - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = neg ? (v == limit ? INT64_MIN : -(int64_t)v) : (int64_t)v;
+    return 0;
+}
+
+/* strtod() needs a terminated copy, and a number may be as long as the
+ * message. Not inlined: the buffer must stay out of the recursion's
+ * frames. jansson called strtod() too, in the C locale that the daemon
+ * never leaves. */
+__attribute__((noinline)) static int parse_real_strtod(const unsigned char *s, size_t n,
+                                                       double *out)
+{
+    char tmp[SB_CODEC_MAX_MESSAGE + 1];
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    errno = 0;
+    double v = strtod(tmp, NULL);
+    if ((v == HUGE_VAL || v == -HUGE_VAL) && errno == ERANGE)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* A real, bit for bit as strtod() rounds it; -1 on overflow, which jansson
+ * refused (underflow is fine). When the significant digits form an integer
+ * m <= 2^53 and the power of ten is one a double holds exactly (10^0 ..
+ * 10^22), one correctly rounded multiplication or division is the
+ * correctly rounded result (Clinger's fast path): that covers sensor
+ * values such as 151.19. Anything else goes to strtod(). */
+static int parse_real(const unsigned char *s, size_t n, double *out)
+{
+    static const double exact_pow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                         1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                         1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    int neg = s[0] == '-';
+    size_t i = (size_t)neg;
+    uint64_t m = 0;
+    int digits = 0; /* significant ones in m */
+    long exp10 = 0; /* value = m * 10^exp10 */
+    int frac = 0;
+    for (; i < n && (is_digit(s[i]) || (s[i] == '.' && !frac)); i++) {
+        if (s[i] == '.') {
+            frac = 1;
+            continue;
+        }
+        exp10 -= frac;
+        if (m == 0 && s[i] == '0')
+            continue;
+        if (++digits > 19)
+            return parse_real_strtod(s, n, out);
+        m = m * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (i < n) { /* 'e' or 'E', then the exponent, saturated far beyond any double */
+        i++;
+        int eneg = s[i] == '-';
+        if (s[i] == '-' || s[i] == '+')
+            i++;
+        long e = 0;
+        for (; i < n; i++)
+            if (e < 100000)
+                e = e * 10 + (s[i] - '0');
+        exp10 += eneg ? -e : e;
+    }
+    if (m == 0) {
+        *out = neg ? -0.0 : 0.0;
+        return 0;
+    }
+    if (m > UINT64_C(1) << 53 || exp10 < -22 || exp10 > 22)
+        return parse_real_strtod(s, n, out);
+    double v = (double)m;
+    v = exp10 < 0 ? v / exact_pow10[-exp10] : v * exact_pow10[exp10];
+    *out = neg ? -v : v;
+    return 0;
+}
+
+/* At '-' or a digit. Like jansson it reads one byte past the longest prefix
+ * that fits the grammar; a prefix that is no number is an invalid token,
+ * reported by the parser at that point. */
+static int scan_number(struct parser *ps)
+{
+    const unsigned char *p = ps->p;
+    const size_t len = ps->len, start = ps->i;
+    size_t i = start;
+    int ok = 0, real = 0;
+
+    if (p[i] == '-')
+        i++;
+    if (i < len && p[i] == '0') {
+        i++;
+        ok = !(i < len && is_digit(p[i])); /* no leading zeros */
+    } else if (i < len && is_digit(p[i])) {
+        while (i < len && is_digit(p[i]))
+            i++;
+        ok = 1;
+    }
+    if (ok && i < len && p[i] == '.') {
+        real = 1;
+        i++;
+        ok = i < len && is_digit(p[i]);
+        while (i < len && is_digit(p[i]))
+            i++;
+    }
+    if (ok && i < len && (p[i] == 'e' || p[i] == 'E')) {
+        real = 1;
+        i++;
+        if (i < len && (p[i] == '+' || p[i] == '-'))
+            i++;
+        ok = i < len && is_digit(p[i]);
+        while (i < len && is_digit(p[i]))
+            i++;
+    }
+    ps->i = i;
+    if (bad_utf8_at(ps, i))
+        return fail(ps, PERR_OTHER, i);
+    if (!ok) {
+        ps->tok = TOK_INVALID;
+        return 0;
+    }
+    if (real ? parse_real(p + start, i - start, &ps->real)
+             : parse_integer(p + start, i - start, &ps->integer))
+        return fail(ps, PERR_OVERFLOW, i);
+    ps->tok = real ? TOK_REAL : TOK_INTEGER;
+    drop_lookahead_nul(ps);
+    return 0;
+}
+
+/* At a letter: jansson reads the whole run of letters, so "nan" or
+ * "Infinity" is one invalid token. */
+static int scan_literal(struct parser *ps)
+{
+    const unsigned char *w = ps->p + ps->i;
+    size_t n = 0;
+    while (ps->i + n < ps->len && is_alpha(w[n]))
+        n++;
+    ps->i += n;
+    if (bad_utf8_at(ps, ps->i))
+        return fail(ps, PERR_OTHER, ps->i);
+    if (n == 4 && memcmp(w, "true", 4) == 0)
+        ps->tok = TOK_TRUE;
+    else if (n == 5 && memcmp(w, "false", 5) == 0)
+        ps->tok = TOK_FALSE;
+    else if (n == 4 && memcmp(w, "null", 4) == 0)
+        ps->tok = TOK_NULL;
+    else
+        ps->tok = TOK_INVALID;
+    if (ps->tok != TOK_INVALID)
+        drop_lookahead_nul(ps);
+    return 0;
+}
+
+/* Reads the next token into ps->tok (and its value). Returns -1 after a
+ * lexical error that jansson reports itself; an invalid token is left for
+ * the parser to report. */
+static int scan(struct parser *ps)
+{
+    const unsigned char *p = ps->p;
+    size_t i = ps->i;
+    while (i < ps->len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+        i++;
+    ps->i = i;
+    ps->tok_nul = 0;
+    if (i == ps->len) {
+        ps->tok = TOK_EOF;
+        return 0;
+    }
+    switch (p[i]) {
+    case '{':
+        ps->tok = TOK_OBJECT_START;
+        break;
+    case '}':
+        ps->tok = TOK_OBJECT_END;
+        break;
+    case '[':
+        ps->tok = TOK_ARRAY_START;
+        break;
+    case ']':
+        ps->tok = TOK_ARRAY_END;
+        break;
+    case ':':
+        ps->tok = TOK_COLON;
+        break;
+    case ',':
+        ps->tok = TOK_COMMA;
+        break;
+    case '"':
+        return scan_string(ps);
+    case '-':
+        return scan_number(ps);
+    default:
+        if (is_digit(p[i]))
+            return scan_number(ps);
+        if (is_alpha(p[i]))
+            return scan_literal(ps);
+        /* Any other byte is an invalid token one UTF-8 character long. */
+        size_t n = 1;
+        if (p[i] >= 0x80 && (n = sb_utf8_seq_len(p + i, ps->len - i)) == 0)
+            return fail(ps, PERR_OTHER, i);
+        ps->tok = TOK_INVALID;
+        ps->tok_nul = p[i] == '\0';
+        ps->i = i + n;
+        return 0;
+    }
+    ps->i = i + 1;
+    return 0;
+}
+
+static size_t utf8_encode(uint32_t cp, unsigned char *out)
+{
+    if (cp < 0x80) {
+        out[0] = (unsigned char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (unsigned char)(0xC0 | cp >> 6);
+        out[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (unsigned char)(0xE0 | cp >> 12);
+        out[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+        out[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (unsigned char)(0xF0 | cp >> 18);
+    out[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
+    out[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+    out[3] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+static uint32_t hex4(const unsigned char *s)
+{
+    uint32_t v = 0;
+    for (int k = 0; k < 4; k++)
+        v = v << 4 | (uint32_t)hex_value(s[k]);
+    return v;
+}
+
+/* Unescapes the character at p[*i] of a string scan_string accepted into
+ * out[0..4) and returns its length in bytes. */
+static size_t next_char(const unsigned char *p, size_t *i, unsigned char *out)
+{
+    unsigned char c = p[*i];
+    if (c != '\\') {
+        size_t n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        memcpy(out, p + *i, n);
+        *i += n;
+        return n;
+    }
+    c = p[*i + 1];
+    if (c != 'u') {
+        *i += 2;
+        switch (c) {
+        case 'b':
+            out[0] = '\b';
+            break;
+        case 'f':
+            out[0] = '\f';
+            break;
+        case 'n':
+            out[0] = '\n';
+            break;
+        case 'r':
+            out[0] = '\r';
+            break;
+        case 't':
+            out[0] = '\t';
+            break;
+        default: /* '"', '\\', '/' */
+            out[0] = c;
+            break;
+        }
+        return 1;
+    }
+    uint32_t cp = hex4(p + *i + 2);
+    *i += 6;
+    if (cp >= 0xD800 && cp <= 0xDBFF) {
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (hex4(p + *i + 2) - 0xDC00);
+        *i += 6;
+    }
+    return utf8_encode(cp, out);
+}
+
+/* Writes the s->dlen unescaped bytes of s to out. */
+static void unescape(const unsigned char *p, const struct span *s, unsigned char *out)
+{
+    if (!s->escaped) {
+        memcpy(out, p + s->off, s->len);
+        return;
+    }
+    for (size_t i = s->off, end = s->off + s->len; i < end;)
+        out += next_char(p, &i, out);
+}
+
+/* FNV-1a of the unescaped bytes, so that "a" and "\u0061" collide. */
+static uint32_t key_hash(const unsigned char *p, const struct span *s)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = s->off, end = s->off + s->len; i < end;) {
+        unsigned char c[4];
+        size_t n = 1;
+        if (s->escaped)
+            n = next_char(p, &i, c);
+        else
+            c[0] = p[i++];
+        for (size_t k = 0; k < n; k++)
+            h = (h ^ c[k]) * 16777619u;
+    }
+    return h;
+}
+
+static int same_key(const unsigned char *p, const struct key *k, const struct span *s)
+{
+    size_t a = k->off, a_end = a + k->len, b = s->off, b_end = b + s->len;
+    if (!s->escaped && memchr(p + a, '\\', k->len) == NULL)
+        return k->len == s->len && memcmp(p + a, p + b, s->len) == 0;
+    while (a < a_end && b < b_end) {
+        unsigned char ca[4], cb[4];
+        size_t na = next_char(p, &a, ca), nb = next_char(p, &b, cb);
+        if (na != nb || memcmp(ca, cb, na) != 0)
+            return 0;
+    }
+    return a == a_end && b == b_end;
+}
+
+/* Remembers the key just scanned as one of the object whose keys start at
+ * keys[first]; -1 if that object already has it. */
+static int add_key(struct parser *ps, size_t first)
+{
+    const struct span *s = &ps->str;
+    uint32_t h = key_hash(ps->p, s);
+    for (size_t k = first; k < ps->nkeys; k++)
+        if (ps->keys[k].hash == h && same_key(ps->p, &ps->keys[k], s))
+            return -1;
+    ps->keys[ps->nkeys++] = (struct key){h, (uint16_t)s->off, (uint16_t)s->len};
+    return 0;
+}
+
+/* The field that a top-level key names, if any. */
+static struct field *root_field(struct parser *ps, const struct span *s)
+{
+    unsigned char buf[16];
+    const unsigned char *name = ps->p + s->off;
+    if (s->dlen > sizeof(buf))
+        return NULL;
+    if (s->escaped) {
+        unescape(ps->p, s, buf);
+        name = buf;
+    }
+    for (int f = 0; f < F__COUNT; f++)
+        if (field_names[f].len == s->dlen && memcmp(field_names[f].name, name, s->dlen) == 0)
+            return &ps->fields[f];
+    return NULL;
+}
+
+static int parse_value(struct parser *ps, struct field *f);
+
+/* After '{'; the order of the checks is jansson's parse_object(). */
+static int parse_object(struct parser *ps)
+{
+    const int top = ps->depth == 1;
+    const size_t first_key = ps->nkeys;
+    if (scan(ps) != 0)
+        return -1;
+    if (ps->tok == TOK_OBJECT_END)
+        return 0;
+    for (;;) {
+        if (ps->tok != TOK_STRING)
+            return fail_syntax(ps);
+        if (ps->str.nul || add_key(ps, first_key) != 0)
+            return fail(ps, PERR_OTHER, ps->i);
+        struct field *f = top ? root_field(ps, &ps->str) : NULL;
+        if (scan(ps) != 0)
+            return -1;
+        if (ps->tok != TOK_COLON)
+            return fail_syntax(ps);
+        if (scan(ps) != 0 || parse_value(ps, f) != 0 || scan(ps) != 0)
+            return -1;
+        if (ps->tok != TOK_COMMA)
+            break;
+        if (scan(ps) != 0)
+            return -1;
+    }
+    if (ps->tok != TOK_OBJECT_END)
+        return fail_syntax(ps);
+    ps->nkeys = first_key;
+    return 0;
+}
+
+/* After '['; jansson's parse_array(). */
+static int parse_array(struct parser *ps)
+{
+    if (scan(ps) != 0)
+        return -1;
+    if (ps->tok == TOK_ARRAY_END)
+        return 0;
+    while (ps->tok != TOK_EOF) {
+        if (parse_value(ps, NULL) != 0 || scan(ps) != 0)
+            return -1;
+        if (ps->tok != TOK_COMMA)
+            break;
+        if (scan(ps) != 0)
+            return -1;
+    }
+    if (ps->tok != TOK_ARRAY_END)
+        return fail_syntax(ps);
+    return 0;
+}
+
+/* The value that starts with the current token; a member of the top-level
+ * object we decode is stored in *f. */
+static int parse_value(struct parser *ps, struct field *f)
+{
+    const enum token t = ps->tok;
+    if (++ps->depth > MAX_DEPTH)
+        return fail(ps, PERR_OTHER, ps->i);
+    switch (t) {
+    case TOK_STRING:
+        if (f != NULL)
+            f->str = ps->str;
+        break;
+    case TOK_INTEGER:
+        if (f != NULL)
+            f->integer = ps->integer;
+        break;
+    case TOK_REAL:
+        if (f != NULL)
+            f->real = ps->real;
+        break;
+    case TOK_TRUE:
+    case TOK_FALSE:
+    case TOK_NULL:
+        break;
+    case TOK_OBJECT_START:
+        if (parse_object(ps) != 0)
+            return -1;
+        break;
+    case TOK_ARRAY_START:
+        if (parse_array(ps) != 0)
+            return -1;
+        break;
+    default:
+        return fail_syntax(ps);
+    }
+    if (f != NULL)
+        f->type = t;
+    ps->depth--;
+    return 0;
+}
+
+/* The whole message: one value and nothing after it but whitespace. */
+static int parse(struct parser *ps, enum token *root)
+{
+    if (scan(ps) != 0)
+        return -1;
+    *root = ps->tok;
+    if (parse_value(ps, NULL) != 0 || scan(ps) != 0)
+        return -1;
+    if (ps->tok != TOK_EOF)
+        return fail(ps, PERR_OTHER, ps->i);
+    return 0;
+}
+
 static int is_json_ws(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -378,12 +1114,12 @@ static int token_ieq(const char *t, size_t n, const char *word)
 }
 
 /* Is the bare token t[0..n) a non-finite value as the writers we know spell
- * it? Python's json.dumps writes NaN, Infinity and -Infinity; a real that
- * jansson found out of range ("1e400") is one too. An integer beyond
- * int64 ("99999999999999999999") is finite, so it stays not_json. */
-static int token_is_non_finite(const char *t, size_t n, enum json_error_code code)
+ * it? Python's json.dumps writes NaN, Infinity and -Infinity; a real out
+ * of double range ("1e400") is one too. An integer beyond int64
+ * ("99999999999999999999") is finite, so it stays not_json. */
+static int token_is_non_finite(const char *t, size_t n, enum parse_error err)
 {
-    if (code == json_error_numeric_overflow) {
+    if (err == PERR_OVERFLOW) {
         for (size_t i = 0; i < n; i++)
             if (t[i] == '.' || t[i] == 'e' || t[i] == 'E')
                 return 1;
@@ -396,18 +1132,18 @@ static int token_is_non_finite(const char *t, size_t n, enum json_error_code cod
     return token_ieq(t, n, "nan") || token_ieq(t, n, "inf") || token_ieq(t, n, "infinity");
 }
 
-/* jansson refuses NaN, Infinity and out-of-range reals with a parse error.
- * When that error sits on the token after a "value" key, the message is
- * well-formed apart from a non-finite value, and non_finite tells the
- * operator far more than not_json. Only runs on the error path. */
-static enum sb_invalid_reason classify_parse_error(const char *p, size_t len,
-                                                   const json_error_t *err)
+/* JSON has no NaN or Infinity, and a real beyond double range cannot be
+ * held: the message is refused as bad JSON. When the error sits on the
+ * token after a "value" key, the message is well-formed apart from a
+ * non-finite value, and non_finite tells the operator far more than
+ * not_json. pos is where jansson would report the error: just past the
+ * bytes it read, inside the token or one past its end. Only runs on the
+ * error path. */
+static enum sb_invalid_reason classify_parse_error(const char *p, size_t len, enum parse_error err,
+                                                   size_t pos)
 {
-    enum json_error_code code = json_error_code(err);
-    if ((code != json_error_invalid_syntax && code != json_error_numeric_overflow) ||
-        err->position < 0)
+    if (err == PERR_OTHER)
         return SB_INVALID_NOT_JSON;
-    size_t pos = (size_t)err->position;
     static const char key[] = "\"value\"";
     const size_t klen = sizeof(key) - 1;
     for (size_t at = 0; at + klen <= len; at++) {
@@ -424,9 +1160,7 @@ static enum sb_invalid_reason classify_parse_error(const char *p, size_t len,
         size_t start = i;
         while (i < len && is_token_char(p[i]))
             i++;
-        /* jansson reports the offset just past the bytes it read, which is
-         * inside the token or one past its end. */
-        if (pos > start && pos <= i + 1 && token_is_non_finite(p + start, i - start, code))
+        if (pos > start && pos <= i + 1 && token_is_non_finite(p + start, i - start, err))
             return SB_INVALID_NON_FINITE;
     }
     return SB_INVALID_NOT_JSON;
@@ -438,97 +1172,108 @@ static int is_name_char(char c)
            c == '.' || c == ':' || c == '-';
 }
 
+static double number_value(const struct field *f)
+{
+    return f->type == TOK_INTEGER ? (double)f->integer : f->real;
+}
+
 /* A present-but-null optional field counts as absent: producers built on
  * Optional[...] models write null rather than leaving the key out. */
-static int get_optional_count(json_t *root, const char *key, int64_t *out)
+static int get_optional_count(const struct field *f, int64_t *out)
 {
-    json_t *v = json_object_get(root, key);
-    if (v == NULL || json_is_null(v)) {
+    if (f->type == TOK_EOF || f->type == TOK_NULL) {
         *out = -1;
         return 0;
     }
     /* A real such as 3.0 is refused: counters are integers on the wire, and
      * accepting 3.5 would need a rounding rule nobody asked for. */
-    if (!json_is_integer(v) || json_integer_value(v) < 0)
+    if (f->type != TOK_INTEGER || f->integer < 0)
         return -1;
-    *out = (int64_t)json_integer_value(v);
+    *out = f->integer;
     return 0;
 }
 
-static int decode_root(json_t *root, int strict, struct sb_decoded *d,
-                       enum sb_invalid_reason *reason)
+/* An escaped timestamp is rare enough for a copy. Not inlined, to keep the
+ * buffer off the common path's stack. */
+__attribute__((noinline)) static int parse_escaped_timestamp(const unsigned char *p,
+                                                             const struct span *s, int64_t *us)
 {
-    if (!json_is_object(root)) {
-        *reason = SB_INVALID_NOT_OBJECT;
-        return -1;
-    }
-    json_t *jsensor = json_object_get(root, "sensor");
-    json_t *jvalue = json_object_get(root, "value");
-    json_t *jts = json_object_get(root, "timestamp");
-    if (jsensor == NULL || jvalue == NULL || jts == NULL) {
+    unsigned char tmp[SB_CODEC_MAX_MESSAGE];
+    unescape(p, s, tmp);
+    return sb_parse_rfc3339_us((const char *)tmp, s->dlen, us);
+}
+
+/* The checks of the top-level object's members, in the order that decides
+ * the reason when a message has several problems. */
+static int decode_fields(const struct parser *ps, int strict, struct sb_decoded *d,
+                         enum sb_invalid_reason *reason)
+{
+    const struct field *sensor = &ps->fields[F_SENSOR];
+    const struct field *value = &ps->fields[F_VALUE];
+    const struct field *ts = &ps->fields[F_TIMESTAMP];
+    if (sensor->type == TOK_EOF || value->type == TOK_EOF || ts->type == TOK_EOF) {
         *reason = SB_INVALID_MISSING_FIELD;
         return -1;
     }
 
-    if (!json_is_string(jsensor)) {
+    if (sensor->type != TOK_STRING) {
         *reason = SB_INVALID_WRONG_TYPE;
         return -1;
     }
-    /* The length comes from jansson, not strlen: with JSON_ALLOW_NUL a name
-     * such as "PS1\u0000x" must not pass as "PS1". */
-    const char *name = json_string_value(jsensor);
-    size_t name_len = json_string_length(jsensor);
+    /* The unescaped length, not strlen: \u0000 is allowed, and a name such
+     * as "PS1\u0000x" must not pass as "PS1". */
+    size_t name_len = sensor->str.dlen;
     if (name_len == 0 || name_len >= SB_SENSOR_NAME_MAX) {
         *reason = SB_INVALID_UNKNOWN_SENSOR;
         return -1;
     }
+    unescape(ps->p, &sensor->str, (unsigned char *)d->sensor);
+    d->sensor[name_len] = '\0';
     for (size_t i = 0; i < name_len; i++) {
-        if (!is_name_char(name[i])) {
+        if (!is_name_char(d->sensor[i])) {
             *reason = SB_INVALID_UNKNOWN_SENSOR;
             return -1;
         }
     }
-    if (strict && sb_sensors_find(name) == NULL) {
+    if (strict && sb_sensors_find(d->sensor) == NULL) {
         *reason = SB_INVALID_UNKNOWN_SENSOR;
         return -1;
     }
-    memcpy(d->sensor, name, name_len + 1);
 
-    /* Our encoder writes null for NaN/Inf (JSON has neither). */
-    if (json_is_null(jvalue)) {
+    /* Our encoder writes null for NaN/Inf (JSON has neither). A real beyond
+     * double range never gets here: it is a parse error. */
+    if (value->type == TOK_NULL) {
         *reason = SB_INVALID_NON_FINITE;
         return -1;
     }
-    if (!json_is_number(jvalue)) {
+    if (value->type != TOK_INTEGER && value->type != TOK_REAL) {
         *reason = SB_INVALID_WRONG_TYPE;
         return -1;
     }
-    d->value = json_number_value(jvalue);
-    if (!isfinite(d->value)) {
-        *reason = SB_INVALID_NON_FINITE;
-        return -1;
-    }
+    d->value = number_value(value);
 
-    if (!json_is_string(jts)) {
+    if (ts->type != TOK_STRING) {
         *reason = SB_INVALID_WRONG_TYPE;
         return -1;
     }
-    if (sb_parse_rfc3339_us(json_string_value(jts), json_string_length(jts), &d->ts_us) != 0) {
+    const struct span *t = &ts->str;
+    if ((t->escaped ? parse_escaped_timestamp(ps->p, t, &d->ts_us)
+                    : sb_parse_rfc3339_us((const char *)ps->p + t->off, t->len, &d->ts_us)) != 0) {
         *reason = SB_INVALID_BAD_TIMESTAMP;
         return -1;
     }
 
-    if (get_optional_count(root, "cycle", &d->cycle) != 0 ||
-        get_optional_count(root, "sample_idx", &d->sample_idx) != 0) {
+    if (get_optional_count(&ps->fields[F_CYCLE], &d->cycle) != 0 ||
+        get_optional_count(&ps->fields[F_SAMPLE_IDX], &d->sample_idx) != 0) {
         *reason = SB_INVALID_WRONG_TYPE;
         return -1;
     }
 
-    json_t *jrate = json_object_get(root, "sampling_rate_hz");
-    if (jrate == NULL || json_is_null(jrate)) {
+    const struct field *rate = &ps->fields[F_RATE];
+    if (rate->type == TOK_EOF || rate->type == TOK_NULL) {
         d->rate_hz = -1;
-    } else if (json_is_number(jrate) && json_number_value(jrate) >= 0) {
-        d->rate_hz = json_number_value(jrate);
+    } else if ((rate->type == TOK_INTEGER || rate->type == TOK_REAL) && number_value(rate) >= 0) {
+        d->rate_hz = number_value(rate);
     } else {
         *reason = SB_INVALID_WRONG_TYPE;
         return -1;
@@ -536,38 +1281,48 @@ static int decode_root(json_t *root, int strict, struct sb_decoded *d,
     return 0;
 }
 
+static int decode(const unsigned char *buf, size_t len, int strict, struct sb_decoded *out,
+                  enum sb_invalid_reason *reason)
+{
+    /* Only the fields are initialised: keys[] is written before it is read. */
+    struct parser ps;
+    ps.p = buf;
+    ps.len = len;
+    ps.i = 0;
+    ps.lost = 0;
+    ps.depth = 0;
+    ps.nkeys = 0;
+    for (int f = 0; f < F__COUNT; f++)
+        ps.fields[f].type = TOK_EOF;
+
+    enum token root;
+    if (parse(&ps, &root) != 0) {
+        *reason = classify_parse_error((const char *)buf, len, ps.err, ps.err_pos);
+        return -1;
+    }
+    /* Any JSON value parses, so that a top-level "str" or 42 is reported as
+     * not_object rather than not_json. */
+    if (root != TOK_OBJECT_START) {
+        *reason = SB_INVALID_NOT_OBJECT;
+        return -1;
+    }
+    struct sb_decoded d;
+    if (decode_fields(&ps, strict, &d, reason) != 0)
+        return -1;
+    *out = d;
+    return 0;
+}
+
 int sb_codec_decode(const void *buf, size_t len, int strict, struct sb_decoded *out,
                     enum sb_invalid_reason *reason)
 {
     enum sb_invalid_reason r = SB_INVALID_NOT_JSON;
-    struct sb_decoded d;
 
-    /* The size cap comes before jansson so an oversized message costs
-     * nothing to refuse. */
-    if (buf == NULL || len == 0 || len > SB_CODEC_MAX_MESSAGE)
-        goto fail;
-
-    /* JSON_DECODE_ANY lets a top-level "str" or 42 parse so it is reported
-     * as not_object, not not_json. JSON_REJECT_DUPLICATES: two "value"
-     * keys mean the producer is broken, and jansson would otherwise keep
-     * the last one silently. JSON_ALLOW_NUL: a \u0000 in an extra field we
-     * ignore should not cost the sample; the sensor check catches one in
-     * the name. */
-    json_error_t err;
-    json_t *root =
-        json_loadb(buf, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &err);
-    if (root == NULL) {
-        r = classify_parse_error(buf, len, &err);
-        goto fail;
-    }
-    int rc = decode_root(root, strict, &d, &r);
-    json_decref(root);
-    if (rc != 0)
-        goto fail;
-    *out = d;
-    return 0;
-
-fail:
+    /* The size cap comes first so an oversized message costs nothing to
+     * refuse. */
+    if (buf != NULL && len > 0 && len <= SB_CODEC_MAX_MESSAGE &&
+        decode(buf, len, strict, out, &r) == 0)
+        return 0;
     if (reason != NULL)
         *reason = r;
     return -1;

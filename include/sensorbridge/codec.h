@@ -4,8 +4,10 @@
  *   {"sensor":"PS1","cycle":0,"sample_idx":100,"value":151.19,
  *    "timestamp":"2025-11-08T14:30:45.123456Z","sampling_rate_hz":100,
  *    "unit":"bar","source":"uci-hydraulic"}
- * Encoding is hand-written (the value keeps the file's digits); decoding
- * uses jansson and validates every field. Pure.
+ * Encoding is hand-written (the value keeps the file's digits); so is
+ * decoding, a single-pass parser without allocation that validates the
+ * whole message and every field, accepting and refusing exactly what the
+ * jansson-based decoder it replaced did. Pure.
  */
 #ifndef SB_CODEC_H
 #define SB_CODEC_H
@@ -79,7 +81,8 @@ struct sb_decoded {
  * non-negative integers; an optional field that is null counts as absent;
  * other members are ignored. Duplicate keys are not_json. A value of null,
  * NaN, Infinity or a real beyond double range (1e400) is non_finite; an
- * integer beyond int64 anywhere is not_json (jansson cannot hold it). */
+ * integer beyond int64 anywhere is not_json (jansson could not hold it,
+ * and the decoder keeps jansson's behaviour). */
 int sb_codec_decode(const void *buf, size_t len, int strict, struct sb_decoded *out,
                     enum sb_invalid_reason *reason);
 
