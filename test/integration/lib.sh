@@ -274,6 +274,15 @@ start_mockbroker() {
     [ -n "$MB_BROKERS" ] || fail "empty bootstrap list from the mock broker"
 }
 
+# start_mockbroker_sensors: start_mockbroker with the 17 sensor topics
+# (hydraulic-<SENSOR>), which it also leaves in SB_TOPICS.
+start_mockbroker_sensors() {
+    local s
+    SB_TOPICS=()
+    for s in $SB_SENSORS; do SB_TOPICS+=("hydraulic-$s"); done
+    start_mockbroker "${SB_TOPICS[@]}"
+}
+
 # free_port: a TCP port on 127.0.0.1 nobody listens on right now (the caller
 # still has to cope with losing a race for it).
 free_port() {

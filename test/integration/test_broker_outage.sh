@@ -9,9 +9,7 @@ SB_BIN=$1
 SB_SOURCE_ROOT=$2
 . "$SB_SOURCE_ROOT/test/integration/lib.sh"
 
-topics=()
-for s in $SB_SENSORS; do topics+=("hydraulic-$s"); done
-start_mockbroker "${topics[@]}"
+start_mockbroker_sensors
 
 ds=$(make_dataset)
 conf=$SB_WORK/sb.conf

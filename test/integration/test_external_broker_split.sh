@@ -14,10 +14,8 @@ SB_SOURCE_ROOT=$2
 # rebalance both groups in the middle of the test: a producer-only daemon
 # must not touch the aggregates and alerts topics (it has nothing to write
 # there), and the check at the end proves it did not.
-topics=()
-for s in $SB_SENSORS; do topics+=("hydraulic-$s"); done
-start_mockbroker "${topics[@]}"
-all_parts=$((${#topics[@]} * 4))
+start_mockbroker_sensors
+all_parts=$((${#SB_TOPICS[@]} * 4))
 half_parts=$((all_parts / 2))
 
 ds=$(make_dataset)

@@ -16,9 +16,7 @@ SB_SOURCE_ROOT=$2
 # One set of topics for all three runs (the mock creates topics slowly):
 # each run replays from sample 0, so its messages are counted as the growth
 # of the high watermarks.
-topics=()
-for s in $SB_SENSORS; do topics+=("hydraulic-$s"); done
-start_mockbroker "${topics[@]}"
+start_mockbroker_sensors
 ds=$(make_dataset)
 total=$(samples_in_cycles 2)
 epoch_ms=1762612200000 # event_epoch of write_config
