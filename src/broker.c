@@ -74,7 +74,7 @@ int sb_broker_create_topic(struct sb_broker *b, const char *topic, int partition
     /* librdkafka 2.0.2's mock thread serves its op queue and only then
      * drains the queue's wake-up fd: an op queued in between loses its
      * wake-up and waits for the thread's 1-s poll timeout. Back-to-back
-     * creations hit that window often (0-7 s for the embedded topics);
+     * creations hit that window often (0-9 s for the embedded topics);
      * a pause lets the thread finish its turn first. */
     uv_sleep(2);
     if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
