@@ -41,14 +41,15 @@ static void ingest_applies_samples(void **state)
     char *t = expose(r, &b);
     assert_non_null(strstr(t, "\nsensorbridge_sensor_value{sensor=\"TS1\"} 35.492\n"));
     assert_non_null(strstr(t, "\nsensorbridge_sensor_samples_consumed_total{sensor=\"TS1\"} 2\n"));
-    assert_non_null(
-        strstr(t, "\nsensorbridge_sensor_last_event_timestamp_seconds{sensor=\"TS1\"} "
-                  "1762612201.5\n"));
+    assert_non_null(strstr(t, "\nsensorbridge_sensor_last_event_timestamp_seconds{sensor=\"TS1\"} "
+                              "1762612201.5\n"));
     assert_non_null(strstr(t, "\nsensorbridge_consumer_messages_total 2\n"));
     /* Only the sample with a producer timestamp has a latency: 3 ms. */
     assert_non_null(strstr(t, "\nsensorbridge_end_to_end_latency_seconds_count 1\n"));
-    assert_non_null(strstr(t, "\nsensorbridge_end_to_end_latency_seconds_bucket{le=\"0.0025\"} 0\n"));
-    assert_non_null(strstr(t, "\nsensorbridge_end_to_end_latency_seconds_bucket{le=\"0.005\"} 1\n"));
+    assert_non_null(
+        strstr(t, "\nsensorbridge_end_to_end_latency_seconds_bucket{le=\"0.0025\"} 0\n"));
+    assert_non_null(
+        strstr(t, "\nsensorbridge_end_to_end_latency_seconds_bucket{le=\"0.005\"} 1\n"));
     /* Cumulative sum, count and sum of squares for range statistics. */
     assert_non_null(strstr(t, "\nsensorbridge_sensor_values_sum{sensor=\"TS1\"} 71.062\n"));
     assert_non_null(strstr(t, "\nsensorbridge_sensor_values_count{sensor=\"TS1\"} 2\n"));
