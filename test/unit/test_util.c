@@ -20,8 +20,9 @@ static void util_fmt_double_shortest(void **state)
         double v;
         const char *s;
     } cases[] = {
-        {20.1, "20.1"}, {151.19, "151.19"}, {0, "0"}, {8, "8"}, {-3.5, "-3.5"},
-        {0.1 + 0.2, "0.30000000000000004"}, {1e20, "1e+20"}, {123456789, "123456789"},
+        {20.1, "20.1"},  {151.19, "151.19"},       {0, "0"},
+        {8, "8"},        {-3.5, "-3.5"},           {0.1 + 0.2, "0.30000000000000004"},
+        {1e20, "1e+20"}, {123456789, "123456789"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         sb_fmt_double(b, sizeof(b), cases[i].v);
@@ -82,9 +83,17 @@ static void util_rfc3339_parse(void **state)
     assert_int_equal(sb_parse_rfc3339_us(s, strlen(s), &us), 0);
     assert_int_equal(us, 1709164800500000ll);
     static const char *bad[] = {
-        "",   "2025-11-08",          "2025-13-01T00:00:00Z", "2025-11-08T24:00:00Z",
-        "2025-11-08T14:30:45",   "2025-11-08T14:30:45.Z", "2025-11-08T14:30:45.1234567890Z",
-        "2025-11-08T14:30:45Zjunk", "yesterday at noon, roughly", "2025-02-29T00:00:00Z", "1900-02-29T00:00:00Z",
+        "",
+        "2025-11-08",
+        "2025-13-01T00:00:00Z",
+        "2025-11-08T24:00:00Z",
+        "2025-11-08T14:30:45",
+        "2025-11-08T14:30:45.Z",
+        "2025-11-08T14:30:45.1234567890Z",
+        "2025-11-08T14:30:45Zjunk",
+        "yesterday at noon, roughly",
+        "2025-02-29T00:00:00Z",
+        "1900-02-29T00:00:00Z",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(sb_parse_rfc3339_us(bad[i], strlen(bad[i]), &us), -EINVAL);
