@@ -477,6 +477,11 @@ static int fail_syntax(struct parser *ps)
     return fail(ps, ps->tok == TOK_EOF || ps->tok_nul ? PERR_OTHER : PERR_SYNTAX, ps->i);
 }
 
+static int is_json_ws(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 static int is_digit(int c)
 {
     return c >= '0' && c <= '9';
@@ -781,7 +786,7 @@ static int scan(struct parser *ps)
 {
     const unsigned char *p = ps->p;
     size_t i = ps->i;
-    while (i < ps->len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+    while (i < ps->len && is_json_ws((char)p[i]))
         i++;
     ps->i = i;
     ps->tok_nul = 0;
@@ -1085,11 +1090,6 @@ static int parse(struct parser *ps, enum token *root)
     if (ps->tok != TOK_EOF)
         return fail(ps, PERR_OTHER, ps->i);
     return 0;
-}
-
-static int is_json_ws(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
 static int is_token_char(char c)

@@ -302,7 +302,9 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
     }
 }
 
-static void collect_lag(void *ud)
+/* At each scrape: the resets counted so far, and the lag of every
+ * assigned partition. */
+static void collect(void *ud)
 {
     struct sb_consumer *c = ud;
     sb_counter_set(c->resets, (double)atomic_load(&c->nresets));
@@ -436,7 +438,7 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
     c->idle.data = c;
     c->open_handles = 3;
     /* Registered last: a failed start must leave no callback behind. */
-    sb_registry_add_collector(reg, collect_lag, c);
+    sb_registry_add_collector(reg, collect, c);
     sb_info("msg=\"consumer started\" group=%s pattern=\"%s\" bootstraps=%s", cfg->group_id,
             pattern, bootstraps);
     *out = c;
