@@ -430,15 +430,38 @@ void sb_alerts_free(struct sb_alerts *a)
     free(a);
 }
 
-void sb_alerts_sample(struct sb_alerts *a, const char *sensor, int64_t ts_us, double value)
+int sb_alerts_sample(struct sb_alerts *a, const char *sensor, int64_t ts_us, double value)
 {
     struct rule *r = find(a, sensor);
-    if (!r || isnan(value))
-        return;
+    if (!r)
+        return -1;
+    if (isnan(value))
+        return (int)(r - a->rules);
     if (r->has_threshold)
         eval_threshold(a, r, ts_us, value);
     if (r->has_zscore && r->cfg.zscore_on == SB_ZSCORE_VALUE)
         eval_zscore(a, r, ts_us, value, "value");
+    return (int)(r - a->rules);
+}
+
+int sb_alerts_forget(struct sb_alerts *a, const char *sensor)
+{
+    struct rule *r = find(a, sensor);
+    if (!r)
+        return -1;
+    /* Everything sb_alerts_new starts a rule with; the configuration and
+     * the baseline's memory stay. */
+    r->thr = (struct machine){.level = SB_ALERT_NORMAL};
+    r->side = SIDE_HIGH;
+    r->z = (struct machine){.level = SB_ALERT_NORMAL};
+    if (r->base)
+        memset(r->base, 0, (size_t)r->cfg.zscore_baseline * sizeof(*r->base));
+    r->nbase = 0;
+    r->headbase = 0;
+    r->ready = false;
+    r->m = 0;
+    r->s = 0;
+    return (int)(r - a->rules);
 }
 
 void sb_alerts_window(struct sb_alerts *a, const char *sensor, int64_t size_us, int64_t end_us,

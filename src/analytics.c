@@ -13,10 +13,16 @@
 
 #define LAST_BUCKETS 1024 /* hash buckets of the last-closed-window table */
 
+/* The last closed window of a sensor and size: the sensorbridge_window_*
+ * gauges while the sensor is held, and the /api/v1/windows entry, which
+ * stays after sb_analytics_forget (it is history) until the bound needs
+ * its room. */
 struct last_window {
     struct last_window *next;
     char *sensor;
     struct sb_window_result r; /* r.sensor points at .sensor */
+    bool held;                 /* not forgotten since the window closed */
+    /* NULL while not held, or past the registry's per-family cap. */
     struct sb_metric *count, *mean, *min, *max, *stddev, *end;
 };
 
@@ -32,11 +38,18 @@ struct sb_analytics {
     struct sb_alerts *alerts;
     struct sb_alert_rule_cfg *rules; /* deep copy, to detect changes on reload */
     size_t nrules;
+    /* Per rule (same index): whether its sensor is held, i.e. seen since
+     * the rules were built or it was last forgotten. Only then does it
+     * have sensorbridge_alert_level series. */
+    bool *live;
+    int64_t *sizes; /* the window sizes, to find a sensor's last windows */
+    size_t nsizes;
 
     struct sb_family *f_late, *f_w_count, *f_w_mean, *f_w_min, *f_w_max, *f_w_stddev, *f_w_end;
     struct sb_family *f_closed, *f_level, *f_alerts;
     struct sb_metric *forced;
     struct last_window *last[LAST_BUCKETS];
+    size_t nlast; /* entries in last[], at most SB_WINDOW_MAX_SENSORS per size */
 
     struct recent_alert *recent; /* ring, newest at (head - 1) */
     size_t recent_cap, recent_len, recent_head;
@@ -122,25 +135,91 @@ static void window_json(struct sb_buf *b, const struct sb_window_result *w)
 
 /* ---- callbacks from the engines ---- */
 
-static struct last_window *last_window(struct sb_analytics *a, const char *sensor, int64_t size_us)
+/* Children are NULL past the registry's per-family cap. */
+static void gauge_set(struct sb_metric *m, double v)
+{
+    if (m)
+        sb_gauge_set(m, v);
+}
+
+static struct last_window *find_last(const struct sb_analytics *a, const char *sensor,
+                                     int64_t size_us)
 {
     uint32_t h = hash_key(sensor, size_us) % LAST_BUCKETS;
     for (struct last_window *l = a->last[h]; l; l = l->next)
         if (l->r.size_us == size_us && strcmp(l->sensor, sensor) == 0)
             return l;
-    struct last_window *l = sb_xcalloc(1, sizeof(*l));
-    l->sensor = sb_xstrdup(sensor);
+    return NULL;
+}
+
+static void last_free(struct last_window *l)
+{
+    free(l->sensor);
+    free(l);
+}
+
+/* Makes room for one more entry by dropping the forgotten one whose window
+ * ended first. Held entries belong to sensors the window engine holds, at
+ * most SB_WINDOW_MAX_SENSORS per size, so at the bound one is forgotten. */
+static void evict_forgotten(struct sb_analytics *a)
+{
+    struct last_window **victim = NULL;
+    for (size_t i = 0; i < LAST_BUCKETS; i++)
+        for (struct last_window **p = &a->last[i]; *p; p = &(*p)->next)
+            if (!(*p)->held && (!victim || (*p)->r.end_us < (*victim)->r.end_us))
+                victim = p;
+    if (!victim)
+        return;
+    struct last_window *l = *victim;
+    *victim = l->next;
+    last_free(l);
+    a->nlast--;
+}
+
+static void last_series_create(struct sb_analytics *a, struct last_window *l)
+{
     char label[32];
-    size_label(label, sizeof(label), size_us);
-    const char *lv[] = {sensor, label};
+    size_label(label, sizeof(label), l->r.size_us);
+    const char *lv[] = {l->sensor, label};
     l->count = sb_family_child(a->f_w_count, lv);
     l->mean = sb_family_child(a->f_w_mean, lv);
     l->min = sb_family_child(a->f_w_min, lv);
     l->max = sb_family_child(a->f_w_max, lv);
     l->stddev = sb_family_child(a->f_w_stddev, lv);
     l->end = sb_family_child(a->f_w_end, lv);
-    l->next = a->last[h];
-    a->last[h] = l;
+    l->held = true;
+}
+
+static void last_series_remove(struct last_window *l)
+{
+    sb_metric_remove(l->count);
+    sb_metric_remove(l->mean);
+    sb_metric_remove(l->min);
+    sb_metric_remove(l->max);
+    sb_metric_remove(l->stddev);
+    sb_metric_remove(l->end);
+    l->count = l->mean = l->min = l->max = l->stddev = l->end = NULL;
+    l->held = false;
+}
+
+/* The entry for a window that just closed, with its gauges. */
+static struct last_window *last_window(struct sb_analytics *a, const char *sensor, int64_t size_us)
+{
+    struct last_window *l = find_last(a, sensor, size_us);
+    if (!l) {
+        if (a->nlast >= SB_WINDOW_MAX_SENSORS * a->nsizes)
+            evict_forgotten(a);
+        l = sb_xcalloc(1, sizeof(*l));
+        l->sensor = sb_xstrdup(sensor);
+        l->r.size_us = size_us;
+        uint32_t h = hash_key(sensor, size_us) % LAST_BUCKETS;
+        l->next = a->last[h];
+        a->last[h] = l;
+        a->nlast++;
+    }
+    /* Also retried while the registry's cap leaves one NULL. */
+    if (!l->held || !l->count || !l->mean || !l->min || !l->max || !l->stddev || !l->end)
+        last_series_create(a, l);
     return l;
 }
 
@@ -150,15 +229,12 @@ static void window_closed(void *ud, const struct sb_window_result *w)
     struct last_window *l = last_window(a, w->sensor, w->size_us);
     l->r = *w;
     l->r.sensor = l->sensor;
-    /* Children are NULL only past the registry's per-family cap. */
-    if (l->count) {
-        sb_gauge_set(l->count, (double)w->count);
-        sb_gauge_set(l->mean, w->mean);
-        sb_gauge_set(l->min, w->min);
-        sb_gauge_set(l->max, w->max);
-        sb_gauge_set(l->stddev, w->stddev);
-        sb_gauge_set(l->end, (double)w->end_us / 1e6);
-    }
+    gauge_set(l->count, (double)w->count);
+    gauge_set(l->mean, w->mean);
+    gauge_set(l->min, w->min);
+    gauge_set(l->max, w->max);
+    gauge_set(l->stddev, w->stddev);
+    gauge_set(l->end, (double)w->end_us / 1e6);
     char label[32];
     size_label(label, sizeof(label), w->size_us);
     const char *lv[] = {label};
@@ -216,6 +292,26 @@ static void alert_fired(void *ud, const struct sb_alert_event *e)
 }
 
 /* ---- rules ---- */
+
+/* Exports the level series of rule i at the rule's current level: its
+ * sensor is held from now on. */
+static void make_live(struct sb_analytics *a, size_t i)
+{
+    const struct sb_alert_rule_cfg *r = &a->rules[i];
+    if (sb_alert_rule_has_threshold(r)) {
+        const char *lv[] = {r->sensor, "threshold"};
+        struct sb_metric *m = sb_family_child(a->f_level, lv);
+        if (m)
+            sb_gauge_set(m, sb_alerts_level(a->alerts, r->sensor, "threshold"));
+    }
+    if (sb_alert_rule_has_zscore(r)) {
+        const char *lv[] = {r->sensor, "zscore"};
+        struct sb_metric *m = sb_family_child(a->f_level, lv);
+        if (m)
+            sb_gauge_set(m, sb_alerts_level(a->alerts, r->sensor, "zscore"));
+    }
+    a->live[i] = true;
+}
 
 static bool same_double(double x, double y)
 {
@@ -275,26 +371,26 @@ int sb_analytics_set_rules(struct sb_analytics *a, const struct sb_config *cfg, 
             return -EINVAL;
         }
     }
+    /* A sensor held under the old rules is still held: carry that over by
+     * name (at most 256 x 256 comparisons, once per reload). */
+    bool *live = sb_xcalloc(n ? n : 1, sizeof(*live));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < a->nrules; j++)
+            if (a->live[j] && strcmp(a->rules[j].sensor, cfg->alert_rules[i].sensor) == 0)
+                live[i] = true;
     sb_alerts_free(a->alerts);
     a->alerts = fresh;
     free_rules(a->rules, a->nrules);
     a->rules = copy_rules(cfg->alert_rules, n);
     a->nrules = n;
-    /* Every rule starts again from normal: reset the exported levels. */
+    free(a->live);
+    a->live = live;
+    /* Every rule starts again from normal: reset the exported levels. The
+     * rules of sensors not held get theirs with their first sample. */
     sb_family_clear(a->f_level);
-    for (size_t i = 0; i < n; i++) {
-        const struct sb_alert_rule_cfg *r = &cfg->alert_rules[i];
-        bool threshold = !isnan(r->low_critical) || !isnan(r->low_warning) ||
-                         !isnan(r->high_warning) || !isnan(r->high_critical);
-        if (threshold) {
-            const char *lv[] = {r->sensor, "threshold"};
-            sb_gauge_set(sb_family_child(a->f_level, lv), 0);
-        }
-        if (!isnan(r->zscore)) {
-            const char *lv[] = {r->sensor, "zscore"};
-            sb_gauge_set(sb_family_child(a->f_level, lv), 0);
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        if (a->live[i])
+            make_live(a, i);
     return 0;
 }
 
@@ -360,6 +456,9 @@ struct sb_analytics *sb_analytics_new(const struct sb_config *cfg, struct sb_reg
                                      2, alert_labels, NULL, 0);
 
     if (cfg->windows_enabled && cfg->nwindow_sizes > 0) {
+        a->nsizes = cfg->nwindow_sizes;
+        a->sizes = sb_xmalloc(a->nsizes * sizeof(*a->sizes));
+        memcpy(a->sizes, cfg->window_sizes_us, a->nsizes * sizeof(*a->sizes));
         a->windows = sb_windows_new(cfg->window_sizes_us, cfg->nwindow_sizes, cfg->watermark_us,
                                     cfg->max_open_windows, window_closed, a);
         if (!a->windows) {
@@ -382,12 +481,13 @@ void sb_analytics_free(struct sb_analytics *a)
     sb_windows_free(a->windows);
     sb_alerts_free(a->alerts);
     free_rules(a->rules, a->nrules);
+    free(a->live);
+    free(a->sizes);
     for (size_t i = 0; i < LAST_BUCKETS; i++) {
         while (a->last[i]) {
             struct last_window *l = a->last[i];
             a->last[i] = l->next;
-            free(l->sensor);
-            free(l);
+            last_free(l);
         }
     }
     for (size_t i = 0; i < a->recent_cap; i++)
@@ -405,8 +505,44 @@ void sb_analytics_sample(struct sb_analytics *a, const struct sb_decoded *d)
         if (m)
             sb_counter_add(m, 1);
     }
-    if (a->alerts)
-        sb_alerts_sample(a->alerts, d->sensor, d->ts_us, d->value);
+    if (a->alerts) {
+        int i = sb_alerts_sample(a->alerts, d->sensor, d->ts_us, d->value);
+        if (i >= 0 && !a->live[i])
+            make_live(a, (size_t)i);
+    }
+}
+
+void sb_analytics_forget(struct sb_analytics *a, const char *sensor)
+{
+    if (a->windows)
+        sb_windows_forget(a->windows, sensor);
+    for (size_t k = 0; k < a->nsizes; k++) {
+        struct last_window *l = find_last(a, sensor, a->sizes[k]);
+        if (l && l->held)
+            last_series_remove(l);
+    }
+    const char *lv[] = {sensor};
+    sb_family_remove(a->f_late, lv);
+    if (a->alerts) {
+        static const char *const kinds[] = {"threshold", "zscore"};
+        for (size_t k = 0; k < SB_ARRAY_SIZE(kinds); k++) {
+            int level = sb_alerts_level(a->alerts, sensor, kinds[k]);
+            if (level > SB_ALERT_NORMAL)
+                sb_notice("msg=\"active alert dropped with its sensor\" sensor=%s rule=%s level=%s",
+                          sensor, kinds[k], sb_alert_level_name((enum sb_alert_level)level));
+        }
+        int i = sb_alerts_forget(a->alerts, sensor);
+        if (i >= 0)
+            a->live[i] = false;
+    }
+    /* Also where no rule is left (a reload removed it): the series of a
+     * sensor no longer held go all the same. */
+    const char *lv_thr[] = {sensor, "threshold"}, *lv_z[] = {sensor, "zscore"};
+    sb_family_remove(a->f_level, lv_thr);
+    sb_family_remove(a->f_level, lv_z);
+    const char *lv_warn[] = {sensor, "warning"}, *lv_crit[] = {sensor, "critical"};
+    sb_family_remove(a->f_alerts, lv_warn);
+    sb_family_remove(a->f_alerts, lv_crit);
 }
 
 /* ---- status API ---- */

@@ -1,6 +1,7 @@
 /* ingest.c - consumed samples into the metrics registry. */
 #include "sensorbridge/ingest.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "sensorbridge/util.h"
 
 #define TABLE_SIZE (2 * SB_INGEST_MAX_SENSORS) /* power of two, at most half full */
+#define TABLE_MASK (TABLE_SIZE - 1)
 
 /* Latency from the producer's hand-off to the registry update: the
  * pipeline's own delay, which the Python stack put at 5-6 s. */
@@ -17,11 +19,26 @@ static const double latency_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.0
 
 struct sensor {
     char *name;
+    uint32_t hash;
+    uint32_t origin;    /* of the last sample */
+    int64_t applied_us; /* wall time the last sample was applied */
     struct sb_metric *value;
     struct sb_metric *samples;
     struct sb_metric *last_event;
     struct sb_metric *observed;
     struct sb_metric *squares;
+    struct sb_metric *info; /* NULL for names not in the UCI catalogue */
+};
+
+enum removal_reason {
+    REMOVED_REVOKED,
+    REMOVED_EXPIRED,
+    REMOVED__COUNT,
+};
+
+static const char *const removal_reason_names[] = {
+    [REMOVED_REVOKED] = "revoked",
+    [REMOVED_EXPIRED] = "expired",
 };
 
 struct sb_ingest {
@@ -34,6 +51,9 @@ struct sb_ingest {
     struct sb_metric *consumed;
     struct sb_metric *invalid[SB_INVALID__COUNT];
     struct sb_metric *latency;
+    struct sb_metric *removed[REMOVED__COUNT];
+    /* Open addressing with linear probing; deletion shifts entries back
+     * (no tombstones), so a probe still stops at the first empty slot. */
     struct sensor *table[TABLE_SIZE];
     size_t nsensors;
 };
@@ -87,6 +107,16 @@ struct sb_ingest *sb_ingest_new(struct sb_registry *r)
                            "applying it to the registry.",
                            0, NULL, latency_buckets, SB_ARRAY_SIZE(latency_buckets)),
         NULL);
+    const char *removed_label[] = {"reason"};
+    struct sb_family *f_removed = sb_registry_family(
+        r, SB_COUNTER, "sensorbridge_sensor_series_removed_total",
+        "Sensors whose per-sensor series were removed, by reason: revoked (the partitions their "
+        "samples came from were revoked) or expired (silent for longer than allowed).",
+        1, removed_label, NULL, 0);
+    for (int i = 0; i < REMOVED__COUNT; i++) {
+        const char *lv[] = {removal_reason_names[i]};
+        in->removed[i] = sb_family_child(f_removed, lv);
+    }
     return in;
 }
 
@@ -113,16 +143,18 @@ static uint32_t hash(const char *s)
 
 static struct sensor *lookup(struct sb_ingest *in, const char *name)
 {
-    uint32_t i = hash(name) & (TABLE_SIZE - 1);
+    uint32_t h = hash(name);
+    uint32_t i = h & TABLE_MASK;
     while (in->table[i]) {
-        if (strcmp(in->table[i]->name, name) == 0)
+        if (in->table[i]->hash == h && strcmp(in->table[i]->name, name) == 0)
             return in->table[i];
-        i = (i + 1) & (TABLE_SIZE - 1);
+        i = (i + 1) & TABLE_MASK;
     }
     if (in->nsensors >= SB_INGEST_MAX_SENSORS)
         return NULL;
     struct sensor *s = sb_xcalloc(1, sizeof(*s));
     s->name = sb_xstrdup(name);
+    s->hash = h;
     const char *lv[] = {name};
     s->value = sb_family_child(in->f_value, lv);
     s->samples = sb_family_child(in->f_samples, lv);
@@ -134,21 +166,25 @@ static struct sensor *lookup(struct sb_ingest *in, const char *name)
         char rate[16];
         snprintf(rate, sizeof(rate), "%u", info->rate_hz);
         const char *ilv[] = {name, info->quantity, info->unit, rate};
-        sb_gauge_set(sb_family_child(in->f_info, ilv), 1);
+        s->info = sb_family_child(in->f_info, ilv);
+        if (s->info)
+            sb_gauge_set(s->info, 1);
     }
     in->table[i] = s;
     in->nsensors++;
     return s;
 }
 
-int sb_ingest_sample(struct sb_ingest *in, const struct sb_decoded *d, int64_t produced_us,
-                     int64_t now_us)
+int sb_ingest_sample(struct sb_ingest *in, const struct sb_decoded *d, uint32_t origin,
+                     int64_t produced_us, int64_t now_us)
 {
     struct sensor *s = lookup(in, d->sensor);
     if (!s) {
         sb_ingest_invalid(in, SB_INVALID_UNKNOWN_SENSOR);
         return -1;
     }
+    s->origin = origin;
+    s->applied_us = now_us;
     sb_gauge_set(s->value, d->value);
     sb_counter_add(s->samples, 1);
     sb_gauge_set(s->last_event, (double)d->ts_us / 1e6);
@@ -157,6 +193,110 @@ int sb_ingest_sample(struct sb_ingest *in, const struct sb_decoded *d, int64_t p
     if (produced_us >= 0 && now_us >= produced_us)
         sb_histogram_observe(in->latency, (double)(now_us - produced_us) / 1e6);
     return 0;
+}
+
+/* Empties slot i and moves later entries of the probe run back into the
+ * hole where a lookup would otherwise stop short of them (Knuth's
+ * algorithm R): an entry at j whose home slot lies cyclically in (i, j]
+ * is still reachable and stays. */
+static void table_delete(struct sb_ingest *in, uint32_t i)
+{
+    in->table[i] = NULL;
+    for (uint32_t j = (i + 1) & TABLE_MASK; in->table[j]; j = (j + 1) & TABLE_MASK) {
+        uint32_t home = in->table[j]->hash & TABLE_MASK;
+        bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (stays)
+            continue;
+        in->table[i] = in->table[j];
+        in->table[j] = NULL;
+        i = j;
+    }
+}
+
+static void sensor_remove(struct sb_ingest *in, struct sensor *s)
+{
+    sb_metric_remove(s->value);
+    sb_metric_remove(s->samples);
+    sb_metric_remove(s->last_event);
+    sb_metric_remove(s->observed);
+    sb_metric_remove(s->squares);
+    sb_metric_remove(s->info);
+    uint32_t i = s->hash & TABLE_MASK;
+    while (in->table[i] != s)
+        i = (i + 1) & TABLE_MASK;
+    table_delete(in, i);
+    in->nsensors--;
+}
+
+static int cmp_sensor_name(const void *a, const void *b)
+{
+    const struct sensor *x = *(const struct sensor *const *)a;
+    const struct sensor *y = *(const struct sensor *const *)b;
+    return strcmp(x->name, y->name);
+}
+
+struct removal {
+    enum removal_reason reason;
+    uint32_t origin;
+    int64_t now_us;
+    int64_t max_silence_us;
+};
+
+static bool to_remove(const struct removal *rm, const struct sensor *s)
+{
+    if (rm->reason == REMOVED_REVOKED)
+        return s->origin == rm->origin;
+    /* Unsigned difference: no overflow for any pair of times. */
+    return rm->now_us > s->applied_us &&
+           (uint64_t)rm->now_us - (uint64_t)s->applied_us > (uint64_t)rm->max_silence_us;
+}
+
+/* Collects first and removes after: deleting while scanning would shift
+ * entries the scan has not reached into slots it has passed. */
+static size_t remove_where(struct sb_ingest *in, const struct removal *rm, sb_ingest_forget_cb cb,
+                           void *ud)
+{
+    if (!in->nsensors)
+        return 0;
+    struct sensor **gone = sb_xmalloc(in->nsensors * sizeof(*gone));
+    size_t n = 0;
+    for (size_t i = 0; i < TABLE_SIZE; i++)
+        if (in->table[i] && to_remove(rm, in->table[i]))
+            gone[n++] = in->table[i];
+    /* Table order is hash order; names make the callbacks reproducible. */
+    qsort(gone, n, sizeof(*gone), cmp_sensor_name);
+    for (size_t i = 0; i < n; i++) {
+        sensor_remove(in, gone[i]);
+        sb_counter_add(in->removed[rm->reason], 1);
+        if (cb)
+            cb(ud, gone[i]->name);
+        free(gone[i]->name);
+        free(gone[i]);
+    }
+    free(gone);
+    return n;
+}
+
+size_t sb_ingest_forget_origin(struct sb_ingest *in, uint32_t origin, sb_ingest_forget_cb cb,
+                               void *ud)
+{
+    struct removal rm = {.reason = REMOVED_REVOKED, .origin = origin};
+    return remove_where(in, &rm, cb, ud);
+}
+
+size_t sb_ingest_expire(struct sb_ingest *in, int64_t now_us, int64_t max_silence_us,
+                        sb_ingest_forget_cb cb, void *ud)
+{
+    if (max_silence_us <= 0)
+        return 0;
+    struct removal rm = {
+        .reason = REMOVED_EXPIRED, .now_us = now_us, .max_silence_us = max_silence_us};
+    return remove_where(in, &rm, cb, ud);
+}
+
+size_t sb_ingest_sensor_count(const struct sb_ingest *in)
+{
+    return in->nsensors;
 }
 
 void sb_ingest_invalid(struct sb_ingest *in, enum sb_invalid_reason reason)

@@ -19,9 +19,10 @@
 struct sb_metric {
     /* The hot fields first: updates touch only these. */
     double value; /* counter or gauge value; histogram sum */
-    const struct sb_family *fam;
+    struct sb_family *fam;
     struct sb_metric *hnext; /* hash chain */
     uint64_t hash;
+    size_t idx; /* position in fam->children, so removal needs no search */
     /* Label values, each NUL-terminated, concatenated: NUL cannot occur in a
      * value, so comparing keys byte-wise compares the value tuples. */
     const char *key;
@@ -574,7 +575,9 @@ static struct sb_metric *child_new(struct sb_family *f, const char *key, size_t 
     return m;
 }
 
-struct sb_metric *sb_family_child(struct sb_family *f, const char *const *labelvalues)
+/* The child with these label values; if there is none, a new one when
+ * create is set (and the family is not full), else NULL. */
+static struct sb_metric *child_get(struct sb_family *f, const char *const *labelvalues, bool create)
 {
     if (f->nlabels && !labelvalues)
         die("family %s: label values missing", f->name);
@@ -615,8 +618,8 @@ struct sb_metric *sb_family_child(struct sb_family *f, const char *const *labelv
             if (m->hash == h && key_cmp(m->key, m->keylen, key, keylen) == 0)
                 break;
     }
-    if (m || f->nchildren >= SB_METRIC_MAX_CHILDREN) {
-        if (!m && !f->overflow_logged) {
+    if (m || !create || f->nchildren >= SB_METRIC_MAX_CHILDREN) {
+        if (!m && create && !f->overflow_logged) {
             sb_warn("msg=\"metric family full, new series dropped\" family=%s max=%d", f->name,
                     SB_METRIC_MAX_CHILDREN);
             f->overflow_logged = true;
@@ -631,6 +634,7 @@ struct sb_metric *sb_family_child(struct sb_family *f, const char *const *labelv
         f->capchildren = f->capchildren ? 2 * f->capchildren : 4;
         f->children = sb_xrealloc(f->children, f->capchildren * sizeof(f->children[0]));
     }
+    m->idx = f->nchildren;
     f->children[f->nchildren++] = m;
     if (f->nchildren > 1 && child_cmp(&f->children[f->nchildren - 2], &m) > 0)
         f->sorted = false;
@@ -643,6 +647,40 @@ struct sb_metric *sb_family_child(struct sb_family *f, const char *const *labelv
         f->table[b] = m;
     }
     return m;
+}
+
+struct sb_metric *sb_family_child(struct sb_family *f, const char *const *labelvalues)
+{
+    return child_get(f, labelvalues, true);
+}
+
+void sb_metric_remove(struct sb_metric *m)
+{
+    if (!m)
+        return;
+    struct sb_family *f = m->fam;
+    struct sb_metric **p = &f->table[m->hash & (f->tablesize - 1)];
+    while (*p != m)
+        p = &(*p)->hnext;
+    *p = m->hnext;
+    /* The last child takes the removed one's place: O(1) however many
+     * children a revocation removes. That breaks the order only if the
+     * removed child was not the last; exposition then sorts once. */
+    size_t last = f->nchildren - 1;
+    if (m->idx != last) {
+        f->children[m->idx] = f->children[last];
+        f->children[m->idx]->idx = m->idx;
+        f->sorted = false;
+    }
+    f->nchildren--;
+    free(m);
+}
+
+bool sb_family_remove(struct sb_family *f, const char *const *labelvalues)
+{
+    struct sb_metric *m = child_get(f, labelvalues, false);
+    sb_metric_remove(m);
+    return m != NULL;
 }
 
 void sb_family_clear(struct sb_family *f)
@@ -743,8 +781,11 @@ static void expose_family(struct sb_family *f, struct sb_buf *out)
                   type_names[f->type]);
     if (!f->sorted) {
         /* Children arrive in creation order; sort once and keep the order
-         * until a child is added out of place. */
+         * until a child is added out of place or another moved into a
+         * removed one's place. */
         qsort(f->children, f->nchildren, sizeof(f->children[0]), child_cmp);
+        for (size_t i = 0; i < f->nchildren; i++)
+            f->children[i]->idx = i;
         f->sorted = true;
     }
     char num[40];

@@ -402,6 +402,48 @@ enum sb_window_verdict sb_windows_add(struct sb_windows *w, const char *sensor, 
     return verdict;
 }
 
+/* Backward-shift deletion for linear probing (Knuth's algorithm R), so
+ * lookups still stop at the first empty slot: an entry at j stays only if
+ * its home slot lies cyclically in (i, j]; otherwise it fills the hole. */
+static void table_delete(struct sb_windows *w, size_t i)
+{
+    size_t mask = w->tablesize - 1;
+    w->table[i] = NULL;
+    for (size_t j = (i + 1) & mask; w->table[j]; j = (j + 1) & mask) {
+        size_t home = w->table[j]->hash & mask;
+        bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+        if (stays)
+            continue;
+        w->table[i] = w->table[j];
+        w->table[j] = NULL;
+        i = j;
+    }
+}
+
+bool sb_windows_forget(struct sb_windows *w, const char *sensor)
+{
+    size_t len;
+    uint64_t h = hash_name(sensor, &len);
+    size_t mask = w->tablesize - 1;
+    size_t i = h & mask;
+    struct sensor *s;
+    for (; (s = w->table[i]); i = (i + 1) & mask)
+        if (s->hash == h && strcmp(s->name, sensor) == 0)
+            break;
+    if (!s)
+        return false;
+    table_delete(w, i);
+    w->nsensors--;
+    if (w->last == s)
+        w->last = NULL;
+    for (size_t k = 0; k < w->nsizes; k++) {
+        w->open -= s->rings[k].n;
+        free(s->rings[k].w);
+    }
+    free(s);
+    return true;
+}
+
 size_t sb_windows_open_count(const struct sb_windows *w)
 {
     return w->open;

@@ -6,7 +6,10 @@
  * /api/v1/alerts. Pure: publishing goes through a callback.
  *
  * Ownership: keeps borrowed pointers into the registry, which must outlive
- * it. Strings passed to the publish callback are valid during the call.
+ * it, and owns the children of the families it registers
+ * (sensorbridge_window_*, sensorbridge_windows_*, sensorbridge_alert_level,
+ * sensorbridge_alerts_total): nobody else may remove or clear them.
+ * Strings passed to the publish callback are valid during the call.
  */
 #ifndef SB_ANALYTICS_H
 #define SB_ANALYTICS_H
@@ -36,8 +39,32 @@ struct sb_analytics *sb_analytics_new(const struct sb_config *cfg, struct sb_reg
                                       sb_publish_cb cb, void *ud, char *err, size_t errlen);
 void sb_analytics_free(struct sb_analytics *a);
 
-/* Feeds one valid consumed sample. */
+/* Feeds one valid consumed sample. A sensor with an alert rule gets its
+ * sensorbridge_alert_level series with its first sample (and again with
+ * the first one after sb_analytics_forget), so they show the sensors this
+ * instance holds, not every configured one. */
 void sb_analytics_sample(struct sb_analytics *a, const struct sb_decoded *d);
+
+/* Forgets a sensor this instance no longer holds (its partitions were
+ * revoked, or it fell silent: see sb_ingest_forget_cb), so nothing of it
+ * stays stale:
+ *   - its open windows are discarded, not published: their samples are in
+ *     no aggregate from this instance, and whoever takes the sensor over
+ *     resumes from the committed offsets, so its first window of the
+ *     sensor holds only the samples after them;
+ *   - its alert rule goes back to normal with an empty z-score baseline and
+ *     no transition is published: an active alert is dropped (and logged),
+ *     not resolved, since the value never came back; the new owner raises
+ *     it again if the condition still holds;
+ *   - its per-sensor series go: sensorbridge_window_samples, _mean, _min,
+ *     _max, _stddev, _end_timestamp_seconds and _late_samples_total,
+ *     sensorbridge_alert_level and sensorbridge_alerts_total.
+ * History stays: its alerts in /api/v1/alerts (until newer ones push them
+ * out) and its last closed windows in /api/v1/windows (until the room is
+ * needed, see sb_analytics_windows_json). A later sample of the sensor
+ * starts afresh: no watermark, new windows, the rule from normal, series
+ * from 0. A sensor never seen is a no-op. Not from the publish callback. */
+void sb_analytics_forget(struct sb_analytics *a, const char *sensor);
 
 /* Reload: if cfg's [alert.*] rules differ in any way from the running
  * ones, the rule engine is rebuilt and every rule starts again from
@@ -47,7 +74,10 @@ void sb_analytics_sample(struct sb_analytics *a, const struct sb_decoded *d);
 int sb_analytics_set_rules(struct sb_analytics *a, const struct sb_config *cfg, char *err,
                            size_t errlen);
 
-/* JSON documents for the status API. */
+/* JSON documents for the status API. The windows document has the last
+ * closed window of each sensor and size, forgotten sensors' included; at
+ * most SB_WINDOW_MAX_SENSORS entries per size are kept, and a new one
+ * beyond that replaces the forgotten sensor's entry that ended first. */
 void sb_analytics_alerts_json(const struct sb_analytics *a, struct sb_buf *out);
 void sb_analytics_windows_json(const struct sb_analytics *a, struct sb_buf *out);
 

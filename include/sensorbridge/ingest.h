@@ -1,32 +1,75 @@
 /*
  * ingest.h - applies consumed samples to the metrics registry: per-sensor
- * last value, samples consumed, last event time; invalid messages by
- * reason; the end-to-end latency histogram. Pure: times are arguments.
+ * last value, samples consumed, last event time, cumulative sum, count and
+ * squares, catalogue data; invalid messages by reason; the end-to-end
+ * latency histogram. Pure: times are arguments.
+ *
+ * Every sample comes with an origin, an opaque number the caller chooses
+ * (the consumer numbers the topic partitions it is assigned) and the
+ * ingest only compares. A sensor belongs to the origin of its last sample.
+ * When the caller gives up an origin (partitions revoked) or a sensor falls
+ * silent, the sensor is removed with every per-sensor series, so /metrics
+ * shows only the sensors this instance holds now and, across the instances
+ * of a consumer group, each sample counts once. A sensor seen again after
+ * that starts again from zero.
  *
  * Ownership: the ingest keeps borrowed pointers into the registry, which
- * must outlive it.
+ * must outlive it, and owns the per-sensor children it creates (families
+ * sensorbridge_sensor_*): nobody else may remove or clear them. A sensor
+ * name passed to a sb_ingest_forget_cb is the ingest's and valid only
+ * during the call.
  */
 #ifndef SB_INGEST_H
 #define SB_INGEST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "sensorbridge/codec.h"
 #include "sensorbridge/registry.h"
 
-#define SB_INGEST_MAX_SENSORS 4096 /* further names are counted invalid (unknown_sensor) */
+/* Sensors held at once; further names are counted invalid (unknown_sensor)
+ * until some are removed. */
+#define SB_INGEST_MAX_SENSORS 4096
 
 struct sb_ingest;
 
 struct sb_ingest *sb_ingest_new(struct sb_registry *r);
 void sb_ingest_free(struct sb_ingest *in);
 
-/* Applies one valid sample. produced_us is when the producer handed the
- * message to Kafka (-1 if unknown, e.g. another producer wrote it); now_us
- * is the wall time of application. Returns 0, or -1 if the sensor table is
- * full (the message was counted invalid instead). */
-int sb_ingest_sample(struct sb_ingest *in, const struct sb_decoded *d, int64_t produced_us,
-                     int64_t now_us);
+/* Applies one valid sample that came from `origin`. produced_us is when
+ * the producer handed the message to Kafka (-1 if unknown, e.g. another
+ * producer wrote it); now_us is the wall time of application, which
+ * sb_ingest_expire measures silence against. Returns 0, or -1 if the
+ * sensor table is full (the message was counted invalid instead). */
+int sb_ingest_sample(struct sb_ingest *in, const struct sb_decoded *d, uint32_t origin,
+                     int64_t produced_us, int64_t now_us);
+
+/* Told about each sensor removed by the two functions below, after its
+ * series and table entry are gone, in strcmp order of the names, so the
+ * caller can forget the sensor elsewhere too (sb_analytics_forget). It must
+ * not call back into the same ingest. */
+typedef void (*sb_ingest_forget_cb)(void *ud, const char *sensor);
+
+/* Removes every sensor whose last sample came from `origin`: its
+ * sensorbridge_sensor_value, _samples_consumed_total,
+ * _last_event_timestamp_seconds, _values (sum and count),
+ * _values_squared_total and _info series and its table entry. Counted in
+ * sensorbridge_sensor_series_removed_total{reason="revoked"}. cb may be
+ * NULL. Returns how many sensors were removed. */
+size_t sb_ingest_forget_origin(struct sb_ingest *in, uint32_t origin, sb_ingest_forget_cb cb,
+                               void *ud);
+
+/* Removes, as above, every sensor last applied more than max_silence_us
+ * before now_us (on sb_ingest_sample's clock; exactly max_silence_us ago
+ * stays). max_silence_us <= 0 removes nothing: expiry is off. A sensor
+ * applied "after" now_us (the wall clock stepped back) is not silent.
+ * Counted with reason="expired". Returns how many were removed. */
+size_t sb_ingest_expire(struct sb_ingest *in, int64_t now_us, int64_t max_silence_us,
+                        sb_ingest_forget_cb cb, void *ud);
+
+/* Sensors held now. */
+size_t sb_ingest_sensor_count(const struct sb_ingest *in);
 
 /* Counts one rejected message. */
 void sb_ingest_invalid(struct sb_ingest *in, enum sb_invalid_reason reason);

@@ -3,9 +3,11 @@
  * family with fixed label names and children keyed by label values. One
  * thread (the loop) owns it, so there are no locks. Pure.
  *
- * Ownership: the registry owns every family and child; the pointers it
- * returns stay valid until sb_registry_free, so hot paths look a child up
- * once and keep the pointer.
+ * Ownership: the registry owns every family and child. A family pointer
+ * stays valid until sb_registry_free; a child pointer until
+ * sb_registry_free, sb_family_clear of its family, or its removal
+ * (sb_metric_remove, sb_family_remove), so hot paths look a child up once
+ * and keep the pointer, and whoever removes a child drops every copy of it.
  */
 #ifndef SB_REGISTRY_H
 #define SB_REGISTRY_H
@@ -59,6 +61,19 @@ struct sb_family *sb_registry_family(struct sb_registry *r, enum sb_metric_type 
  * label value would make Prometheus reject the whole scrape. NULL only
  * past SB_METRIC_MAX_CHILDREN (logged once per family until cleared). */
 struct sb_metric *sb_family_child(struct sb_family *f, const char *const *labelvalues);
+
+/* Removes one child from its family and frees it (m invalid afterwards;
+ * NULL is a no-op, for pointers that sb_family_child left NULL at the
+ * cap). Its series leaves the exposition; the same label values later give
+ * a fresh child (counters from 0), and the slot counts again towards
+ * SB_METRIC_MAX_CHILDREN. The "family full" warning is not repeated until
+ * sb_family_clear, so a family that churns at the cap does not flood the
+ * log. O(1) plus one hash chain. */
+void sb_metric_remove(struct sb_metric *m);
+
+/* Removes the child with these label values (looked up as
+ * sb_family_child does, never created). Returns whether there was one. */
+bool sb_family_remove(struct sb_family *f, const char *const *labelvalues);
 
 /* Removes every child of a family (e.g. partitions no longer assigned).
  * Pointers to its children become invalid. */

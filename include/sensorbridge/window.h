@@ -17,9 +17,10 @@
  * open; opening one more force-closes the oldest (reported with forced =
  * 1). Windows are opened by their first sample only, so a sensor that
  * stops sending leaves its windows open until it sends again (or until
- * sb_windows_free). Sensors are capped at SB_WINDOW_MAX_SENSORS. No memory
- * is allocated per sample: only per new sensor and, rarely, when a
- * sensor's ring of open windows grows (up to max_open).
+ * sb_windows_forget or sb_windows_free). At most SB_WINDOW_MAX_SENSORS
+ * sensors are held at once. No memory is allocated per sample: only per
+ * new sensor and, rarely, when a sensor's ring of open windows grows (up
+ * to max_open).
  *
  * Ownership: the engine owns its state and copies sensor names; a struct
  * sb_window_result passed to the callback (and its sensor string) is valid
@@ -29,6 +30,7 @@
 #ifndef SB_WINDOW_H
 #define SB_WINDOW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -87,6 +89,13 @@ enum sb_window_verdict {
  * is applied nowhere and also returns SB_WINDOW_LATE. */
 enum sb_window_verdict sb_windows_add(struct sb_windows *w, const char *sensor, int64_t ts_us,
                                       double value);
+
+/* Drops a sensor: its open windows are discarded without being reported
+ * (as sb_windows_free does), and its watermark and table entry go. A later
+ * sample of that name starts over as a new sensor: no watermark, so
+ * nothing is late, and new windows. Returns whether the sensor was held.
+ * Must not be called from the callback. */
+bool sb_windows_forget(struct sb_windows *w, const char *sensor);
 
 /* Number of open windows over all sensors and sizes (bounded state). */
 size_t sb_windows_open_count(const struct sb_windows *w);

@@ -38,6 +38,11 @@ static struct sb_metric *child2(struct sb_family *f, const char *a, const char *
     return sb_family_child(f, vals);
 }
 
+static int strcmp_ptr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 /* Runs fn in a child process and asserts that it aborted: registration
  * mistakes are bugs, and abort() is their contract. */
 static void assert_aborts(void (*fn)(void))
@@ -494,6 +499,214 @@ static void registry_children_capped(void **state)
     sb_registry_free(r);
 }
 
+static void registry_metric_remove_exposition(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    const char *labels[] = {"sensor"};
+    struct sb_family *f = sb_registry_family(r, SB_GAUGE, "v", "V.", 1, labels, NULL, 0);
+    const char *names[] = {"d", "b", "a", "c", "e"};
+    struct sb_metric *m[5];
+    for (int i = 0; i < 5; i++) {
+        m[i] = child1(f, names[i]);
+        sb_gauge_set(m[i], i + 1);
+    }
+    struct sb_family *other = sb_registry_family(r, SB_GAUGE, "w", "W.", 1, labels, NULL, 0);
+    sb_gauge_set(child1(other, "b"), 9);
+    /* A child in the middle, the first created and the last created. */
+    sb_metric_remove(m[1]);
+    assert_exposition(r, "# HELP v V.\n# TYPE v gauge\n"
+                         "v{sensor=\"a\"} 3\nv{sensor=\"c\"} 4\nv{sensor=\"d\"} 1\n"
+                         "v{sensor=\"e\"} 5\n"
+                         "# HELP w W.\n# TYPE w gauge\nw{sensor=\"b\"} 9\n");
+    sb_metric_remove(m[0]);
+    sb_metric_remove(m[4]);
+    assert_exposition(r, "# HELP v V.\n# TYPE v gauge\n"
+                         "v{sensor=\"a\"} 3\nv{sensor=\"c\"} 4\n"
+                         "# HELP w W.\n# TYPE w gauge\nw{sensor=\"b\"} 9\n");
+    /* Survivors are still found, the removed ones are gone. */
+    assert_ptr_equal(child1(f, "a"), m[2]);
+    assert_ptr_equal(child1(f, "c"), m[3]);
+    const char *gone[] = {"d"};
+    assert_false(sb_family_remove(f, gone));
+    const char *there[] = {"a"};
+    assert_true(sb_family_remove(f, there));
+    sb_metric_remove(NULL); /* a child left NULL at the cap */
+    sb_metric_remove(m[3]);
+    assert_exposition(r, "# HELP v V.\n# TYPE v gauge\n"
+                         "# HELP w W.\n# TYPE w gauge\nw{sensor=\"b\"} 9\n");
+    sb_registry_free(r);
+}
+
+static void registry_removed_child_recreated_fresh(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    const char *labels[] = {"sensor"};
+    struct sb_family *c = sb_registry_family(r, SB_COUNTER, "c_total", "C.", 1, labels, NULL, 0);
+    const double bounds[] = {1};
+    struct sb_family *h = sb_registry_family(r, SB_HISTOGRAM, "h", "H.", 1, labels, bounds, 1);
+    struct sb_family *plain = sb_registry_family(r, SB_GAUGE, "p", "P.", 0, NULL, NULL, 0);
+    sb_counter_add(child1(c, "TS1"), 5);
+    sb_histogram_observe(child1(h, "TS1"), 0.5);
+    sb_histogram_observe(child1(h, "TS1"), 3);
+    sb_gauge_set(sb_family_child(plain, NULL), 7);
+    sb_metric_remove(child1(c, "TS1"));
+    sb_metric_remove(child1(h, "TS1"));
+    assert_true(sb_family_remove(plain, NULL));
+    assert_false(sb_family_remove(plain, NULL));
+    assert_exposition(r, "# HELP c_total C.\n# TYPE c_total counter\n"
+                         "# HELP h H.\n# TYPE h histogram\n"
+                         "# HELP p P.\n# TYPE p gauge\n");
+    /* The same labels give a new child from zero, not the old values. */
+    sb_counter_add(child1(c, "TS1"), 1);
+    sb_histogram_observe(child1(h, "TS1"), 2);
+    sb_family_child(plain, NULL);
+    assert_exposition(r, "# HELP c_total C.\n# TYPE c_total counter\nc_total{sensor=\"TS1\"} 1\n"
+                         "# HELP h H.\n# TYPE h histogram\n"
+                         "h_bucket{sensor=\"TS1\",le=\"1\"} 0\n"
+                         "h_bucket{sensor=\"TS1\",le=\"+Inf\"} 1\n"
+                         "h_sum{sensor=\"TS1\"} 2\nh_count{sensor=\"TS1\"} 1\n"
+                         "# HELP p P.\n# TYPE p gauge\np 0\n");
+    /* Label values are looked up as sb_family_child does: sanitized. */
+    assert_non_null(child1(c, "x\xff"));
+    const char *bad_lv[] = {"x\xff"};
+    assert_true(sb_family_remove(c, bad_lv));
+    assert_false(sb_family_remove(c, bad_lv));
+    sb_registry_free(r);
+}
+
+/* Checks that the exposition of a one-family registry has exactly the
+ * lines `lag{p="<i>"} <i>` for the i with alive[i], in label order. */
+static void assert_alive(struct sb_registry *r, const bool *alive, int n)
+{
+    struct sb_buf out, want;
+    sb_buf_init(&out);
+    sb_buf_init(&want);
+    sb_registry_expose(r, &out);
+    /* Label values compare as strings: "10" < "9". */
+    char **keys = calloc((size_t)n, sizeof(keys[0]));
+    assert_non_null(keys);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (!alive[i])
+            continue;
+        keys[k] = malloc(16);
+        assert_non_null(keys[k]);
+        snprintf(keys[k], 16, "%d", i);
+        k++;
+    }
+    qsort(keys, (size_t)k, sizeof(keys[0]), strcmp_ptr);
+    sb_buf_puts(&want, "# HELP lag Lag.\n# TYPE lag gauge\n");
+    for (int i = 0; i < k; i++) {
+        sb_buf_printf(&want, "lag{p=\"%s\"} %s\n", keys[i], keys[i]);
+        free(keys[i]);
+    }
+    free(keys);
+    assert_string_equal(out.data, want.data);
+    sb_buf_free(&out);
+    sb_buf_free(&want);
+}
+
+static void registry_remove_many_children(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    struct sb_registry *r = sb_registry_new();
+    const char *labels[] = {"p"};
+    struct sb_family *f = sb_registry_family(r, SB_GAUGE, "lag", "Lag.", 1, labels, NULL, 0);
+    struct sb_metric **ms = calloc(N, sizeof(ms[0]));
+    bool *alive = calloc(N, sizeof(alive[0]));
+    assert_non_null(ms);
+    assert_non_null(alive);
+    char v[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(v, sizeof(v), "%d", i);
+        ms[i] = child1(f, v);
+        sb_gauge_set(ms[i], i);
+        alive[i] = true;
+    }
+    /* Remove two thirds in a scattered order (7 is coprime with N), with
+     * an exposition (which sorts) in between. */
+    for (int k = 0; k < N; k++) {
+        int i = (int)((7L * k) % N);
+        if (i % 3 == 0)
+            continue;
+        if (k == N / 2)
+            assert_alive(r, alive, N);
+        sb_metric_remove(ms[i]);
+        alive[i] = false;
+    }
+    assert_alive(r, alive, N);
+    for (int i = 0; i < N; i++) {
+        snprintf(v, sizeof(v), "%d", i);
+        const char *lv[] = {v};
+        if (alive[i]) {
+            assert_ptr_equal(child1(f, v), ms[i]);
+            assert_true(sb_metric_value(ms[i]) == i);
+        } else {
+            assert_false(sb_family_remove(f, lv));
+        }
+    }
+    /* Re-creating the removed ones: fresh children, found again. */
+    for (int i = 0; i < N; i++) {
+        if (alive[i])
+            continue;
+        snprintf(v, sizeof(v), "%d", i);
+        ms[i] = child1(f, v);
+        assert_true(sb_metric_value(ms[i]) == 0);
+        sb_gauge_set(ms[i], i);
+        alive[i] = true;
+    }
+    assert_alive(r, alive, N);
+    for (int i = 0; i < N; i++) {
+        snprintf(v, sizeof(v), "%d", i);
+        assert_ptr_equal(child1(f, v), ms[i]);
+    }
+    free(alive);
+    free(ms);
+    sb_registry_free(r);
+}
+
+static void registry_remove_at_cap_and_clear(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    const char *labels[] = {"i"};
+    struct sb_family *f = sb_registry_family(r, SB_GAUGE, "g", "G.", 1, labels, NULL, 0);
+    char v[16];
+    for (int i = 0; i < SB_METRIC_MAX_CHILDREN; i++) {
+        snprintf(v, sizeof(v), "%d", i);
+        assert_non_null(child1(f, v));
+    }
+    int level = sb_log_level;
+    sb_log_level = SB_LOG_ERR; /* the expected "family full" warning */
+    assert_null(child1(f, "new"));
+    /* Removing one makes room for exactly one. */
+    const char *lv[] = {"17"};
+    assert_true(sb_family_remove(f, lv));
+    assert_non_null(child1(f, "new"));
+    assert_null(child1(f, "newer"));
+    assert_null(child1(f, "17"));
+    sb_log_level = level;
+    /* Clearing after removals empties the family and resets the cap. */
+    sb_metric_remove(child1(f, "new"));
+    sb_metric_remove(child1(f, "0"));
+    sb_family_clear(f);
+    assert_exposition(r, "# HELP g G.\n# TYPE g gauge\n");
+    assert_false(sb_family_remove(f, lv));
+    sb_gauge_set(child1(f, "b"), 2);
+    sb_gauge_set(child1(f, "a"), 1);
+    sb_gauge_set(child1(f, "c"), 3);
+    sb_metric_remove(child1(f, "a"));
+    assert_exposition(r, "# HELP g G.\n# TYPE g gauge\ng{i=\"b\"} 2\ng{i=\"c\"} 3\n");
+    sb_family_clear(f);
+    /* A family that never had a child has no table: removal finds nothing. */
+    struct sb_family *empty = sb_registry_family(r, SB_GAUGE, "e", "E.", 1, labels, NULL, 0);
+    assert_false(sb_family_remove(empty, lv));
+    sb_registry_free(r);
+}
+
 static void registry_metric_name_validation(void **state)
 {
     (void)state;
@@ -660,6 +873,10 @@ int main(void)
         cmocka_unit_test(registry_family_clear),
         cmocka_unit_test(registry_many_children_lookup),
         cmocka_unit_test(registry_children_capped),
+        cmocka_unit_test(registry_metric_remove_exposition),
+        cmocka_unit_test(registry_removed_child_recreated_fresh),
+        cmocka_unit_test(registry_remove_many_children),
+        cmocka_unit_test(registry_remove_at_cap_and_clear),
         cmocka_unit_test(registry_metric_name_validation),
         cmocka_unit_test(registry_label_name_validation),
         cmocka_unit_test(registry_reregister_returns_same_family),
