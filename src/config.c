@@ -53,8 +53,12 @@
 #define CONFIG_MAX_BYTES (256 * 1024)
 #define KAFKA_PREFIX "kafka."
 #define KAFKA_PREFIX_LEN (sizeof(KAFKA_PREFIX) - 1)
+#define TOPIC_CONFIG_PREFIX "topic."
+#define TOPIC_CONFIG_PREFIX_LEN (sizeof(TOPIC_CONFIG_PREFIX) - 1)
 /* librdkafka has about 200 properties; more lines than that are a mistake. */
 #define KAFKA_MAX_PROPS 256
+/* Kafka has about 40 topic configs. */
+#define TOPIC_CONFIG_MAX 64
 #define TOPIC_PREFIX_MAX 200
 #define SPEED_MAX 1e6
 /* Slower than this, the schedule's nanosecond arithmetic would overflow
@@ -561,6 +565,63 @@ static int parse_kafka(struct sb_config *c, const struct opt *o, const char *v, 
     return 0;
 }
 
+/* [kafka] topic.<config>: a topic config (retention.ms, cleanup.policy, ...)
+ * given to every topic sensorbridge creates. The broker validates names
+ * and values when it creates a topic; a bad one is reported then. */
+static int parse_topic_config(struct sb_config *c, const struct opt *o, const char *v,
+                              struct parse_ctx *p)
+{
+    const char *name = p->key + TOPIC_CONFIG_PREFIX_LEN;
+    struct sb_kvlist *l = field_ptr(o, p);
+    (void)c;
+    if (!*name)
+        return why(p, "expected topic.<topic config>, such as topic.retention.ms");
+    for (const char *q = name; *q; q++)
+        if (!islower((unsigned char)*q) && !isdigit((unsigned char)*q) && *q != '.')
+            return why(p, "'%c' is not in a Kafka topic config name (a-z 0-9 .)", *q);
+    if (!*v)
+        return why(p, "empty value; remove the line to keep the cluster's default");
+    if (l->n >= TOPIC_CONFIG_MAX)
+        return why(p, "more than %d topic.* configs", TOPIC_CONFIG_MAX);
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 8;
+        l->items = sb_xrealloc(l->items, l->cap * sizeof(*l->items));
+    }
+    l->items[l->n].key = sb_xstrdup(name);
+    l->items[l->n].value = sb_xstrdup(v);
+    l->n++;
+    return 0;
+}
+
+static int parse_layout(struct sb_config *c, const struct opt *o, const char *v,
+                        struct parse_ctx *p)
+{
+    (void)o;
+    if (strcmp(v, "per_sensor") == 0)
+        c->layout = SB_LAYOUT_PER_SENSOR;
+    else if (strcmp(v, "shared") == 0)
+        c->layout = SB_LAYOUT_SHARED;
+    else
+        return why(p, "expected per_sensor or shared, got \"%s\"", v);
+    return 0;
+}
+
+/* "default" (-1) leaves it to the cluster's default.replication.factor. */
+static int parse_replication(struct sb_config *c, const struct opt *o, const char *v,
+                             struct parse_ctx *p)
+{
+    if (strcmp(v, "default") == 0) {
+        c->replication_factor = -1;
+        return 0;
+    }
+    int n;
+    if (parse_decimal(v, strlen(v), &n) < 0 || n < o->min || n > o->max)
+        return why(p, "expected \"default\" or an integer from %d to %d, got \"%s\"", o->min,
+                   o->max, v);
+    c->replication_factor = n;
+    return 0;
+}
+
 /* "0s", "90s", "5m", "1h", "1d": the largest unit that divides s. */
 static void fmt_duration(char *out, size_t len, int64_t s)
 {
@@ -838,12 +899,17 @@ static int parse_synth_kind(struct sb_config *c, const struct opt *o, const char
         .flags = OPT_RESTART | OPT_PREFIX, .field = FIELD_KV,                                      \
         .off = offsetof(struct sb_config, member), .parse = parse_kafka                            \
     }
-/* A restart-only key of durations (bounds in seconds): the [windows] ones. */
-#define OPT_DUR(sec, nm, def, fk, member, lo_s, hi_s, fn)                                          \
+#define OPT_TOPIC_CONFIG(sec, member)                                                              \
     {                                                                                              \
-        .section = sec, .name = nm, .id = sec "." nm, .defval = def, .flags = OPT_RESTART,         \
-        .field = fk, .off = offsetof(struct sb_config, member), .dlo = lo_s, .dhi = hi_s,          \
-        .parse = fn                                                                                \
+        .section = sec, .name = TOPIC_CONFIG_PREFIX, .id = sec ".topic.*",                         \
+        .flags = OPT_RESTART | OPT_PREFIX, .field = FIELD_KV,                                      \
+        .off = offsetof(struct sb_config, member), .parse = parse_topic_config                     \
+    }
+/* A key of durations (bounds in seconds). */
+#define OPT_DUR(sec, nm, def, fl, fk, member, lo_s, hi_s, fn)                                      \
+    {                                                                                              \
+        .section = sec, .name = nm, .id = sec "." nm, .defval = def, .flags = fl, .field = fk,     \
+        .off = offsetof(struct sb_config, member), .dlo = lo_s, .dhi = hi_s, .parse = fn           \
     }
 /* A key of [alert.<SENSOR>] (scope SCOPE_ALERT) or [synthetic.<NAME>]
  * (SCOPE_SYNTH); lo/hi are int bounds or text lengths, dlo/dhi number or
@@ -874,9 +940,16 @@ static const struct opt opts[] = {
     OPT("kafka", "brokers", "embedded", OPT_RESTART, FIELD_STR, brokers, 0, 0, parse_brokers),
     OPT("kafka", "embedded_brokers", "3", OPT_RESTART, FIELD_INT, embedded_brokers, 1, 16,
         parse_int),
-    OPT("kafka", "partitions", "4", OPT_RESTART, FIELD_INT, partitions, 1, 256, parse_int),
+    OPT("kafka", "partitions", "4", OPT_RESTART, FIELD_INT, partitions, 1, 10000, parse_int),
     OPT("kafka", "topic_prefix", "hydraulic", OPT_RESTART, FIELD_STR, topic_prefix, 0, 0,
         parse_topic_prefix),
+    OPT("kafka", "layout", "per_sensor", OPT_RESTART, FIELD_INT, layout, 0, 0, parse_layout),
+    OPT("kafka", "samples_topic", "", OPT_RESTART, FIELD_STR, samples_topic, 0, 0, parse_topic),
+    OPT("kafka", "create_topics", "true", OPT_RESTART, FIELD_BOOL, create_topics, 0, 0,
+        parse_bool),
+    OPT("kafka", "replication_factor", "default", OPT_RESTART, FIELD_INT, replication_factor, 1,
+        32, parse_replication),
+    OPT_TOPIC_CONFIG("kafka", topic_configs),
 
     OPT("producer", "enabled", "true", OPT_RESTART, FIELD_BOOL, producer_enabled, 0, 0, parse_bool),
     OPT("producer", "flush_timeout_ms", "10000", OPT_RESTART, FIELD_INT, flush_timeout_ms, 0,
@@ -887,6 +960,8 @@ static const struct opt opts[] = {
     OPT("consumer", "group_id", "sensorbridge", OPT_RESTART, FIELD_STR, group_id, 0, 0,
         parse_group_id),
     OPT("consumer", "strict_sensors", "true", 0, FIELD_BOOL, strict_sensors, 0, 0, parse_bool),
+    OPT_DUR("consumer", "sensor_expiry", "1h", 0, FIELD_I64, sensor_expiry_us, 0, 30 * DAY_S,
+            parse_duration),
     OPT_KAFKA("consumer", consumer_props),
 
     OPT("replay", "enabled", "true", 0, FIELD_BOOL, replay_enabled, 0, 0, parse_bool),
@@ -900,8 +975,10 @@ static const struct opt opts[] = {
     OPT("http", "listen", "127.0.0.1:9550", OPT_RESTART, FIELD_STR, listen, 0, 0, parse_listen),
 
     OPT("windows", "enabled", "true", OPT_RESTART, FIELD_BOOL, windows_enabled, 0, 0, parse_bool),
-    OPT_DUR("windows", "sizes", "1m", FIELD_SIZES, window_sizes_us, 1, DAY_S, parse_sizes),
-    OPT_DUR("windows", "watermark", "10s", FIELD_I64, watermark_us, 0, HOUR_S, parse_duration),
+    OPT_DUR("windows", "sizes", "1m", OPT_RESTART, FIELD_SIZES, window_sizes_us, 1, DAY_S,
+            parse_sizes),
+    OPT_DUR("windows", "watermark", "10s", OPT_RESTART, FIELD_I64, watermark_us, 0, HOUR_S,
+            parse_duration),
     OPT("windows", "max_open", "16", OPT_RESTART, FIELD_INT, max_open_windows, 1, 1000, parse_int),
     OPT("windows", "topic", "", OPT_RESTART, FIELD_STR, aggregates_topic, 0, 0, parse_topic),
 
@@ -1034,6 +1111,8 @@ void sb_config_free(struct sb_config *c)
     free(c->path);
     free(c->brokers);
     free(c->topic_prefix);
+    free(c->samples_topic);
+    kvlist_free(&c->topic_configs);
     kvlist_free(&c->producer_props);
     free(c->group_id);
     kvlist_free(&c->consumer_props);
@@ -1120,6 +1199,16 @@ bool sb_alert_rule_ordered(const struct sb_alert_rule_cfg *r, size_t *i, size_t 
 bool sb_config_embedded(const struct sb_config *c)
 {
     return c->brokers && strcmp(c->brokers, "embedded") == 0;
+}
+
+void sb_config_sample_topic(const struct sb_config *c, const char *sensor, char *out, size_t len)
+{
+    if (c->layout == SB_LAYOUT_PER_SENSOR)
+        snprintf(out, len, "%s-%s", c->topic_prefix, sensor);
+    else if (c->samples_topic && *c->samples_topic)
+        snprintf(out, len, "%s", c->samples_topic);
+    else
+        snprintf(out, len, "%s-samples", c->topic_prefix);
 }
 
 static bool str_equal(const char *a, const char *b)
@@ -1736,6 +1825,23 @@ static void check_topics(struct loader *ld)
              "[alerts] topic: \"%s\" is also the [windows] aggregates topic; give each its own",
              t[1].name);
         return;
+    }
+    if (c->layout == SB_LAYOUT_SHARED) {
+        char samples[TOPIC_MAX + 32];
+        sb_config_sample_topic(c, "", samples, sizeof(samples));
+        for (size_t i = 0; i < SB_ARRAY_SIZE(t); i++) {
+            if (!t[i].enabled || strcmp(t[i].name, samples) != 0)
+                continue;
+            int line = seen_line(ld, t[i].section, "topic");
+            if (line)
+                fail(ld, line, "[%s] topic: \"%s\" is also the samples topic; give each its own",
+                     t[i].section, samples);
+            else
+                fail(ld, seen_line(ld, "kafka", "samples_topic"),
+                     "[kafka] samples_topic: \"%s\" is also the %s topic; give each its own",
+                     samples, t[i].what);
+            return;
+        }
     }
     size_t ncat;
     const struct sb_sensor_info *cat = sb_sensors_uci(&ncat);

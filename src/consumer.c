@@ -21,19 +21,28 @@
  * max.poll.interval.ms or the group evicts it. */
 #define POLL_INTERVAL_MS 500
 
+/* How often the poll timer looks for sensors silent past sensor_expiry: the
+ * expiry takes effect within this much of its due time. */
+#define EXPIRY_EVERY_NS (1000ull * 1000000u)
+
 /* One turn of the loop spends at most this long applying messages, so a
  * backlog cannot hold up a scrape or the sources; the idle handle goes on
  * in the next turn. Checked every DRAIN_CLOCK_EVERY messages. */
 #define DRAIN_BUDGET_NS (5 * 1000000ull)
 #define DRAIN_CLOCK_EVERY 64
 
-/* Where a partition's next message should be, to count the offsets the
- * consumer jumps over (messages deleted before they were read). */
-struct part_pos {
-    const rd_kafka_topic_t *rkt;
+/* Every topic partition the consumer has been assigned, kept for the
+ * daemon's lifetime (the cluster bounds their number): its index is the
+ * ingest's origin of the samples read from it, and `next` is where its next
+ * message should be, to count the offsets the consumer jumps over
+ * (messages deleted before they were read). */
+struct part {
+    char *topic;
     int32_t partition;
-    int64_t next;
-    struct sb_metric *skipped; /* by topic */
+    const rd_kafka_topic_t *rkt; /* cache, valid within one assignment */
+    int64_t next;                /* -1 until the first message of an assignment */
+    struct sb_metric *skipped;   /* by topic */
+    bool revoked;                /* revoked, and its sensors not yet forgotten */
 };
 
 struct sb_consumer {
@@ -58,11 +67,17 @@ struct sb_consumer {
     struct sb_metric *errors;
     struct sb_metric *resets;
     atomic_uint_fast64_t nresets; /* counted on librdkafka's threads */
-    struct part_pos *pos;         /* partitions seen since the last rebalance */
-    size_t npos, cappos, lastpos;
+    struct part *parts;
+    size_t nparts, capparts, lastpart;
+    int64_t expiry_us;       /* [consumer] sensor_expiry; 0 = never */
+    uint64_t last_expiry_ns; /* monotonic time of the last expiry pass */
     struct sb_ratelimit invalid_rl;
     struct sb_ratelimit error_rl;
     struct sb_ratelimit skip_rl;
+    char subscription[512]; /* the samples topic, or a pattern of the per-sensor topics */
+    char *group_id;
+    char *bootstraps;
+    bool assigned; /* holds an assignment (possibly empty) from the group */
     void (*close_cb)(void *ud);
     void *close_ud;
 };
@@ -140,6 +155,7 @@ void sb_consumer_reload(struct sb_consumer *c, const struct sb_config *cfg)
 {
     free_known(c);
     c->strict = cfg->strict_sensors;
+    c->expiry_us = cfg->sensor_expiry_us;
     c->known = sb_xcalloc(cfg->nsynthetic ? cfg->nsynthetic : 1, sizeof(*c->known));
     for (size_t i = 0; i < cfg->nsynthetic; i++)
         c->known[i] = sb_xstrdup(cfg->synthetic[i].name);
@@ -147,30 +163,42 @@ void sb_consumer_reload(struct sb_consumer *c, const struct sb_config *cfg)
     qsort(c->known, c->nknown, sizeof(*c->known), cmp_name);
 }
 
-static struct part_pos *part_pos(struct sb_consumer *c, const rd_kafka_message_t *m)
+/* The entry of a topic partition, created on first sight. */
+static size_t part_find(struct sb_consumer *c, const char *topic, int32_t partition)
 {
-    if (c->lastpos < c->npos && c->pos[c->lastpos].rkt == m->rkt &&
-        c->pos[c->lastpos].partition == m->partition)
-        return &c->pos[c->lastpos];
-    for (size_t i = 0; i < c->npos; i++)
-        if (c->pos[i].rkt == m->rkt && c->pos[i].partition == m->partition)
-            return &c->pos[c->lastpos = i];
-    if (c->npos == c->cappos) {
-        c->cappos = c->cappos ? 2 * c->cappos : 32;
-        c->pos = sb_xrealloc(c->pos, c->cappos * sizeof(*c->pos));
+    for (size_t i = 0; i < c->nparts; i++)
+        if (c->parts[i].partition == partition && strcmp(c->parts[i].topic, topic) == 0)
+            return i;
+    if (c->nparts == c->capparts) {
+        c->capparts = c->capparts ? 2 * c->capparts : 32;
+        c->parts = sb_xrealloc(c->parts, c->capparts * sizeof(*c->parts));
     }
-    const char *lv[] = {rd_kafka_topic_name(m->rkt)};
-    c->pos[c->npos] =
-        (struct part_pos){m->rkt, m->partition, -1, sb_family_child(c->f_skipped, lv)};
-    return &c->pos[c->lastpos = c->npos++];
+    const char *lv[] = {topic};
+    c->parts[c->nparts] = (struct part){sb_xstrdup(topic), partition, NULL, -1,
+                                        sb_family_child(c->f_skipped, lv), false};
+    return c->nparts++;
+}
+
+/* The entry of a message's partition: by handle within an assignment (the
+ * last one first: messages come in runs), by name otherwise. */
+static size_t part_of(struct sb_consumer *c, const rd_kafka_message_t *m)
+{
+    struct part *p = c->lastpart < c->nparts ? &c->parts[c->lastpart] : NULL;
+    if (p && p->rkt == m->rkt && p->partition == m->partition)
+        return c->lastpart;
+    for (size_t i = 0; i < c->nparts; i++)
+        if (c->parts[i].rkt == m->rkt && c->parts[i].partition == m->partition)
+            return c->lastpart = i;
+    size_t i = part_find(c, rd_kafka_topic_name(m->rkt), m->partition);
+    c->parts[i].rkt = m->rkt;
+    return c->lastpart = i;
 }
 
 /* Within an assignment, offsets follow each other; a jump forward means
  * the broker reset the position past messages it had deleted (retention
  * outran the consumer), or transaction control records. */
-static void track_offset(struct sb_consumer *c, const rd_kafka_message_t *m)
+static void track_offset(struct sb_consumer *c, const rd_kafka_message_t *m, struct part *p)
 {
-    struct part_pos *p = part_pos(c, m);
     if (p->next >= 0 && m->offset > p->next) {
         int64_t n = m->offset - p->next;
         if (p->skipped)
@@ -197,7 +225,8 @@ static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m)
                    rd_kafka_message_errstr(m), suppressed);
         return;
     }
-    track_offset(c, m);
+    size_t origin = part_of(c, m);
+    track_offset(c, m, &c->parts[origin]);
     const char *topic = rd_kafka_topic_name(m->rkt);
     if (strcmp(topic, c->skip[0]) == 0 || strcmp(topic, c->skip[1]) == 0) {
         rd_kafka_offset_store(m->rkt, m->partition, m->offset);
@@ -213,7 +242,8 @@ static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m)
         reason = SB_INVALID_UNKNOWN_SENSOR;
     }
     if (rc == 0) {
-        if (sb_ingest_sample(c->ingest, &d, produced_header(m), sb_now_wall_us()) == 0 &&
+        if (sb_ingest_sample(c->ingest, &d, (uint32_t)origin, produced_header(m),
+                             sb_now_wall_us()) == 0 &&
             c->analytics)
             sb_analytics_sample(c->analytics, &d);
     } else {
@@ -231,6 +261,7 @@ static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m)
 }
 
 static void idle_cb(uv_idle_t *h);
+static void forget_sensor(void *ud, const char *sensor);
 
 static void drain(struct sb_consumer *c)
 {
@@ -263,7 +294,16 @@ static void poll_cb(uv_poll_t *h, int status, int events)
 
 static void timer_cb(uv_timer_t *h)
 {
-    drain(h->data);
+    struct sb_consumer *c = h->data;
+    drain(c);
+    uint64_t now = sb_now_mono_ns();
+    if (c->expiry_us > 0 && now - c->last_expiry_ns >= EXPIRY_EVERY_NS) {
+        c->last_expiry_ns = now;
+        size_t n = sb_ingest_expire(c->ingest, sb_now_wall_us(), c->expiry_us, forget_sensor, c);
+        if (n)
+            sb_info("msg=\"silent sensors removed\" sensors=%zu silent_for_s=%" PRId64, n,
+                    c->expiry_us / 1000000);
+    }
 }
 
 static void idle_cb(uv_idle_t *h)
@@ -271,21 +311,59 @@ static void idle_cb(uv_idle_t *h)
     drain(h->data);
 }
 
+static void forget_sensor(void *ud, const char *sensor)
+{
+    struct sb_consumer *c = ud;
+    if (c->analytics)
+        sb_analytics_forget(c->analytics, sensor);
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     struct sb_consumer *c = opaque;
     sb_counter_add(c->rebalances, 1);
-    /* A new assignment starts from the committed offsets. */
-    c->npos = 0;
+    /* A new assignment starts from the committed offsets, and topic
+     * handles may change. */
+    for (size_t i = 0; i < c->nparts; i++) {
+        c->parts[i].next = -1;
+        c->parts[i].rkt = NULL;
+    }
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         sb_info("msg=\"partitions assigned\" count=%d", parts->cnt);
         rd_kafka_assign(rk, parts);
+        c->assigned = true;
+        /* The sensors of revoked partitions that did not come back are
+         * another member's now: their series go, so that across the group
+         * each sample is counted once and no stale last value remains.
+         * (The eager protocol revokes everything before each assignment;
+         * forgetting at the revocation would drop the series of partitions
+         * that stay here too.) */
+        for (int i = 0; i < parts->cnt; i++) {
+            /* part_find may move c->parts: index after the call. */
+            size_t k = part_find(c, parts->elems[i].topic, parts->elems[i].partition);
+            c->parts[k].revoked = false;
+        }
+        size_t forgotten = 0;
+        for (size_t i = 0; i < c->nparts; i++) {
+            if (!c->parts[i].revoked)
+                continue;
+            c->parts[i].revoked = false;
+            forgotten += sb_ingest_forget_origin(c->ingest, (uint32_t)i, forget_sensor, c);
+        }
+        if (forgotten)
+            sb_info("msg=\"sensors of partitions now assigned elsewhere removed\" sensors=%zu",
+                    forgotten);
     } else {
         sb_info("msg=\"partitions revoked\" count=%d", parts->cnt);
         /* Commit what was processed before the partitions move on. */
         rd_kafka_commit(rk, NULL, 0);
         rd_kafka_assign(rk, NULL);
+        c->assigned = false;
+        for (int i = 0; i < parts->cnt; i++) {
+            size_t k = part_find(c, parts->elems[i].topic, parts->elems[i].partition);
+            c->parts[k].revoked = true;
+        }
     }
 }
 
@@ -393,26 +471,18 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
                            "broker deleted before they were read.",
                            1, topic_label, NULL, 0);
     rd_kafka_poll_set_consumer(c->rk);
-    /* The prefix may contain '.', a regex wildcard: escape it. */
-    char pattern[512];
-    size_t n = 0;
-    pattern[n++] = '^';
-    for (const char *p = cfg->topic_prefix; *p && n < sizeof(pattern) - 6; p++) {
-        if (*p == '.')
-            pattern[n++] = '\\';
-        pattern[n++] = *p;
-    }
-    memcpy(pattern + n, "-.*", 4);
-    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(sub, pattern, RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, sub);
-    rd_kafka_topic_partition_list_destroy(sub);
-    if (e) {
-        snprintf(err, errlen, "[consumer]: subscribe %s: %s", pattern, rd_kafka_err2str(e));
-        rd_kafka_destroy(c->rk);
-        free_known(c);
-        free(c);
-        return -EIO;
+    if (cfg->layout == SB_LAYOUT_SHARED) {
+        sb_config_sample_topic(cfg, "", c->subscription, sizeof(c->subscription));
+    } else {
+        /* The prefix may contain '.', a regex wildcard: escape it. */
+        size_t n = 0;
+        c->subscription[n++] = '^';
+        for (const char *p = cfg->topic_prefix; *p && n < sizeof(c->subscription) - 6; p++) {
+            if (*p == '.')
+                c->subscription[n++] = '\\';
+            c->subscription[n++] = *p;
+        }
+        memcpy(c->subscription + n, "-.*", 4);
     }
 
     c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -439,15 +509,51 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
     c->open_handles = 3;
     /* Registered last: a failed start must leave no callback behind. */
     sb_registry_add_collector(reg, collect, c);
-    sb_info("msg=\"consumer started\" group=%s pattern=\"%s\" bootstraps=%s", cfg->group_id,
-            pattern, bootstraps);
+    c->group_id = sb_xstrdup(cfg->group_id);
+    c->bootstraps = sb_xstrdup(bootstraps);
     *out = c;
     return 0;
 }
 
-uint64_t sb_consumer_count(const struct sb_consumer *c)
+int sb_consumer_start(struct sb_consumer *c, char *err, size_t errlen)
 {
-    return c->count;
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, c->subscription, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e) {
+        snprintf(err, errlen, "[consumer]: subscribe %s: %s", c->subscription, rd_kafka_err2str(e));
+        return -EIO;
+    }
+    sb_info("msg=\"consumer started\" group=%s subscription=\"%s\" bootstraps=%s", c->group_id,
+            c->subscription, c->bootstraps);
+    return 0;
+}
+
+bool sb_consumer_assigned(const struct sb_consumer *c)
+{
+    return c->assigned;
+}
+
+json_t *sb_consumer_status(const struct sb_consumer *c)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "subscription", json_string(c->subscription));
+    json_object_set_new(o, "assigned", json_boolean(c->assigned));
+    json_t *a = json_array();
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (!rd_kafka_assignment(c->rk, &parts) && parts) {
+        for (int i = 0; i < parts->cnt; i++) {
+            json_t *p = json_object();
+            json_object_set_new(p, "topic", json_string(parts->elems[i].topic));
+            json_object_set_new(p, "partition", json_integer(parts->elems[i].partition));
+            json_array_append_new(a, p);
+        }
+        rd_kafka_topic_partition_list_destroy(parts);
+    }
+    json_object_set_new(o, "partitions", a);
+    json_object_set_new(o, "messages", json_integer((json_int_t)c->count));
+    return o;
 }
 
 static void handle_closed(uv_handle_t *h)
@@ -457,7 +563,11 @@ static void handle_closed(uv_handle_t *h)
         return;
     close(c->efd);
     free_known(c);
-    free(c->pos);
+    free(c->group_id);
+    free(c->bootstraps);
+    for (size_t i = 0; i < c->nparts; i++)
+        free(c->parts[i].topic);
+    free(c->parts);
     void (*cb)(void *) = c->close_cb;
     void *ud = c->close_ud;
     free(c);

@@ -28,6 +28,7 @@
 #include "sensorbridge/replay.h"
 #include "sensorbridge/sensors.h"
 #include "sensorbridge/synth.h"
+#include "sensorbridge/topics.h"
 #include "sensorbridge/util.h"
 
 struct sb_daemon {
@@ -44,10 +45,14 @@ struct sb_daemon {
     struct sb_producer_topic *out_aggregates;
     struct sb_producer_topic *out_alerts;
     struct sb_consumer *consumer;
+    struct sb_topics *topics;
+    /* Sources and the subscription wait for the topics to exist. */
+    bool replay_started, synth_started, consumer_started;
     struct sb_http *http;
     uv_signal_t sigint, sigterm, sighup;
     struct sb_metric *reloads_ok;
     struct sb_metric *reloads_failed;
+    struct sb_metric *ready;
     int64_t started_us;
     bool stopping;
 };
@@ -66,7 +71,9 @@ static void notify(const char *state)
 static void *sink_bind(void *ud, const char *sensor)
 {
     struct sb_daemon *d = ud;
-    return sb_producer_topic(d->producer, sensor);
+    char topic[512];
+    sb_config_sample_topic(&d->cfg, sensor, topic, sizeof(topic));
+    return sb_producer_topic(d->producer, sensor, topic);
 }
 
 static int sink_emit(void *ud, void *bound, const struct sb_sample *s)
@@ -80,9 +87,9 @@ static void producer_drained(void *ud)
     struct sb_daemon *d = ud;
     if (d->stopping)
         return;
-    if (d->replay)
+    if (d->replay && d->replay_started)
         sb_replay_resume(d->replay);
-    if (d->synth)
+    if (d->synth && d->synth_started)
         sb_synth_resume(d->synth);
 }
 
@@ -131,6 +138,42 @@ static void handle_healthz(void *ud, struct sb_http_response *resp)
     }
 }
 
+/* Ready: the brokers answer, every topic exists, and a consumer holds its
+ * group's assignment. */
+static bool is_ready(const struct sb_daemon *d, const char **why)
+{
+    if (d->stopping) {
+        *why = "stopping";
+        return false;
+    }
+    if (!d->topics || !sb_topics_ready(d->topics, why))
+        return false;
+    if (d->consumer && !sb_consumer_assigned(d->consumer)) {
+        *why = "waiting for the consumer group to assign partitions";
+        return false;
+    }
+    return true;
+}
+
+static void handle_readyz(void *ud, struct sb_http_response *resp)
+{
+    struct sb_daemon *d = ud;
+    const char *why = "starting";
+    if (is_ready(d, &why)) {
+        sb_buf_puts(&resp->body, "ready\n");
+    } else {
+        resp->status = 503;
+        sb_buf_printf(&resp->body, "not ready: %s\n", why);
+    }
+}
+
+static void collect_ready(void *ud)
+{
+    struct sb_daemon *d = ud;
+    const char *why;
+    sb_gauge_set(d->ready, is_ready(d, &why));
+}
+
 static void handle_alerts(void *ud, struct sb_http_response *resp)
 {
     struct sb_daemon *d = ud;
@@ -160,6 +203,7 @@ static void handle_root(void *ud, struct sb_http_response *resp)
                 "<h1>sensorbridge " SB_VERSION "</h1>\n<ul>\n"
                 "<li><a href=\"/metrics\">/metrics</a> - Prometheus exposition</li>\n"
                 "<li><a href=\"/healthz\">/healthz</a> - liveness</li>\n"
+                "<li><a href=\"/readyz\">/readyz</a> - readiness</li>\n"
                 "<li><a href=\"/api/v1/status\">/api/v1/status</a> - status as JSON</li>\n"
                 "<li><a href=\"/api/v1/windows\">/api/v1/windows</a> - last closed windows</li>\n"
                 "<li><a href=\"/api/v1/alerts\">/api/v1/alerts</a> - recent alerts, newest "
@@ -178,6 +222,14 @@ static void handle_status(void *ud, struct sb_http_response *resp)
     json_object_set_new(o, "brokers", json_string(d->bootstraps));
     json_object_set_new(o, "embedded_broker", json_boolean(d->broker != NULL));
     json_object_set_new(o, "topic_prefix", json_string(d->cfg.topic_prefix));
+    json_object_set_new(o, "layout", json_string(d->cfg.layout == SB_LAYOUT_SHARED ? "shared"
+                                                                                  : "per_sensor"));
+    const char *why = NULL;
+    bool ready = is_ready(d, &why);
+    json_object_set_new(o, "ready", json_boolean(ready));
+    json_object_set_new(o, "not_ready_reason", ready ? json_null() : json_string(why));
+    if (d->topics)
+        json_object_set_new(o, "topics", sb_topics_status(d->topics));
     json_t *prod = json_object();
     json_object_set_new(prod, "enabled", json_boolean(d->producer != NULL));
     if (d->producer)
@@ -192,13 +244,10 @@ static void handle_status(void *ud, struct sb_http_response *resp)
                             d->cfg.speed > 0 ? json_real(d->cfg.speed) : json_string("max"));
     }
     json_object_set_new(o, "replay", rep);
-    json_t *con = json_object();
+    json_t *con = d->consumer ? sb_consumer_status(d->consumer) : json_object();
     json_object_set_new(con, "enabled", json_boolean(d->consumer != NULL));
-    if (d->consumer) {
+    if (d->consumer)
         json_object_set_new(con, "group_id", json_string(d->cfg.group_id));
-        json_object_set_new(con, "messages",
-                            json_integer((json_int_t)sb_consumer_count(d->consumer)));
-    }
     json_object_set_new(o, "consumer", con);
     char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
     json_decref(o);
@@ -262,6 +311,7 @@ static bool synth_changed(const struct sb_config *a, const struct sb_config *b)
 
 static int create_topics(struct sb_daemon *d, const struct sb_config *cfg, char *err,
                          size_t errlen);
+static void start_waiting(struct sb_daemon *d);
 
 static void reload(struct sb_daemon *d)
 {
@@ -320,8 +370,7 @@ static void reload(struct sb_daemon *d)
             sb_replay_close(d->replay, closed_noop, NULL);
         }
         d->replay = fresh_replay;
-        if (d->replay)
-            sb_replay_start(d->replay);
+        d->replay_started = false;
     } else if (d->replay) {
         sb_replay_set_speed(d->replay, next.speed);
     }
@@ -331,13 +380,15 @@ static void reload(struct sb_daemon *d)
             sb_synth_close(d->synth, closed_noop, NULL);
         }
         d->synth = fresh_synth;
-        if (d->synth)
-            sb_synth_start(d->synth);
+        d->synth_started = false;
     } else if (d->synth) {
         sb_synth_set_speed(d->synth, next.speed);
     }
+    if (d->topics)
+        sb_topics_set_required(d->topics, &next);
     sb_config_free(&d->cfg);
     d->cfg = next;
+    start_waiting(d);
     sb_counter_add(d->reloads_ok, 1);
     sb_notice("msg=\"configuration reloaded\" config=%s", d->cfg.path);
     notify("READY=1");
@@ -372,6 +423,10 @@ static void shutdown_daemon(struct sb_daemon *d, const char *why)
         d->consumer = NULL;
         if (d->producer)
             sb_producer_flush(d->producer, d->cfg.flush_timeout_ms);
+    }
+    if (d->topics) {
+        sb_topics_close(d->topics, closed_noop, NULL);
+        d->topics = NULL;
     }
     if (d->http) {
         sb_http_close(d->http, closed_noop, NULL);
@@ -416,6 +471,12 @@ static void register_build_info(struct sb_daemon *d)
                                                     5, labels, NULL, 0),
                                  values),
                  1);
+    d->ready = sb_family_child(
+        sb_registry_family(d->reg, SB_GAUGE, "sensorbridge_ready",
+                           "1 if /readyz answers 200: the brokers answer, every topic exists and "
+                           "a consumer holds its group's assignment; else 0.",
+                           0, NULL, NULL, 0),
+        NULL);
     d->reloads_ok = sb_family_child(
         sb_registry_family(d->reg, SB_COUNTER, "sensorbridge_config_reloads_total",
                            "Configuration reloads (SIGHUP) applied.", 0, NULL, NULL, 0),
@@ -427,34 +488,48 @@ static void register_build_info(struct sb_daemon *d)
         NULL);
 }
 
-/* Embedded mode: the mock cluster cannot serve CreateTopics and pattern
- * subscriptions only see topics that exist, so every topic sensorbridge
- * writes is created up front (existing ones are left as they are). */
+/* Embedded mode: the mock cluster cannot serve CreateTopics, so the topics
+ * the configuration needs are made up front (existing ones are left as
+ * they are); the cluster watch then finds them. */
 static int create_topics(struct sb_daemon *d, const struct sb_config *cfg, char *err, size_t errlen)
 {
-    char topic[512];
-    int rc;
-    size_t n;
-    const struct sb_sensor_info *cat = sb_sensors_uci(&n);
-    for (size_t i = 0; i < n; i++) {
-        snprintf(topic, sizeof(topic), "%s-%s", cfg->topic_prefix, cat[i].name);
-        if ((rc = sb_broker_create_topic(d->broker, topic, cfg->partitions, err, errlen)))
-            return rc;
+    struct sb_namelist topics;
+    int rc = 0;
+    sb_topics_required(cfg, &topics);
+    for (size_t i = 0; i < topics.n && !rc; i++)
+        rc = sb_broker_create_topic(d->broker, topics.names[i], cfg->partitions, err, errlen);
+    sb_topics_list_free(&topics);
+    return rc;
+}
+
+/* Starts what waits for the topics: the subscription and the sources
+ * (whose samples would otherwise wait for a topic that may never come,
+ * and then fail). Each starts once; a reload's new sources start here too. */
+static void start_waiting(struct sb_daemon *d)
+{
+    char err[1024];
+    if (d->stopping || !d->topics || !sb_topics_ready(d->topics, NULL))
+        return;
+    if (d->consumer && !d->consumer_started) {
+        d->consumer_started = true;
+        if (sb_consumer_start(d->consumer, err, sizeof(err)))
+            sb_err("msg=\"consumer cannot subscribe\" error=\"%s\"", sb_log_quote(err));
     }
-    for (size_t i = 0; i < cfg->nsynthetic; i++) {
-        snprintf(topic, sizeof(topic), "%s-%s", cfg->topic_prefix, cfg->synthetic[i].name);
-        if ((rc = sb_broker_create_topic(d->broker, topic, cfg->partitions, err, errlen)))
-            return rc;
+    if (d->replay && !d->replay_started) {
+        d->replay_started = true;
+        sb_replay_start(d->replay);
     }
-    char aggregates[256], alerts[256];
-    sb_analytics_topics(cfg, aggregates, alerts, sizeof(aggregates));
-    if (cfg->windows_enabled &&
-        (rc = sb_broker_create_topic(d->broker, aggregates, cfg->partitions, err, errlen)))
-        return rc;
-    if (cfg->alerts_enabled &&
-        (rc = sb_broker_create_topic(d->broker, alerts, cfg->partitions, err, errlen)))
-        return rc;
-    return 0;
+    if (d->synth && !d->synth_started) {
+        d->synth_started = true;
+        sb_synth_start(d->synth);
+    }
+}
+
+static void topics_ready(void *ud)
+{
+    struct sb_daemon *d = ud;
+    sb_notice("msg=\"kafka cluster ready: every topic exists\" brokers=%s", d->bootstraps);
+    start_waiting(d);
 }
 
 static int start(struct sb_daemon *d, char *err, size_t errlen)
@@ -472,6 +547,9 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
     } else {
         d->bootstraps = d->cfg.brokers;
     }
+    if ((rc = sb_topics_new(&d->topics, &d->loop, &d->cfg, d->bootstraps, d->broker == NULL, d->reg,
+                            topics_ready, d, err, errlen)))
+        return rc;
 
     if (d->cfg.producer_enabled) {
         if ((rc = sb_producer_new(&d->producer, &d->loop, &d->cfg, d->bootstraps, d->reg, err,
@@ -515,6 +593,7 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
     sb_http_route(d->http, "/", handle_root, d);
     sb_http_route(d->http, "/metrics", handle_metrics, d);
     sb_http_route(d->http, "/healthz", handle_healthz, d);
+    sb_http_route(d->http, "/readyz", handle_readyz, d);
     sb_http_route(d->http, "/api/v1/status", handle_status, d);
     sb_http_route(d->http, "/api/v1/alerts", handle_alerts, d);
     sb_http_route(d->http, "/api/v1/windows", handle_windows, d);
@@ -522,10 +601,8 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
         return rc;
     sb_notice("msg=\"http listening\" listen=%s port=%u", d->cfg.listen, sb_http_port(d->http));
 
-    if (d->replay)
-        sb_replay_start(d->replay);
-    if (d->synth)
-        sb_synth_start(d->synth);
+    sb_registry_add_collector(d->reg, collect_ready, d);
+    sb_topics_start(d->topics);
     return 0;
 }
 

@@ -44,7 +44,6 @@ struct sb_producer {
     uv_poll_t poll;
     uv_timer_t timer;
     int open_handles;
-    char *prefix;
     struct sb_producer_topic *topics;
     struct sb_registry *reg;
     struct sb_family *f_produced;
@@ -211,7 +210,6 @@ int sb_producer_new(struct sb_producer **out, uv_loop_t *loop, const struct sb_c
     if (p->queue_max <= 0)
         p->queue_max = 100000;
     p->loop = loop;
-    p->prefix = sb_xstrdup(cfg->topic_prefix);
     p->reg = reg;
     p->dr_rl.interval_ns = 10ull * 1000000000u;
 
@@ -258,7 +256,6 @@ int sb_producer_new(struct sb_producer **out, uv_loop_t *loop, const struct sb_c
         int e = errno;
         snprintf(err, errlen, "[producer]: eventfd: %s", strerror(e));
         rd_kafka_destroy(p->rk);
-        free(p->prefix);
         free(p);
         return -e;
     }
@@ -285,17 +282,18 @@ void sb_producer_on_drain(struct sb_producer *p, sb_producer_drain_cb cb, void *
     p->drain_ud = ud;
 }
 
-struct sb_producer_topic *sb_producer_topic(struct sb_producer *p, const char *sensor)
+struct sb_producer_topic *sb_producer_topic(struct sb_producer *p, const char *sensor,
+                                            const char *topic)
 {
     for (struct sb_producer_topic *t = p->topics; t; t = t->next)
         if (!t->dropped && strcmp(t->sensor, sensor) == 0)
             return t;
     struct sb_producer_topic *t = sb_xcalloc(1, sizeof(*t));
-    char name[512];
-    snprintf(name, sizeof(name), "%s-%s", p->prefix, sensor);
     t->sensor = sb_xstrdup(sensor);
     t->sensor_len = strlen(sensor);
-    t->rkt = rd_kafka_topic_new(p->rk, name, NULL);
+    /* In the shared layout every sensor names the same topic: librdkafka
+     * hands out one handle per name and counts the references. */
+    t->rkt = rd_kafka_topic_new(p->rk, topic, NULL);
     const char *lv[] = {sensor};
     t->produced = sb_family_child(p->f_produced, lv);
     t->delivered = sb_family_child(p->f_delivered, lv);
@@ -436,7 +434,6 @@ static void handle_closed(uv_handle_t *h)
     close(p->efd);
     void (*cb)(void *) = p->close_cb;
     void *ud = p->close_ud;
-    free(p->prefix);
     free(p);
     if (cb)
         cb(ud);

@@ -27,6 +27,14 @@ struct sb_kvlist {
     size_t cap;
 };
 
+/* Where samples go: a topic per sensor ("<prefix>-<SENSOR>", the layout
+ * of the Python producers this replaces), or one shared topic keyed by
+ * sensor, whose partitions a consumer group spreads over its members. */
+enum sb_topic_layout {
+    SB_LAYOUT_PER_SENSOR,
+    SB_LAYOUT_SHARED,
+};
+
 /* A set of sensor names; n == 0 means "all". */
 struct sb_namelist {
     char **names;
@@ -104,8 +112,13 @@ struct sb_config {
     /* [kafka] */
     char *brokers;        /* "embedded" or "host:port[,host:port...]" */
     int embedded_brokers; /* brokers in the embedded mock cluster, 1..16 */
-    int partitions;       /* partitions per topic created in embedded mode, 1..256 */
+    int partitions;       /* partitions of each topic sensorbridge creates, 1..1024 */
     char *topic_prefix;   /* topics are "<prefix>-<SENSOR>" */
+    enum sb_topic_layout layout;
+    char *samples_topic;            /* shared layout; "" = "<topic_prefix>-samples" */
+    bool create_topics;             /* create missing topics through the Admin API */
+    int replication_factor;         /* of created topics, 1..32; -1 = the cluster's default */
+    struct sb_kvlist topic_configs; /* [kafka] topic.<config>: configs of created topics */
 
     /* [producer] */
     bool producer_enabled;
@@ -116,6 +129,7 @@ struct sb_config {
     bool consumer_enabled;
     char *group_id;
     bool strict_sensors; /* unknown sensor names are invalid messages */
+    int64_t sensor_expiry_us; /* series of a sensor silent this long are removed; 0 = never */
     struct sb_kvlist consumer_props;
 
     /* [replay] */
@@ -164,6 +178,10 @@ void sb_config_free(struct sb_config *c);
 
 /* True if brokers == "embedded". */
 bool sb_config_embedded(const struct sb_config *c);
+
+/* The topic a sensor's samples go to: "<prefix>-<sensor>" in the
+ * per-sensor layout, the samples topic in the shared one. */
+void sb_config_sample_topic(const struct sb_config *c, const char *sensor, char *out, size_t len);
 
 /* Names the first key whose value differs between a and b and that cannot
  * change without a restart (brokers, listen, group_id, topic_prefix,

@@ -1,6 +1,7 @@
 /*
  * consumer.h - the Kafka consumer on the libuv loop: a member of a
- * consumer group subscribed to "^<prefix>-" topics by pattern. Each
+ * consumer group subscribed to "^<prefix>-" topics by pattern, or to the
+ * one samples topic in the shared layout. Each
  * message is decoded, validated and applied to the ingest; its offset is
  * stored only after that, and stored offsets are committed periodically
  * and on close (at-least-once after processing). With strict_sensors, a
@@ -10,6 +11,7 @@
 #define SB_CONSUMER_H
 
 #include <stdbool.h>
+#include <jansson.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -29,11 +31,21 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
                     struct sb_analytics *analytics, struct sb_registry *reg, char *err,
                     size_t errlen);
 
+/* Subscribes (once the topics exist: a subscription to a missing topic
+ * only yields errors). Returns 0 or -EIO with a message. */
+int sb_consumer_start(struct sb_consumer *c, char *err, size_t errlen);
+
+/* True while the consumer holds an assignment from its group (which may be
+ * empty if the group has more members than partitions). */
+bool sb_consumer_assigned(const struct sb_consumer *c);
+
+/* {"subscription":..., "assigned":bool, "partitions":[{"topic","partition"}...],
+ * "messages":N} for the status API; a new reference. */
+json_t *sb_consumer_status(const struct sb_consumer *c);
+
 /* Reload: strict_sensors and the configured synthetic sensor names. */
 void sb_consumer_reload(struct sb_consumer *c, const struct sb_config *cfg);
 
-/* Messages applied so far (valid and invalid). */
-uint64_t sb_consumer_count(const struct sb_consumer *c);
 
 /* Commits stored offsets, leaves the group, destroys the handle and closes
  * the loop handles; cb runs when everything is released. Blocks for the

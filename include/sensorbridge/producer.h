@@ -35,8 +35,10 @@ int sb_producer_new(struct sb_producer **out, uv_loop_t *loop, const struct sb_c
 
 void sb_producer_on_drain(struct sb_producer *p, sb_producer_drain_cb cb, void *ud);
 
-/* The topic "<prefix>-<sensor>" with its per-sensor counters. */
-struct sb_producer_topic *sb_producer_topic(struct sb_producer *p, const char *sensor);
+/* The sample topic of `sensor` (named `topic`: see sb_config_sample_topic)
+ * with the sensor's counters; messages carry the sensor as their key. */
+struct sb_producer_topic *sb_producer_topic(struct sb_producer *p, const char *sensor,
+                                            const char *topic);
 
 /* Encodes s and hands it to librdkafka with key = sensor and the Kafka
  * timestamp = event time. Returns 0, -EAGAIN (queue full: retry after the

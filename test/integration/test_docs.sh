@@ -70,6 +70,10 @@ awk '
     match($0, /OPT_KAFKA\("[^"]*"/) {
         sec = substr($0, RSTART + 11, RLENGTH - 12)
         print sec, "kafka.<property>", "-"
+    }
+    match($0, /OPT_TOPIC_CONFIG\("[^"]*"/) {
+        sec = substr($0, RSTART + 18, RLENGTH - 19)
+        print sec, "topic.<config>", "-"
     }' "$SB_SOURCE_ROOT/src/config.c" > "$SB_WORK/keys"
 [ "$(wc -l < "$SB_WORK/keys")" -ge 40 ] || fail "read only $(wc -l < "$SB_WORK/keys") keys from src/config.c"
 
@@ -118,9 +122,9 @@ while read -r sec key _; do
             problem "conf/sensorbridge.conf does not describe [$sec] $key"
         ;;
     *)
-        if [ "$key" = "kafka.<property>" ]; then
+        if [ "$key" = "kafka.<property>" ] || [ "$key" = "topic.<config>" ]; then
             awk -v s="[$sec]" '$0 == s { on = 1; next } /^\[/ { on = 0 } on' "$CONF" |
-                grep -q 'kafka\.' || problem "conf/sensorbridge.conf [$sec] does not explain kafka.*"
+                grep -q "^#${key%%.*}\." || problem "conf/sensorbridge.conf [$sec] does not explain $key"
         else
             awk -v s="[$sec]" '$0 == s { on = 1; next } /^\[/ { on = 0 } on' "$CONF" |
                 grep -qE "^$key =" || problem "conf/sensorbridge.conf [$sec] does not set $key"

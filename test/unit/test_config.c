@@ -259,7 +259,7 @@ static void config_bad_values_name_file_line_key(void **state)
     load_fails("[kafka]\n\nembedded_brokers = 17\n",
                ":3: [kafka] embedded_brokers: ", "from 1 to 16", NULL);
     load_fails("[kafka]\nembedded_brokers = 0\n", ":2: [kafka] embedded_brokers:", NULL);
-    load_fails("[kafka]\npartitions = 257\n", ":2: [kafka] partitions: ", "from 1 to 256", NULL);
+    load_fails("[kafka]\npartitions = 10001\n", ":2: [kafka] partitions: ", "from 1 to 10000", NULL);
     load_fails("[kafka]\npartitions = -1\n", ":2: [kafka] partitions: ", NULL);
     load_fails("[kafka]\npartitions = 4x\n", ":2: [kafka] partitions: ", "\"4x\"", NULL);
     load_fails("[kafka]\ntopic_prefix = a/b\n", ":2: [kafka] topic_prefix: ", "'/'", NULL);
@@ -873,6 +873,86 @@ static void config_topics_must_not_clash(void **state)
     sb_config_free(&c);
     load_ok(&c, "[windows]\ntopic = aggs\n[synthetic.aggregates]\nkind = energy\n");
     sb_config_free(&c);
+}
+
+/* [kafka] layout, samples_topic, create_topics, replication_factor,
+ * topic.<config>; [consumer] sensor_expiry. */
+static void config_topic_keys(void **state)
+{
+    (void)state;
+    struct sb_config c;
+    char t[300];
+    load_ok(&c, "");
+    assert_int_equal(c.layout, SB_LAYOUT_PER_SENSOR);
+    assert_true(c.create_topics);
+    assert_int_equal(c.replication_factor, -1);
+    assert_int_equal(c.topic_configs.n, 0);
+    assert_true(c.sensor_expiry_us == 3600 * 1000000ll);
+    sb_config_sample_topic(&c, "PS1", t, sizeof(t));
+    assert_string_equal(t, "hydraulic-PS1");
+    sb_config_free(&c);
+
+    load_ok(&c, "[kafka]\ntopic_prefix = lab\nlayout = shared\ncreate_topics = no\n"
+                "replication_factor = 3\ntopic.retention.ms = 604800000\n"
+                "topic.min.insync.replicas = 2\n[consumer]\nsensor_expiry = 0\n");
+    assert_int_equal(c.layout, SB_LAYOUT_SHARED);
+    assert_false(c.create_topics);
+    assert_int_equal(c.replication_factor, 3);
+    assert_int_equal(c.topic_configs.n, 2);
+    assert_string_equal(c.topic_configs.items[0].key, "retention.ms");
+    assert_string_equal(c.topic_configs.items[0].value, "604800000");
+    assert_string_equal(c.topic_configs.items[1].key, "min.insync.replicas");
+    assert_true(c.sensor_expiry_us == 0);
+    /* Every sensor shares the derived samples topic. */
+    sb_config_sample_topic(&c, "PS1", t, sizeof(t));
+    assert_string_equal(t, "lab-samples");
+    sb_config_sample_topic(&c, "TS4", t, sizeof(t));
+    assert_string_equal(t, "lab-samples");
+    sb_config_free(&c);
+
+    load_ok(&c, "[kafka]\nlayout = shared\nsamples_topic = plant.samples\n");
+    sb_config_sample_topic(&c, "SE", t, sizeof(t));
+    assert_string_equal(t, "plant.samples");
+    sb_config_free(&c);
+
+    load_fails("[kafka]\nlayout = single\n",
+               ":2: [kafka] layout: expected per_sensor or shared, got \"single\"", NULL);
+    load_fails("[kafka]\nreplication_factor = 0\n",
+               ":2: [kafka] replication_factor: expected \"default\" or an integer from 1 to 32",
+               NULL);
+    load_fails("[kafka]\nreplication_factor = 33\n", ":2: [kafka] replication_factor: ", NULL);
+    load_fails("[kafka]\npartitions = 10001\n",
+               ":2: [kafka] partitions: expected an integer from 1 to 10000", NULL);
+    load_fails("[kafka]\ntopic. = 1\n", ":2: [kafka] topic.: expected topic.<topic config>",
+               NULL);
+    load_fails("[kafka]\ntopic.Retention = 1\n",
+               ":2: [kafka] topic.Retention: 'R' is not in a Kafka topic config name", NULL);
+    load_fails("[kafka]\ntopic.retention.ms =\n", ":2: [kafka] topic.retention.ms: empty value",
+               NULL);
+    load_fails("[kafka]\nsamples_topic = a b\n", ":2: [kafka] samples_topic: ' ' is not allowed",
+               NULL);
+    load_fails("[consumer]\nsensor_expiry = 31d\n", ":2: [consumer] sensor_expiry: ", NULL);
+    /* The shared topic must not be an output topic. */
+    load_fails("[kafka]\nlayout = shared\nsamples_topic = hydraulic-alerts\n",
+               ":3: [kafka] samples_topic: \"hydraulic-alerts\" is also the alerts topic", NULL);
+    load_fails("[kafka]\nlayout = shared\n[windows]\ntopic = hydraulic-samples\n",
+               ":4: [windows] topic: \"hydraulic-samples\" is also the samples topic", NULL);
+    /* Unused in the per-sensor layout: no clash. */
+    load_ok(&c, "[kafka]\nsamples_topic = hydraulic-alerts\n");
+    sb_config_free(&c);
+    /* Topic settings need a restart; the expiry does not. */
+    struct sb_config a, b;
+    load_ok(&a, "");
+    load_ok(&b, "[kafka]\ntopic.retention.ms = 1\n");
+    assert_string_equal(sb_config_restart_key(&a, &b), "kafka.topic.*");
+    sb_config_free(&b);
+    load_ok(&b, "[kafka]\nlayout = shared\n");
+    assert_string_equal(sb_config_restart_key(&a, &b), "kafka.layout");
+    sb_config_free(&b);
+    load_ok(&b, "[consumer]\nsensor_expiry = 5m\n");
+    assert_null(sb_config_restart_key(&a, &b));
+    sb_config_free(&b);
+    sb_config_free(&a);
 }
 
 static void config_durations(void **state)
@@ -1524,6 +1604,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(config_windows_keys),
         cmocka_unit_test(config_alerts_keys),
         cmocka_unit_test(config_topics_must_not_clash),
+        cmocka_unit_test(config_topic_keys),
         cmocka_unit_test(config_durations),
         cmocka_unit_test(config_alert_rule_keys),
         cmocka_unit_test(config_alert_threshold_order),
