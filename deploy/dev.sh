@@ -2,7 +2,8 @@
 # dev.sh - set-up and the two everyday jobs on a Debian 12 machine.
 #   deploy/dev.sh run    install build dependencies if missing, build, and run
 #                        the main job with conf/sensorbridge.conf until Ctrl-C
-#   deploy/dev.sh test   install dependencies if missing, build, and run the whole
+#   deploy/dev.sh test   install dependencies if missing (and the pinned Apache
+#                        Kafka, into ~/.cache/sensorbridge), build, and run the whole
 #                        test suite: plain (with the daemon under valgrind in the
 #                        valgrind-daemon suite), the unit tests under valgrind, and
 #                        all but valgrind-daemon under ASan/UBSan
@@ -13,7 +14,9 @@ cd "$root"
 
 build_pkgs=(meson ninja-build pkg-config gcc librdkafka-dev libuv1-dev libmicrohttpd-dev
             libjansson-dev libinih-dev libsystemd-dev)
-test_pkgs=(libcmocka-dev kcat prometheus valgrind curl jq iproute2)
+# default-jre-headless and maven: the real Apache Kafka of the kafka suite
+# (test/tools/kafka.sh fetches it with Maven; the broker runs on Java 17).
+test_pkgs=(libcmocka-dev kcat prometheus valgrind curl jq iproute2 default-jre-headless maven)
 
 install_missing() {
     local missing=() p
@@ -29,6 +32,26 @@ install_missing() {
     # --no-install-recommends keeps prometheus from pulling in systemd services.
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
         "${missing[@]}" >/dev/null
+}
+
+# kafkajs, the second independent client that reads sensorbridge's messages in
+# the real-Kafka tests (test_kafka_compression), from npm into a cache outside
+# the clone, pinned; the tests look for it in the same place. Node and npm come
+# from Debian when there is no node at all.
+kafkajs_version=2.2.4
+node_dir=${SB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sensorbridge}/node
+
+install_kafkajs() {
+    if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
+        install_missing nodejs npm
+    fi
+    local have
+    have=$(node -p "require('$node_dir/node_modules/kafkajs/package.json').version" 2> /dev/null || true)
+    [ "$have" = "$kafkajs_version" ] && return 0
+    echo "dev.sh: installing kafkajs@$kafkajs_version into $node_dir" >&2
+    mkdir -p "$node_dir"
+    npm install --prefix "$node_dir" --save-exact --no-audit --no-fund --loglevel=error \
+        "kafkajs@$kafkajs_version" > /dev/null
 }
 
 setup() {
@@ -48,6 +71,10 @@ run)
     ;;
 test)
     install_missing "${build_pkgs[@]}" "${test_pkgs[@]}"
+    # The pinned Kafka into its cache now, so that no test downloads it
+    # within its timeout.
+    test/tools/kafka.sh fetch > /dev/null
+    install_kafkajs
     status=0
     setup build
     meson test -C build --print-errorlogs || status=1

@@ -12,6 +12,10 @@ SB_LOG=$SB_WORK/sensorbridge.log
 SB_EXTRA_PIDS=()
 SB_EXTRA_LOGS=()
 
+# Real Kafka clusters start_kafka started (their directories): stopped at
+# exit by test/tools/kafka.sh stop.
+SB_KAFKA_DIRS=()
+
 # SB_DAEMON_WRAPPER: words put before the daemon's command line, e.g. a
 # valgrind invocation (the test "valgrind_daemon" sets it).
 read -r -a SB_WRAP <<< "${SB_DAEMON_WRAPPER:-}"
@@ -46,6 +50,10 @@ cleanup() {
         done
         kill -KILL "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
+    done
+    local d
+    for d in "${SB_KAFKA_DIRS[@]}"; do
+        "$SB_SOURCE_ROOT/test/tools/kafka.sh" stop "$d" || true
     done
     rm -rf "$SB_WORK"
 }
@@ -295,4 +303,57 @@ free_port() {
         fi
     done
     fail "no free TCP port found"
+}
+
+# ---- a real Apache Kafka (test/tools/kafka.sh) ----
+
+# start_kafka [NODES] [-o key=value]...: a real Apache Kafka of NODES (1,
+# the default, or 3) combined KRaft broker/controller nodes on free loopback
+# ports, in $SB_WORK/kafka ($SB_WORK/kafka-2, -3 ... for more clusters in one
+# test); each -o line goes into every node's server.properties. Sets
+# KAFKA_BROKERS (the bootstrap list), KAFKA_VERSION and KAFKA_DIR. Stopped at
+# exit; fail shows the end of every node's log.
+start_kafka() {
+    local nodes=1 dir k=1
+    if [ $# -gt 0 ] && [[ $1 != -* ]]; then
+        nodes=$1
+        shift
+    fi
+    dir=$SB_WORK/kafka
+    while [ -e "$dir" ]; do
+        k=$((k + 1))
+        dir=$SB_WORK/kafka-$k
+    done
+    mkdir -p "$dir"
+    SB_KAFKA_DIRS+=("$dir")
+    # kafka.sh prints the end of each node's log itself when it fails.
+    KAFKA_BROKERS=$("$SB_SOURCE_ROOT/test/tools/kafka.sh" start "$dir" -n "$nodes" "$@") ||
+        fail "test/tools/kafka.sh could not start $nodes Kafka node(s)"
+    KAFKA_VERSION=$(cat "$dir/version")
+    KAFKA_DIR=$dir
+    # fail names a log by its file name: kafka-node1.log, kafka-2-node3.log ...
+    for k in $(seq 1 "$nodes"); do
+        ln -s "node$k/server.log" "$dir/$(basename "$dir")-node$k.log"
+        SB_EXTRA_LOGS+=("$dir/$(basename "$dir")-node$k.log")
+    done
+}
+
+# stop_kafka [DIR]: stops the cluster in DIR (default: the last one
+# start_kafka started) and checks that none of its JVMs is left and none of
+# its ports is still listening.
+stop_kafka() {
+    local dir=${1:-$KAFKA_DIR} pids=() ports=() p
+    [ -f "$dir/pids" ] || fail "no Kafka cluster running in $dir"
+    mapfile -t pids < "$dir/pids"
+    mapfile -t ports < <(sed -n 's/^listeners=//p' "$dir"/node*/server.properties |
+        tr ',' '\n' | sed 's/.*://')
+    "$SB_SOURCE_ROOT/test/tools/kafka.sh" stop "$dir" || fail "kafka.sh stop $dir failed"
+    for p in "${pids[@]}"; do
+        if [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' 2> /dev/null < "/proc/$p/cmdline" | grep -q 'kafka\.Kafka'; then
+            fail "Kafka JVM $p still running after kafka.sh stop"
+        fi
+    done
+    for p in "${ports[@]}"; do
+        [ -z "$(ss -Htln "sport = :$p")" ] || fail "port $p still listening after kafka.sh stop"
+    done
 }
