@@ -16,6 +16,13 @@ SB_EXTRA_LOGS=()
 # exit by test/tools/kafka.sh stop.
 SB_KAFKA_DIRS=()
 
+# SB_BROKER: the broker the test runs against: "embedded" (the default:
+# each daemon starts its own mock cluster) or "kafka" (one real single-node
+# Apache Kafka for the test, started on first use by use_test_broker; the
+# meson suite "kafka" runs the Kafka-behaviour tests this way).
+SB_BROKER=${SB_BROKER:-embedded}
+case $SB_BROKER in embedded|kafka) ;; *) echo "SB_BROKER must be embedded or kafka" >&2; exit 2 ;; esac
+
 # SB_DAEMON_WRAPPER: words put before the daemon's command line, e.g. a
 # valgrind invocation (the test "valgrind_daemon" sets it).
 read -r -a SB_WRAP <<< "${SB_DAEMON_WRAPPER:-}"
@@ -77,14 +84,40 @@ make_dataset() {
     echo "$d"
 }
 
-# write_config FILE [extra INI lines appended to named sections via here-doc on stdin]
+# use_test_broker: sets TEST_BROKERS, the [kafka] brokers value of the
+# test's broker: "embedded", or the bootstrap list of the test's real Kafka
+# (started here the first time).
+use_test_broker() {
+    if [ "$SB_BROKER" = embedded ]; then
+        TEST_BROKERS=embedded
+        return 0
+    fi
+    [ -n "${KAFKA_BROKERS:-}" ] || start_kafka 1
+    TEST_BROKERS=$KAFKA_BROKERS
+}
+
+# fresh_broker: for a test that runs the pipeline more than once and
+# compares runs, a broker without the earlier runs' topics, data and
+# committed offsets. Each embedded broker is new with its daemon; a real
+# Kafka is stopped and started anew.
+fresh_broker() {
+    if [ "$SB_BROKER" = kafka ] && [ -n "${KAFKA_BROKERS:-}" ]; then
+        stop_kafka
+        KAFKA_BROKERS=
+    fi
+    use_test_broker
+}
+
+# write_config FILE DATASET [SPEED]: a daemon that replays DATASET through
+# the test's broker into its consumer.
 write_config() {
     local f=$1 dataset=$2 speed=${3:-max}
+    use_test_broker
     cat > "$f" <<CONF
 [general]
 log_level = info
 [kafka]
-brokers = embedded
+brokers = $TEST_BROKERS
 partitions = 4
 [producer]
 flush_timeout_ms = 10000
@@ -120,7 +153,16 @@ start_daemon() {
     done
     [ -n "$SB_PORT" ] || fail "daemon did not report its HTTP port"
     SB_URL=http://127.0.0.1:$SB_PORT
+    # On a real Kafka the daemon creates its topics once it runs; tests
+    # that write to them with kcat need them there first.
+    wait_for 60 "the daemon's topics on the cluster" topics_exist "$SB_URL"
     SB_BROKERS=$(curl -sf "$SB_URL/api/v1/status" | sed -n 's/.*"brokers": "\([^"]*\)".*/\1/p')
+}
+
+# topics_exist URL: the cluster watch of the daemon at URL found every
+# topic it needs.
+topics_exist() {
+    curl -sf "$1/api/v1/status" | jq -e '.topics.checked and (.topics.missing | length) == 0' > /dev/null
 }
 
 scrape() {
@@ -282,13 +324,46 @@ start_mockbroker() {
     [ -n "$MB_BROKERS" ] || fail "empty bootstrap list from the mock broker"
 }
 
-# start_mockbroker_sensors: start_mockbroker with the 17 sensor topics
-# (hydraulic-<SENSOR>), which it also leaves in SB_TOPICS.
+# start_mockbroker_sensors: a broker that outlives the daemons, with the 17
+# sensor topics (hydraulic-<SENSOR>, 4 partitions), which it also leaves in
+# SB_TOPICS; sets MB_BROKERS. With SB_BROKER=kafka it is the test's real
+# Kafka, whose topics a producer-only sensorbridge with nothing to replay
+# creates (the broker does not auto-create them); else start_mockbroker.
 start_mockbroker_sensors() {
     local s
     SB_TOPICS=()
     for s in $SB_SENSORS; do SB_TOPICS+=("hydraulic-$s"); done
-    start_mockbroker "${SB_TOPICS[@]}"
+    if [ "$SB_BROKER" = embedded ]; then
+        start_mockbroker "${SB_TOPICS[@]}"
+        return 0
+    fi
+    make_sensor_topics
+    MB_BROKERS=$KAFKA_BROKERS
+    MB_PID=
+}
+
+# make_sensor_topics: the 17 sensor topics on the test's broker, for tests
+# whose only daemon is a consumer and that write with kcat. The embedded
+# broker creates a topic on first use; on a real Kafka (no broker-side
+# auto-creation) a producer-only sensorbridge with nothing to replay does.
+make_sensor_topics() {
+    use_test_broker
+    [ "$SB_BROKER" = kafka ] || return 0
+    write_config "$SB_WORK/topics.conf" "$SB_WORK/unused" max
+    set_key "$SB_WORK/topics.conf" consumer enabled false
+    set_key "$SB_WORK/topics.conf" replay enabled false
+    start_instance "$SB_WORK/topics.conf" "$SB_WORK/topics.log"
+    wait_for 60 "a daemon to create the sensor topics" topics_exist "$INST_URL"
+    stop_pid "$INST_PID" "the daemon that created the topics"
+}
+
+# stop_mockbroker: stops the broker of start_mockbroker_sensors (exit 0).
+stop_mockbroker() {
+    if [ -n "${MB_PID:-}" ]; then
+        stop_pid "$MB_PID" "the mock broker"
+    else
+        stop_kafka
+    fi
 }
 
 # free_port: a TCP port on 127.0.0.1 nobody listens on right now (the caller

@@ -5,6 +5,8 @@
 # The producer queue (2,000 messages) fills, the replay pauses, nothing is
 # delivered and nothing fails; once the brokers are back, every sample
 # arrives exactly once (kcat counts each topic) and the replay finishes.
+# Embedded broker only: the outage is the mock cluster's fault injection
+# (mockbroker takes every broker down on SIGUSR1); a real Kafka has none.
 SB_BIN=$1
 SB_SOURCE_ROOT=$2
 . "$SB_SOURCE_ROOT/test/integration/lib.sh"

@@ -2,6 +2,7 @@
 # The command line: --version, --help, bad options, --check-config on the
 # shipped file and on broken ones (errors name FILE:LINE: [section] key),
 # and the daemon refusing to start on a broken file.
+# No broker involved (the daemon never gets past its configuration).
 SB_BIN=$1
 SB_SOURCE_ROOT=$2
 . "$SB_SOURCE_ROOT/test/integration/lib.sh"

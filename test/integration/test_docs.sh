@@ -7,6 +7,8 @@
 #     one row in its section of docs/configuration.md, with the same
 #     default where the code has a literal one, and every row there is a
 #     key; every key appears in its section of conf/sensorbridge.conf.
+# Embedded broker only: it checks the documents against what the daemon
+# exposes, which does not depend on the broker.
 SB_BIN=$1
 SB_SOURCE_ROOT=$2
 . "$SB_SOURCE_ROOT/test/integration/lib.sh"

@@ -143,5 +143,5 @@ extra=$(kcat -L -b "$MB_BROKERS" -m 10 | sed -n 's/^ *topic "\([^"]*\)".*/\1/p' 
 stop_pid "$ONE_PID" "the sb-one consumer"
 stop_pid "$A_PID" "the first sb-two consumer"
 stop_pid "$B_PID" "the second sb-two consumer"
-stop_pid "$MB_PID" "the mock broker"
+stop_mockbroker
 echo "ok: external broker split"

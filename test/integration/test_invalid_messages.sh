@@ -1,5 +1,5 @@
 #!/bin/bash
-# Messages from other producers (kcat) into the embedded broker: valid ones
+# Messages from other producers (kcat) into the broker: valid ones
 # in our own and in the Python producers' format are applied, every kind of
 # invalid one is counted under its reason and skipped, and the daemon keeps
 # running with a scrape promtool accepts. strict_sensors is reloadable; in
@@ -8,6 +8,7 @@ SB_BIN=$1
 SB_SOURCE_ROOT=$2
 . "$SB_SOURCE_ROOT/test/integration/lib.sh"
 
+make_sensor_topics
 conf=$SB_WORK/sb.conf
 write_config "$conf" "$SB_WORK/unused" max
 set_key "$conf" replay enabled false

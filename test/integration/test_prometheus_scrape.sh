@@ -2,6 +2,8 @@
 # A real Prometheus scrapes the daemon every second while it replays two
 # cycles; its query API must return the exact consumed counts, and the
 # counters as they grew.
+# Embedded broker only: it is about Prometheus scraping the daemon, which
+# does not depend on the broker.
 SB_BIN=$1
 SB_SOURCE_ROOT=$2
 . "$SB_SOURCE_ROOT/test/integration/lib.sh"

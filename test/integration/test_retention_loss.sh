@@ -7,6 +7,8 @@
 #   consumed + skipped = every offset ever written,
 #   skipped = the offsets the broker deleted after the daemon's last read,
 #   sensorbridge_consumer_offset_resets_total >= 1.
+# Embedded broker only: it relies on the mock cluster's fixed 5 MiB per
+# partition to delete unread data on cue.
 SB_BIN=$1
 SB_SOURCE_ROOT=$2
 . "$SB_SOURCE_ROOT/test/integration/lib.sh"

@@ -147,5 +147,5 @@ c_total=$(($(awk '{ s += $3 } END { print s + 0 }' "$SB_WORK/counts3.txt") -
 [ "$c_total" -lt "$total" ] || fail "C: all $c_total messages arrived without a flush: B's check cannot fail"
 echo "[${SECONDS}s] C: $c_total of $total arrived without a flush" >&2
 
-stop_pid "$MB_PID" "the mock broker"
+stop_mockbroker
 echo "ok: shutdown flush"

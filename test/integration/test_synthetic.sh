@@ -1,6 +1,6 @@
 #!/bin/bash
 # Two synthetic sensors with fixed seeds and a fixed event epoch, run twice
-# at speed max, each time through a fresh embedded broker: both runs must
+# at speed max, each time through a fresh broker: both runs must
 # put the same bytes on the topics (a seed reproduces its data), and the
 # consumer must count every sample.
 SB_BIN=$1
@@ -13,6 +13,7 @@ ds=$(make_dataset)
 
 # [replay] is off; its speed and event_epoch also drive the synthetic
 # sensors. strict_sensors = true: configured synthetic names are known.
+# The brokers line is set for each run (fresh_broker).
 cat > "$SB_WORK/sb.conf" <<CONF
 [general]
 log_level = info
@@ -56,12 +57,14 @@ machine = Press "P2"
 zone = south
 CONF
 
-# run_once DIR: one daemon with a fresh embedded broker; reads each topic
+# run_once DIR: one daemon with a fresh broker; reads each topic
 # fully into DIR/<sensor>.txt, one "key<TAB>Kafka timestamp<TAB>JSON" line
 # per message, in sample_idx order.
 run_once() {
     local out=$1 s got
     mkdir -p "$out"
+    fresh_broker
+    set_key "$SB_WORK/sb.conf" kafka brokers "$TEST_BROKERS"
     start_daemon "$SB_WORK/sb.conf"
     for s in $SENSORS; do
         wait_metric "sensorbridge_synthetic_samples_total{sensor=\"$s\"}" "$N" 120

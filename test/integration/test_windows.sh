@@ -11,7 +11,8 @@ ds=$(make_dataset)
 # rows are not the samples).
 REAL="PS2 FS1 TS1 TS2 TS3 TS4 VS1 CE CP SE"
 
-run() { # run SPEED OUTFILE
+run() { # run SPEED OUTFILE, each through a fresh broker
+    fresh_broker
     write_config "$SB_WORK/sb.conf" "$ds" "$1"
     cat >> "$SB_WORK/sb.conf" <<CONF
 [windows]
