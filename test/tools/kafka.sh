@@ -51,8 +51,11 @@
 # transaction.state.log.min.isr=2 (share-group state likewise).
 # min.insync.replicas, default.replication.factor and num.partitions stay
 # at the broker defaults (1) unless -o sets them. Always
-# auto.create.topics.enable=false (creating topics is the daemon's job) and
-# group.initial.rebalance.delay.ms=0.
+# auto.create.topics.enable=false (creating topics is the daemon's job),
+# group.initial.rebalance.delay.ms=0 and log.retention.ms=-1: the tests
+# replay with event times in 2025, and time-based retention counts from a
+# message's timestamp, so the default 7 days would delete their data at the
+# broker's first retention check (30 s after start).
 #
 # JVM options, from the environment as in Apache's kafka-run-class.sh:
 #   KAFKA_HEAP_OPTS             default -Xms256m -Xmx512m
@@ -381,6 +384,7 @@ share.coordinator.state.topic.replication.factor=$rf
 share.coordinator.state.topic.min.isr=$isr
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=false
+log.retention.ms=-1
 PROPS
     [ ${#overrides[@]} -eq 0 ] || printf '%s\n' "# -o" "${overrides[@]}" >> "$f"
 }
