@@ -73,7 +73,8 @@ test)
     install_missing "${build_pkgs[@]}" "${test_pkgs[@]}"
     # The pinned Kafka into its cache now, so that no test downloads it
     # within its timeout.
-    test/tools/kafka.sh fetch > /dev/null
+    kafka_lib=$(test/tools/kafka.sh fetch)
+    echo "dev.sh: the kafka suite runs Apache Kafka from $kafka_lib" >&2
     install_kafkajs
     status=0
     setup build
