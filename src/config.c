@@ -945,10 +945,9 @@ static const struct opt opts[] = {
         parse_topic_prefix),
     OPT("kafka", "layout", "per_sensor", OPT_RESTART, FIELD_INT, layout, 0, 0, parse_layout),
     OPT("kafka", "samples_topic", "", OPT_RESTART, FIELD_STR, samples_topic, 0, 0, parse_topic),
-    OPT("kafka", "create_topics", "true", OPT_RESTART, FIELD_BOOL, create_topics, 0, 0,
-        parse_bool),
-    OPT("kafka", "replication_factor", "default", OPT_RESTART, FIELD_INT, replication_factor, 1,
-        32, parse_replication),
+    OPT("kafka", "create_topics", "true", OPT_RESTART, FIELD_BOOL, create_topics, 0, 0, parse_bool),
+    OPT("kafka", "replication_factor", "default", OPT_RESTART, FIELD_INT, replication_factor, 1, 32,
+        parse_replication),
     OPT_TOPIC_CONFIG("kafka", topic_configs),
 
     OPT("producer", "enabled", "true", OPT_RESTART, FIELD_BOOL, producer_enabled, 0, 0, parse_bool),

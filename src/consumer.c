@@ -174,8 +174,8 @@ static size_t part_find(struct sb_consumer *c, const char *topic, int32_t partit
         c->parts = sb_xrealloc(c->parts, c->capparts * sizeof(*c->parts));
     }
     const char *lv[] = {topic};
-    c->parts[c->nparts] = (struct part){sb_xstrdup(topic), partition, NULL, -1,
-                                        sb_family_child(c->f_skipped, lv), false};
+    c->parts[c->nparts] = (struct part){
+        sb_xstrdup(topic), partition, NULL, -1, sb_family_child(c->f_skipped, lv), false};
     return c->nparts++;
 }
 

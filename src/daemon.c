@@ -222,8 +222,8 @@ static void handle_status(void *ud, struct sb_http_response *resp)
     json_object_set_new(o, "brokers", json_string(d->bootstraps));
     json_object_set_new(o, "embedded_broker", json_boolean(d->broker != NULL));
     json_object_set_new(o, "topic_prefix", json_string(d->cfg.topic_prefix));
-    json_object_set_new(o, "layout", json_string(d->cfg.layout == SB_LAYOUT_SHARED ? "shared"
-                                                                                  : "per_sensor"));
+    json_object_set_new(o, "layout",
+                        json_string(d->cfg.layout == SB_LAYOUT_SHARED ? "shared" : "per_sensor"));
     const char *why = NULL;
     bool ready = is_ready(d, &why);
     json_object_set_new(o, "ready", json_boolean(ready));

@@ -128,9 +128,8 @@ static void create_missing(struct sb_topics *t, struct check *c)
     for (size_t i = 0; i < c->n; i++) {
         if (c->present[i])
             continue;
-        rd_kafka_NewTopic_t *x = rd_kafka_NewTopic_new(c->names[i], t->partitions,
-                                                       t->replication_factor, errstr,
-                                                       sizeof(errstr));
+        rd_kafka_NewTopic_t *x = rd_kafka_NewTopic_new(
+            c->names[i], t->partitions, t->replication_factor, errstr, sizeof(errstr));
         if (!x) {
             c->create_err[i] = sb_xstrdup(errstr);
             continue;
@@ -141,7 +140,8 @@ static void create_missing(struct sb_topics *t, struct check *c)
         nt[nnew++] = x;
     }
     if (nnew) {
-        rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(t->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        rd_kafka_AdminOptions_t *opt =
+            rd_kafka_AdminOptions_new(t->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
         rd_kafka_AdminOptions_set_request_timeout(opt, SB_TOPICS_CREATE_TIMEOUT_MS, errstr,
                                                   sizeof(errstr));
         rd_kafka_AdminOptions_set_operation_timeout(opt, SB_TOPICS_CREATE_TIMEOUT_MS, errstr,
@@ -151,11 +151,12 @@ static void create_missing(struct sb_topics *t, struct check *c)
         /* The request times out by itself; the margin covers the queueing.
          * A close yields the queue and ends the wait at once (NULL). */
         rd_kafka_event_t *ev = rd_kafka_queue_poll(t->rq, SB_TOPICS_CREATE_TIMEOUT_MS + 2000);
-        const rd_kafka_CreateTopics_result_t *res = ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
+        const rd_kafka_CreateTopics_result_t *res =
+            ev ? rd_kafka_event_CreateTopics_result(ev) : NULL;
         if (!res) {
             for (size_t k = 0; k < nnew; k++)
-                c->create_err[idx[k]] = sb_xstrdup(
-                    ev ? rd_kafka_event_error_string(ev) : "no answer to CreateTopics in time");
+                c->create_err[idx[k]] = sb_xstrdup(ev ? rd_kafka_event_error_string(ev)
+                                                      : "no answer to CreateTopics in time");
         } else if (rd_kafka_event_error(ev)) {
             for (size_t k = 0; k < nnew; k++)
                 c->create_err[idx[k]] = sb_xstrdup(rd_kafka_event_error_string(ev));
@@ -350,10 +351,10 @@ static void check_done(uv_work_t *req, int status)
     free_check(c);
     bool rose = ready && !t->ready;
     t->ready = ready;
-    arm(t, stale ? 0
-            : ready ? SB_TOPICS_RECHECK_MS
-            : ncreated ? SB_TOPICS_CREATED_RECHECK_MS
-                       : SB_TOPICS_RETRY_MS);
+    arm(t, stale      ? 0
+           : ready    ? SB_TOPICS_RECHECK_MS
+           : ncreated ? SB_TOPICS_CREATED_RECHECK_MS
+                      : SB_TOPICS_RETRY_MS);
     if (rose && t->ready_cb)
         t->ready_cb(t->ready_ud);
 }
@@ -408,10 +409,10 @@ int sb_topics_new(struct sb_topics **out, uv_loop_t *loop, const struct sb_confi
 {
     static const char *const defaults[] = {"client.id", "sensorbridge-admin", NULL};
     bool consumer_side = !cfg->producer_enabled;
-    rd_kafka_conf_t *conf = sb_kafka_conf(
-        defaults, NULL, sb_config_embedded(cfg), bootstraps,
-        consumer_side ? &cfg->consumer_props : &cfg->producer_props,
-        consumer_side ? "[consumer]" : "[producer]", err, errlen);
+    rd_kafka_conf_t *conf =
+        sb_kafka_conf(defaults, NULL, sb_config_embedded(cfg), bootstraps,
+                      consumer_side ? &cfg->consumer_props : &cfg->producer_props,
+                      consumer_side ? "[consumer]" : "[producer]", err, errlen);
     if (!conf)
         return -EINVAL;
     char errstr[512];
@@ -444,8 +445,8 @@ int sb_topics_new(struct sb_topics **out, uv_loop_t *loop, const struct sb_confi
     t->ready_ud = ud;
     t->m_reachable = sb_family_child(
         sb_registry_family(reg, SB_GAUGE, "sensorbridge_kafka_cluster_reachable",
-                           "1 if the brokers answered the last metadata request, else 0.", 0,
-                           NULL, NULL, 0),
+                           "1 if the brokers answered the last metadata request, else 0.", 0, NULL,
+                           NULL, 0),
         NULL);
     t->m_missing = sb_family_child(
         sb_registry_family(reg, SB_GAUGE, "sensorbridge_kafka_topics_missing",

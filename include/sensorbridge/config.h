@@ -128,7 +128,7 @@ struct sb_config {
     /* [consumer] */
     bool consumer_enabled;
     char *group_id;
-    bool strict_sensors; /* unknown sensor names are invalid messages */
+    bool strict_sensors;      /* unknown sensor names are invalid messages */
     int64_t sensor_expiry_us; /* series of a sensor silent this long are removed; 0 = never */
     struct sb_kvlist consumer_props;
 

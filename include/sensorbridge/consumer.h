@@ -10,8 +10,8 @@
 #ifndef SB_CONSUMER_H
 #define SB_CONSUMER_H
 
-#include <stdbool.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -45,7 +45,6 @@ json_t *sb_consumer_status(const struct sb_consumer *c);
 
 /* Reload: strict_sensors and the configured synthetic sensor names. */
 void sb_consumer_reload(struct sb_consumer *c, const struct sb_config *cfg);
-
 
 /* Commits stored offsets, leaves the group, destroys the handle and closes
  * the loop handles; cb runs when everything is released. Blocks for the

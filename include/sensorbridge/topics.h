@@ -21,8 +21,8 @@
 #ifndef SB_TOPICS_H
 #define SB_TOPICS_H
 
-#include <stdbool.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <uv.h>
 

@@ -259,7 +259,8 @@ static void config_bad_values_name_file_line_key(void **state)
     load_fails("[kafka]\n\nembedded_brokers = 17\n",
                ":3: [kafka] embedded_brokers: ", "from 1 to 16", NULL);
     load_fails("[kafka]\nembedded_brokers = 0\n", ":2: [kafka] embedded_brokers:", NULL);
-    load_fails("[kafka]\npartitions = 10001\n", ":2: [kafka] partitions: ", "from 1 to 10000", NULL);
+    load_fails("[kafka]\npartitions = 10001\n", ":2: [kafka] partitions: ", "from 1 to 10000",
+               NULL);
     load_fails("[kafka]\npartitions = -1\n", ":2: [kafka] partitions: ", NULL);
     load_fails("[kafka]\npartitions = 4x\n", ":2: [kafka] partitions: ", "\"4x\"", NULL);
     load_fails("[kafka]\ntopic_prefix = a/b\n", ":2: [kafka] topic_prefix: ", "'/'", NULL);
@@ -923,8 +924,7 @@ static void config_topic_keys(void **state)
     load_fails("[kafka]\nreplication_factor = 33\n", ":2: [kafka] replication_factor: ", NULL);
     load_fails("[kafka]\npartitions = 10001\n",
                ":2: [kafka] partitions: expected an integer from 1 to 10000", NULL);
-    load_fails("[kafka]\ntopic. = 1\n", ":2: [kafka] topic.: expected topic.<topic config>",
-               NULL);
+    load_fails("[kafka]\ntopic. = 1\n", ":2: [kafka] topic.: expected topic.<topic config>", NULL);
     load_fails("[kafka]\ntopic.Retention = 1\n",
                ":2: [kafka] topic.Retention: 'R' is not in a Kafka topic config name", NULL);
     load_fails("[kafka]\ntopic.retention.ms =\n", ":2: [kafka] topic.retention.ms: empty value",

@@ -98,7 +98,8 @@ static void topics_shared(void **state)
     load(&c, "[kafka]\nlayout = shared\n[consumer]\nenabled = false\n");
     assert_string_equal(joined(&c), "hydraulic-samples");
     sb_config_free(&c);
-    load(&c, "[kafka]\nlayout = shared\n[consumer]\nenabled = false\n[producer]\nenabled = false\n");
+    load(&c,
+         "[kafka]\nlayout = shared\n[consumer]\nenabled = false\n[producer]\nenabled = false\n");
     assert_string_equal(joined(&c), "");
     sb_config_free(&c);
 }
