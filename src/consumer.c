@@ -218,6 +218,14 @@ static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m)
     if (m->err) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
             return;
+        /* A pattern that matches no topic yet (the producer has not made
+         * them) is a state, not an error: the topics are picked up at the
+         * next metadata refresh. */
+        if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && c->subscription[0] == '^') {
+            sb_info("msg=\"no topic matches the subscription yet\" subscription=\"%s\"",
+                    c->subscription);
+            return;
+        }
         sb_counter_add(c->errors, 1);
         uint64_t suppressed = 0;
         if (sb_ratelimit_ok(&c->error_rl, sb_now_mono_ns(), &suppressed))

@@ -490,15 +490,27 @@ static void register_build_info(struct sb_daemon *d)
 
 /* Embedded mode: the mock cluster cannot serve CreateTopics, so the topics
  * the configuration needs are made up front (existing ones are left as
- * they are); the cluster watch then finds them. */
+ * they are); the cluster watch then finds them. The cluster is this
+ * daemon's own, so nobody else would make the sample topics: a consumer's
+ * pattern gets them too, or it would start on nothing to match. */
 static int create_topics(struct sb_daemon *d, const struct sb_config *cfg, char *err, size_t errlen)
 {
-    struct sb_namelist topics;
+    struct sb_namelist lists[2];
     int rc = 0;
-    sb_topics_required(cfg, &topics);
-    for (size_t i = 0; i < topics.n && !rc; i++)
-        rc = sb_broker_create_topic(d->broker, topics.names[i], cfg->partitions, err, errlen);
-    sb_topics_list_free(&topics);
+    sb_topics_samples(cfg, &lists[0]);
+    sb_topics_required(cfg, &lists[1]);
+    for (size_t k = 0; k < 2; k++) {
+        for (size_t i = 0; i < lists[k].n && !rc; i++) {
+            bool made = false; /* already in the first list */
+            for (size_t j = 0; k == 1 && j < lists[0].n && !made; j++)
+                made = strcmp(lists[0].names[j], lists[k].names[i]) == 0;
+            if (!made)
+                rc = sb_broker_create_topic(d->broker, lists[k].names[i], cfg->partitions, err,
+                                            errlen);
+        }
+    }
+    sb_topics_list_free(&lists[0]);
+    sb_topics_list_free(&lists[1]);
     return rc;
 }
 

@@ -82,30 +82,36 @@ void sb_topics_list_free(struct sb_namelist *l)
     l->n = 0;
 }
 
-void sb_topics_required(const struct sb_config *cfg, struct sb_namelist *out)
+void sb_topics_samples(const struct sb_config *cfg, struct sb_namelist *out)
 {
     char topic[512];
     out->names = NULL;
     out->n = 0;
     if (cfg->layout == SB_LAYOUT_SHARED) {
-        if (cfg->producer_enabled || cfg->consumer_enabled) {
-            sb_config_sample_topic(cfg, "", topic, sizeof(topic));
-            list_add(out, topic);
-        }
-    } else if (cfg->producer_enabled) {
-        /* A consumer of the per-sensor topics subscribes by pattern: it
-         * takes whichever exist and needs none in particular. */
-        size_t n;
-        const struct sb_sensor_info *cat = sb_sensors_uci(&n);
-        for (size_t i = 0; i < n; i++) {
-            sb_config_sample_topic(cfg, cat[i].name, topic, sizeof(topic));
-            list_add(out, topic);
-        }
-        for (size_t i = 0; i < cfg->nsynthetic; i++) {
-            sb_config_sample_topic(cfg, cfg->synthetic[i].name, topic, sizeof(topic));
-            list_add(out, topic);
-        }
+        sb_config_sample_topic(cfg, "", topic, sizeof(topic));
+        list_add(out, topic);
+        return;
     }
+    size_t n;
+    const struct sb_sensor_info *cat = sb_sensors_uci(&n);
+    for (size_t i = 0; i < n; i++) {
+        sb_config_sample_topic(cfg, cat[i].name, topic, sizeof(topic));
+        list_add(out, topic);
+    }
+    for (size_t i = 0; i < cfg->nsynthetic; i++) {
+        sb_config_sample_topic(cfg, cfg->synthetic[i].name, topic, sizeof(topic));
+        list_add(out, topic);
+    }
+}
+
+void sb_topics_required(const struct sb_config *cfg, struct sb_namelist *out)
+{
+    out->names = NULL;
+    out->n = 0;
+    /* A consumer of the per-sensor topics subscribes by pattern: it takes
+     * whichever exist and needs none in particular. */
+    if (cfg->producer_enabled || (cfg->consumer_enabled && cfg->layout == SB_LAYOUT_SHARED))
+        sb_topics_samples(cfg, out);
     /* Only a daemon that both consumes and produces writes the outputs. */
     if (cfg->producer_enabled && cfg->consumer_enabled) {
         char aggregates[256], alerts[256];

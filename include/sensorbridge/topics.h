@@ -45,6 +45,10 @@ struct sb_topics;
  * and [windows] or [alerts] is enabled. The caller frees the list with
  * sb_topics_list_free. */
 void sb_topics_required(const struct sb_config *cfg, struct sb_namelist *out);
+
+/* The sample topics of cfg's layout, whatever the daemon's role (the
+ * first part of the list above). */
+void sb_topics_samples(const struct sb_config *cfg, struct sb_namelist *out);
 void sb_topics_list_free(struct sb_namelist *l);
 
 /* Called on the loop each time the watch goes from "not everything is
