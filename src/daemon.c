@@ -36,7 +36,7 @@ struct sb_daemon {
     struct sb_config cfg;
     struct sb_registry *reg;
     struct sb_broker *broker;
-    const char *bootstraps;
+    char *bootstraps; /* owned: a reload frees the configuration it came from */
     struct sb_producer *producer;
     struct sb_replay *replay;
     struct sb_synth *synth;
@@ -555,9 +555,9 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
         if ((rc = sb_broker_new(&d->broker, d->cfg.embedded_brokers, err, errlen)) ||
             (rc = create_topics(d, &d->cfg, err, errlen)))
             return rc;
-        d->bootstraps = sb_broker_bootstraps(d->broker);
+        d->bootstraps = sb_xstrdup(sb_broker_bootstraps(d->broker));
     } else {
-        d->bootstraps = d->cfg.brokers;
+        d->bootstraps = sb_xstrdup(d->cfg.brokers);
     }
     if ((rc = sb_topics_new(&d->topics, &d->loop, &d->cfg, d->bootstraps, d->broker == NULL, d->reg,
                             topics_ready, d, err, errlen)))
@@ -663,6 +663,7 @@ int sb_daemon_main(const char *config_path)
     sb_ingest_free(d->ingest);
     sb_registry_free(d->reg);
     sb_config_free(&d->cfg);
+    free(d->bootstraps);
     free(d);
     if (status == 0)
         sb_notice("msg=\"stopped\"");
