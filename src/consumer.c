@@ -326,53 +326,96 @@ static void forget_sensor(void *ud, const char *sensor)
         sb_analytics_forget(c->analytics, sensor);
 }
 
+/* Forgets the sensors of every partition marked revoked. */
+static void forget_revoked(struct sb_consumer *c)
+{
+    size_t forgotten = 0;
+    for (size_t i = 0; i < c->nparts; i++) {
+        if (!c->parts[i].revoked)
+            continue;
+        c->parts[i].revoked = false;
+        forgotten += sb_ingest_forget_origin(c->ingest, (uint32_t)i, forget_sensor, c);
+    }
+    if (forgotten)
+        sb_info("msg=\"sensors of partitions now assigned elsewhere removed\" sensors=%zu",
+                forgotten);
+}
+
+static void rebalance_failed(struct sb_consumer *c, const char *what, const char *why)
+{
+    sb_counter_add(c->errors, 1);
+    sb_err("msg=\"%s failed\" error=\"%s\"", what, why);
+}
+
+/* Both protocols. EAGER (range, roundrobin) revokes the whole assignment
+ * and then assigns a whole new one; COOPERATIVE (cooperative-sticky) only
+ * revokes what moves away and only assigns what is new, through the
+ * incremental calls (rd_kafka_assign would fail there and leave the
+ * consumer with nothing). */
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     struct sb_consumer *c = opaque;
+    const char *proto = rd_kafka_rebalance_protocol(rk);
+    bool coop = proto && strcmp(proto, "COOPERATIVE") == 0;
     sb_counter_add(c->rebalances, 1);
-    /* A new assignment starts from the committed offsets, and topic
-     * handles may change. */
-    for (size_t i = 0; i < c->nparts; i++) {
-        c->parts[i].next = -1;
-        c->parts[i].rkt = NULL;
+    /* The listed partitions start from their committed offsets, and their
+     * topic handles may change; under EAGER that is every partition. */
+    for (int i = 0; i < parts->cnt; i++) {
+        /* part_find may move c->parts: index after the call. */
+        size_t k = part_find(c, parts->elems[i].topic, parts->elems[i].partition);
+        c->parts[k].next = -1;
+        c->parts[k].revoked = err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
     }
+    for (size_t i = 0; i < c->nparts && !coop; i++)
+        c->parts[i].rkt = NULL;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        sb_info("msg=\"partitions assigned\" count=%d", parts->cnt);
-        rd_kafka_assign(rk, parts);
+        sb_info("msg=\"partitions assigned\" count=%d protocol=%s", parts->cnt,
+                coop ? "cooperative" : "eager");
+        if (coop) {
+            rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
+            if (e) {
+                rebalance_failed(c, "incremental assign", rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+            }
+        } else {
+            rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
+            if (e)
+                rebalance_failed(c, "assign", rd_kafka_err2str(e));
+        }
         c->assigned = true;
         /* The sensors of revoked partitions that did not come back are
          * another member's now: their series go, so that across the group
          * each sample is counted once and no stale last value remains.
-         * (The eager protocol revokes everything before each assignment;
-         * forgetting at the revocation would drop the series of partitions
-         * that stay here too.) */
-        for (int i = 0; i < parts->cnt; i++) {
-            /* part_find may move c->parts: index after the call. */
-            size_t k = part_find(c, parts->elems[i].topic, parts->elems[i].partition);
-            c->parts[k].revoked = false;
-        }
-        size_t forgotten = 0;
-        for (size_t i = 0; i < c->nparts; i++) {
-            if (!c->parts[i].revoked)
-                continue;
-            c->parts[i].revoked = false;
-            forgotten += sb_ingest_forget_origin(c->ingest, (uint32_t)i, forget_sensor, c);
-        }
-        if (forgotten)
-            sb_info("msg=\"sensors of partitions now assigned elsewhere removed\" sensors=%zu",
-                    forgotten);
-    } else {
-        sb_info("msg=\"partitions revoked\" count=%d", parts->cnt);
-        /* Commit what was processed before the partitions move on. */
-        rd_kafka_commit(rk, NULL, 0);
-        rd_kafka_assign(rk, NULL);
-        c->assigned = false;
-        for (int i = 0; i < parts->cnt; i++) {
-            size_t k = part_find(c, parts->elems[i].topic, parts->elems[i].partition);
-            c->parts[k].revoked = true;
-        }
+         * EAGER revokes everything before each assignment, so only now is
+         * it known which partitions stay. */
+        forget_revoked(c);
+        return;
     }
+    sb_info("msg=\"partitions revoked\" count=%d protocol=%s lost=%s", parts->cnt,
+            coop ? "cooperative" : "eager", rd_kafka_assignment_lost(rk) ? "yes" : "no");
+    /* Commit what was processed before the partitions move on (not
+     * possible for a lost assignment: the group has moved on already). */
+    if (!rd_kafka_assignment_lost(rk)) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(rk, NULL, 0);
+        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            sb_warn("msg=\"commit before revocation failed\" error=\"%s\"", rd_kafka_err2str(e));
+    }
+    if (coop) {
+        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+        if (e) {
+            rebalance_failed(c, "incremental unassign", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+        /* Nothing of these comes back in the next assignment, which lists
+         * only what is new. */
+        forget_revoked(c);
+    } else {
+        rd_kafka_resp_err_t e = rd_kafka_assign(rk, NULL);
+        if (e)
+            rebalance_failed(c, "unassign", rd_kafka_err2str(e));
+    }
+    c->assigned = false;
 }
 
 /* librdkafka's threads call this. A reset that is not for want of a
