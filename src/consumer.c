@@ -78,6 +78,9 @@ struct sb_consumer {
     char *group_id;
     char *bootstraps;
     bool assigned; /* holds an assignment (possibly empty) from the group */
+    sb_kafka_fatal_cb fatal_cb;
+    void *fatal_ud;
+    bool fatal;
     void (*close_cb)(void *ud);
     void *close_ud;
 };
@@ -418,6 +421,28 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     c->assigned = false;
 }
 
+/* Served on the loop from rd_kafka_consumer_poll. A fatal error (static
+ * group membership fenced) goes to the daemon; others are counted. */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    struct sb_consumer *c = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char why[512], full[640];
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof(why));
+        if (c->fatal)
+            return;
+        c->fatal = true;
+        snprintf(full, sizeof(full), "%s: %s", rd_kafka_err2name(orig), why);
+        if (c->fatal_cb)
+            c->fatal_cb(c->fatal_ud, "consumer", full);
+        return;
+    }
+    sb_counter_add(c->errors, 1);
+    uint64_t suppressed = 0;
+    if (sb_ratelimit_ok(&c->error_rl, sb_now_mono_ns(), &suppressed))
+        sb_err("msg=\"consumer error\" error=\"%s\" suppressed=%" PRIu64, reason, suppressed);
+}
+
 /* librdkafka's threads call this. A reset that is not for want of a
  * committed offset (that one is logged at debug level) means the position
  * was out of range: the messages before the new position are lost to this
@@ -479,6 +504,7 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
     struct sb_consumer *c = sb_xcalloc(1, sizeof(*c));
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
     rd_kafka_conf_set_log_cb(conf, log_cb);
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     if (!c->rk) {
@@ -579,6 +605,12 @@ int sb_consumer_start(struct sb_consumer *c, char *err, size_t errlen)
     sb_info("msg=\"consumer started\" group=%s subscription=\"%s\" bootstraps=%s", c->group_id,
             c->subscription, c->bootstraps);
     return 0;
+}
+
+void sb_consumer_on_fatal(struct sb_consumer *c, sb_kafka_fatal_cb cb, void *ud)
+{
+    c->fatal_cb = cb;
+    c->fatal_ud = ud;
 }
 
 bool sb_consumer_assigned(const struct sb_consumer *c)

@@ -50,6 +50,9 @@ struct sb_daemon {
     bool replay_started, synth_started, consumer_started;
     struct sb_http *http;
     uv_signal_t sigint, sigterm, sighup;
+    uv_timer_t fatal_timer; /* stops the daemon after a fatal Kafka error */
+    char *fatal;            /* that error, or NULL */
+    struct sb_metric *fatal_errors;
     struct sb_metric *reloads_ok;
     struct sb_metric *reloads_failed;
     struct sb_metric *ready;
@@ -130,7 +133,10 @@ static void handle_metrics(void *ud, struct sb_http_response *resp)
 static void handle_healthz(void *ud, struct sb_http_response *resp)
 {
     struct sb_daemon *d = ud;
-    if (d->stopping) {
+    if (d->fatal) {
+        resp->status = 503;
+        sb_buf_printf(&resp->body, "%s\n", d->fatal);
+    } else if (d->stopping) {
         resp->status = 503;
         sb_buf_puts(&resp->body, "stopping\n");
     } else {
@@ -142,6 +148,10 @@ static void handle_healthz(void *ud, struct sb_http_response *resp)
  * group's assignment. */
 static bool is_ready(const struct sb_daemon *d, const char **why)
 {
+    if (d->fatal) {
+        *why = d->fatal;
+        return false;
+    }
     if (d->stopping) {
         *why = "stopping";
         return false;
@@ -444,9 +454,42 @@ static void shutdown_daemon(struct sb_daemon *d, const char *why)
         sb_producer_close(d->producer, closed_noop, NULL);
         d->producer = NULL;
     }
+    uv_close((uv_handle_t *)&d->fatal_timer, handle_closed);
     uv_close((uv_handle_t *)&d->sigint, handle_closed);
     uv_close((uv_handle_t *)&d->sigterm, handle_closed);
     uv_close((uv_handle_t *)&d->sighup, handle_closed);
+}
+
+static void fatal_stop(uv_timer_t *h)
+{
+    shutdown_daemon(h->data, "fatal Kafka error");
+}
+
+/* A librdkafka client hit a fatal error: every later produce (or fetch)
+ * would fail, so nothing more is handed to it. The sources stop at once,
+ * the daemon goes unready and unhealthy, and it stops with exit status 1
+ * so that systemd (Restart=on-failure) starts it again with new clients;
+ * it stops from a timer, not from inside librdkafka's poll. */
+static void kafka_fatal(void *ud, const char *client, const char *why)
+{
+    struct sb_daemon *d = ud;
+    if (d->fatal)
+        return;
+    struct sb_buf b = {0};
+    sb_buf_printf(&b, "fatal Kafka %s error: %s", client, why);
+    sb_buf_putc(&b, '\0');
+    d->fatal = b.data;
+    sb_counter_add(d->fatal_errors, 1);
+    char quoted[640];
+    snprintf(quoted, sizeof(quoted), "%s", why);
+    sb_err("msg=\"fatal Kafka error: the client cannot go on, stopping with exit status 1\" "
+           "client=%s error=\"%s\"",
+           client, sb_log_quote(quoted));
+    if (d->replay)
+        sb_replay_stop(d->replay);
+    if (d->synth)
+        sb_synth_stop(d->synth);
+    uv_timer_start(&d->fatal_timer, fatal_stop, 0, 0);
 }
 
 static void signal_cb(uv_signal_t *h, int signum)
@@ -475,6 +518,12 @@ static void register_build_info(struct sb_daemon *d)
         sb_registry_family(d->reg, SB_GAUGE, "sensorbridge_ready",
                            "1 if /readyz answers 200: the brokers answer, every topic exists and "
                            "a consumer holds its group's assignment; else 0.",
+                           0, NULL, NULL, 0),
+        NULL);
+    d->fatal_errors = sb_family_child(
+        sb_registry_family(d->reg, SB_COUNTER, "sensorbridge_kafka_fatal_errors_total",
+                           "Fatal librdkafka errors; the daemon stops with exit status 1 after "
+                           "one.",
                            0, NULL, NULL, 0),
         NULL);
     d->reloads_ok = sb_family_child(
@@ -568,6 +617,7 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
                                   errlen)))
             return rc;
         sb_producer_on_drain(d->producer, producer_drained, d);
+        sb_producer_on_fatal(d->producer, kafka_fatal, d);
         /* Only the outputs something will write: a topic handle asks the
          * cluster for the topic's metadata, which may auto-create it and
          * make every consumer group on the pattern rebalance. */
@@ -599,6 +649,7 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
         if ((rc = sb_consumer_new(&d->consumer, &d->loop, &d->cfg, d->bootstraps, d->ingest,
                                   d->analytics, d->reg, err, errlen)))
             return rc;
+        sb_consumer_on_fatal(d->consumer, kafka_fatal, d);
     }
     if ((rc = sb_http_new(&d->http, &d->loop, d->cfg.listen, err, errlen)))
         return rc;
@@ -634,6 +685,8 @@ int sb_daemon_main(const char *config_path)
     /* A scrape client that goes away mid-response must not kill us. */
     signal(SIGPIPE, SIG_IGN);
     uv_loop_init(&d->loop);
+    uv_timer_init(&d->loop, &d->fatal_timer);
+    d->fatal_timer.data = d;
     uv_signal_init(&d->loop, &d->sigint);
     uv_signal_init(&d->loop, &d->sigterm);
     uv_signal_init(&d->loop, &d->sighup);
@@ -652,6 +705,8 @@ int sb_daemon_main(const char *config_path)
         sb_notice("msg=\"running\" brokers=%s", d->bootstraps);
     }
     uv_run(&d->loop, UV_RUN_DEFAULT);
+    if (d->fatal)
+        status = 1;
     int lc = uv_loop_close(&d->loop);
     if (lc) {
         sb_err("msg=\"handles left open at exit\" error=\"%s\"", uv_strerror(lc));
@@ -664,6 +719,7 @@ int sb_daemon_main(const char *config_path)
     sb_registry_free(d->reg);
     sb_config_free(&d->cfg);
     free(d->bootstraps);
+    free(d->fatal);
     free(d);
     if (status == 0)
         sb_notice("msg=\"stopped\"");

@@ -61,6 +61,10 @@ struct sb_producer {
     bool full;
     sb_producer_drain_cb drain_cb;
     void *drain_ud;
+    sb_kafka_fatal_cb fatal_cb;
+    void *fatal_ud;
+    bool fatal;
+    struct sb_ratelimit err_rl;
     struct sb_ratelimit dr_rl;
     void (*close_cb)(void *ud);
     void *close_ud;
@@ -114,6 +118,29 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     if (sb_ratelimit_ok(&p->dr_rl, sb_now_mono_ns(), &suppressed))
         sb_err("msg=\"delivery failed\" sensor=%s error=\"%s\" suppressed=%" PRIu64, t->sensor,
                rd_kafka_err2str(m->err), suppressed);
+}
+
+/* Served on the loop by rd_kafka_poll. Without an error callback librdkafka
+ * would only log a fatal error, and every later produce would fail. */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    struct sb_producer *p = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char why[512];
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof(why));
+        if (p->fatal)
+            return;
+        p->fatal = true;
+        char full[640];
+        snprintf(full, sizeof(full), "%s: %s", rd_kafka_err2name(orig), why);
+        if (p->fatal_cb)
+            p->fatal_cb(p->fatal_ud, "producer", full);
+        return;
+    }
+    uint64_t suppressed = 0;
+    if (sb_ratelimit_ok(&p->err_rl, sb_now_mono_ns(), &suppressed))
+        sb_warn("msg=\"kafka producer error\" error=%s reason=\"%s\" suppressed=%" PRIu64,
+                rd_kafka_err2name((rd_kafka_resp_err_t)err), reason, suppressed);
 }
 
 static rd_kafka_resp_err_t produce_json(struct sb_producer *p, struct sb_producer_topic *t,
@@ -199,6 +226,7 @@ int sb_producer_new(struct sb_producer **out, uv_loop_t *loop, const struct sb_c
     struct sb_producer *p = sb_xcalloc(1, sizeof(*p));
     rd_kafka_conf_set_opaque(conf, p);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+    rd_kafka_conf_set_error_cb(conf, error_cb);
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     if (!p->rk) {
         snprintf(err, errlen, "[producer]: %s", errstr);
@@ -212,6 +240,7 @@ int sb_producer_new(struct sb_producer **out, uv_loop_t *loop, const struct sb_c
     p->loop = loop;
     p->reg = reg;
     p->dr_rl.interval_ns = 10ull * 1000000000u;
+    p->err_rl.interval_ns = 10ull * 1000000000u;
 
     const char *sensor_label[] = {"sensor"};
     p->f_produced = sb_registry_family(reg, SB_COUNTER, "sensorbridge_messages_produced_total",
@@ -280,6 +309,12 @@ void sb_producer_on_drain(struct sb_producer *p, sb_producer_drain_cb cb, void *
 {
     p->drain_cb = cb;
     p->drain_ud = ud;
+}
+
+void sb_producer_on_fatal(struct sb_producer *p, sb_kafka_fatal_cb cb, void *ud)
+{
+    p->fatal_cb = cb;
+    p->fatal_ud = ud;
 }
 
 struct sb_producer_topic *sb_producer_topic(struct sb_producer *p, const char *sensor,

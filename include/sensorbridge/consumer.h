@@ -18,6 +18,7 @@
 #include "sensorbridge/analytics.h"
 #include "sensorbridge/config.h"
 #include "sensorbridge/ingest.h"
+#include "sensorbridge/producer.h"
 #include "sensorbridge/registry.h"
 
 #define SB_CONSUMER_BATCH 10000 /* messages per loop turn (at most 5 ms) before yielding */
@@ -34,6 +35,9 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
 /* Subscribes (once the topics exist: a subscription to a missing topic
  * only yields errors). Returns 0 or -EIO with a message. */
 int sb_consumer_start(struct sb_consumer *c, char *err, size_t errlen);
+
+/* Fatal errors of the consumer client go to cb (see sb_kafka_fatal_cb). */
+void sb_consumer_on_fatal(struct sb_consumer *c, sb_kafka_fatal_cb cb, void *ud);
 
 /* True while the consumer holds an assignment from its group (which may be
  * empty if the group has more members than partitions). */

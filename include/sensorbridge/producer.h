@@ -35,6 +35,17 @@ int sb_producer_new(struct sb_producer **out, uv_loop_t *loop, const struct sb_c
 
 void sb_producer_on_drain(struct sb_producer *p, sb_producer_drain_cb cb, void *ud);
 
+/* A fatal librdkafka error: the client cannot go on (e.g. the idempotent
+ * producer was refused a producer id, or lost its sequence with the
+ * broker); every later produce would fail. `client` names the client
+ * ("producer", "consumer"), `why` the error. Called on the loop, from inside
+ * librdkafka's poll: the callee must not close the client there. */
+typedef void (*sb_kafka_fatal_cb)(void *ud, const char *client, const char *why);
+
+/* Fatal errors go to cb; other client-wide errors (all brokers down, ...)
+ * are logged, rate-limited. */
+void sb_producer_on_fatal(struct sb_producer *p, sb_kafka_fatal_cb cb, void *ud);
+
 /* The sample topic of `sensor` (named `topic`: see sb_config_sample_topic)
  * with the sensor's counters; messages carry the sensor as their key. */
 struct sb_producer_topic *sb_producer_topic(struct sb_producer *p, const char *sensor,

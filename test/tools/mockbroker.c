@@ -4,11 +4,14 @@
  * tested with brokers = host:port, a second instance can join the same
  * group, and kcat can be measured against the same kind of broker.
  *
- *   mockbroker [-b BROKERS] [-p PARTITIONS] [-f BOOTSTRAP_FILE] [TOPIC...]
+ *   mockbroker [-b BROKERS] [-p PARTITIONS] [-f BOOTSTRAP_FILE] [-i ERR] [TOPIC...]
  *
  * Creates each TOPIC with PARTITIONS partitions, writes the bootstrap list
  * to BOOTSTRAP_FILE (atomically, via rename) or stdout, and runs until
  * SIGINT or SIGTERM. Ports are random: 2.0.2 cannot choose them.
+ * -i ERR: the first InitProducerId request fails with the Kafka error code
+ * ERR (e.g. 31, CLUSTER_AUTHORIZATION_FAILED: an idempotent producer
+ * without the IdempotentWrite ACL), which is fatal to an idempotent producer.
  * An outage on demand: SIGUSR1 takes every broker down (connections are
  * closed, new ones refused), SIGUSR2 brings them back; each is logged on
  * stderr once done.
@@ -35,9 +38,9 @@ static void on_signal(int sig)
 
 int main(int argc, char **argv)
 {
-    int brokers = 3, partitions = 4, c;
+    int brokers = 3, partitions = 4, init_pid_err = 0, c;
     const char *file = NULL;
-    while ((c = getopt(argc, argv, "b:p:f:")) != -1) {
+    while ((c = getopt(argc, argv, "b:p:f:i:")) != -1) {
         switch (c) {
         case 'b':
             brokers = atoi(optarg);
@@ -48,9 +51,13 @@ int main(int argc, char **argv)
         case 'f':
             file = optarg;
             break;
+        case 'i':
+            init_pid_err = atoi(optarg);
+            break;
         default:
-            fprintf(stderr,
-                    "usage: mockbroker [-b BROKERS] [-p PARTITIONS] [-f FILE] [TOPIC...]\n");
+            fprintf(
+                stderr,
+                "usage: mockbroker [-b BROKERS] [-p PARTITIONS] [-f FILE] [-i ERR] [TOPIC...]\n");
             return 2;
         }
     }
@@ -88,6 +95,9 @@ int main(int argc, char **argv)
          * loses the mock thread's wake-up and waits a second. */
         usleep(2000);
     }
+    /* 22 is InitProducerId's API key (the constant is not public). */
+    if (init_pid_err)
+        rd_kafka_mock_push_request_errors(mc, 22, 1, (rd_kafka_resp_err_t)init_pid_err);
     const char *bootstraps = rd_kafka_mock_cluster_bootstraps(mc);
     if (file) {
         char tmp[4096];
