@@ -538,6 +538,18 @@ static int parse_epoch(struct sb_config *c, const struct opt *o, const char *v, 
     return 0;
 }
 
+/* Appends a copy of key = value; the caller checks the bound. */
+static void kvlist_add(struct sb_kvlist *l, const char *key, const char *value)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 8;
+        l->items = sb_xrealloc(l->items, l->cap * sizeof(*l->items));
+    }
+    l->items[l->n].key = sb_xstrdup(key);
+    l->items[l->n].value = sb_xstrdup(value);
+    l->n++;
+}
+
 static int parse_kafka(struct sb_config *c, const struct opt *o, const char *v, struct parse_ctx *p)
 {
     (void)c;
@@ -555,13 +567,7 @@ static int parse_kafka(struct sb_config *c, const struct opt *o, const char *v, 
         return why(p, "empty value; remove the line to keep the default");
     if (l->n >= KAFKA_MAX_PROPS)
         return why(p, "more than %d kafka.* properties in [%s]", KAFKA_MAX_PROPS, o->section);
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 8;
-        l->items = sb_xrealloc(l->items, l->cap * sizeof(*l->items));
-    }
-    l->items[l->n].key = sb_xstrdup(prop);
-    l->items[l->n].value = sb_xstrdup(v);
-    l->n++;
+    kvlist_add(l, prop, v);
     return 0;
 }
 
@@ -583,13 +589,7 @@ static int parse_topic_config(struct sb_config *c, const struct opt *o, const ch
         return why(p, "empty value; remove the line to keep the cluster's default");
     if (l->n >= TOPIC_CONFIG_MAX)
         return why(p, "more than %d topic.* configs", TOPIC_CONFIG_MAX);
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 8;
-        l->items = sb_xrealloc(l->items, l->cap * sizeof(*l->items));
-    }
-    l->items[l->n].key = sb_xstrdup(name);
-    l->items[l->n].value = sb_xstrdup(v);
-    l->n++;
+    kvlist_add(l, name, v);
     return 0;
 }
 
