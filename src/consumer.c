@@ -658,16 +658,29 @@ static void handle_closed(uv_handle_t *h)
         cb(ud);
 }
 
-void sb_consumer_close(struct sb_consumer *c, void (*cb)(void *ud), void *ud)
+void sb_consumer_close(struct sb_consumer *c, uint64_t drain_deadline_ns, void (*cb)(void *ud),
+                       void *ud)
 {
     c->close_cb = cb;
     c->close_ud = ud;
-    /* Apply what is already fetched so its offsets are committed too. */
+    /* Apply what is already fetched so its offsets are committed too, until
+     * the deadline: what is left is not stored, so it comes again after the
+     * restart (at-least-once), and the stop stays within its budget. */
     rd_kafka_message_t *m;
+    uint64_t left = 0;
     while ((m = rd_kafka_consumer_poll(c->rk, 0))) {
+        if (sb_now_mono_ns() >= drain_deadline_ns) {
+            left++;
+            rd_kafka_message_destroy(m);
+            continue;
+        }
         handle_message(c, m);
         rd_kafka_message_destroy(m);
     }
+    if (left)
+        sb_warn("msg=\"stop budget spent: fetched messages left for the next start\" "
+                "messages=%" PRIu64,
+                left);
     rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, NULL, 0);
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
         sb_warn("msg=\"final commit failed\" error=\"%s\"", rd_kafka_err2str(e));

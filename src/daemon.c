@@ -411,6 +411,12 @@ static void handle_closed(uv_handle_t *h)
     (void)h;
 }
 
+static int budget_left_ms(uint64_t deadline_ns)
+{
+    uint64_t now = sb_now_mono_ns();
+    return now >= deadline_ns ? 0 : (int)((deadline_ns - now) / 1000000u);
+}
+
 static void shutdown_daemon(struct sb_daemon *d, const char *why)
 {
     if (d->stopping)
@@ -426,13 +432,16 @@ static void shutdown_daemon(struct sb_daemon *d, const char *why)
         sb_replay_stop(d->replay);
     if (d->synth)
         sb_synth_stop(d->synth);
+    /* One budget for both flushes and the consumer's final drain, so that
+     * the stop fits the unit's TimeoutStopSec (docs/operations.md). */
+    uint64_t deadline = sb_now_mono_ns() + (uint64_t)d->cfg.flush_timeout_ms * 1000000u;
     if (d->producer)
-        sb_producer_flush(d->producer, d->cfg.flush_timeout_ms);
+        sb_producer_flush(d->producer, budget_left_ms(deadline));
     if (d->consumer) {
-        sb_consumer_close(d->consumer, closed_noop, NULL);
+        sb_consumer_close(d->consumer, deadline, closed_noop, NULL);
         d->consumer = NULL;
         if (d->producer)
-            sb_producer_flush(d->producer, d->cfg.flush_timeout_ms);
+            sb_producer_flush(d->producer, budget_left_ms(deadline));
     }
     if (d->topics) {
         sb_topics_close(d->topics, closed_noop, NULL);

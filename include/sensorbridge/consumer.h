@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "sensorbridge/analytics.h"
@@ -50,9 +51,12 @@ json_t *sb_consumer_status(const struct sb_consumer *c);
 /* Reload: strict_sensors and the configured synthetic sensor names. */
 void sb_consumer_reload(struct sb_consumer *c, const struct sb_config *cfg);
 
-/* Commits stored offsets, leaves the group, destroys the handle and closes
+/* Applies what is already fetched (until drain_deadline_ns on the
+ * monotonic clock; the rest is left uncommitted for the next start),
+ * commits stored offsets, leaves the group, destroys the handle and closes
  * the loop handles; cb runs when everything is released. Blocks for the
- * group leave (bounded by librdkafka). */
-void sb_consumer_close(struct sb_consumer *c, void (*cb)(void *ud), void *ud);
+ * commit and the group leave (bounded by librdkafka). */
+void sb_consumer_close(struct sb_consumer *c, uint64_t drain_deadline_ns, void (*cb)(void *ud),
+                       void *ud);
 
 #endif
