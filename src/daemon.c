@@ -323,6 +323,22 @@ static int create_topics(struct sb_daemon *d, const struct sb_config *cfg, char 
                          size_t errlen);
 static void start_waiting(struct sb_daemon *d);
 
+/* The event time the running sources have reached, rounded up to a whole
+ * minute; -1 if there are none. */
+static int64_t event_time_reached(const struct sb_daemon *d)
+{
+    const int64_t minute = 60ll * 1000000;
+    int64_t t = -1;
+    if (d->replay)
+        t = sb_replay_event_time_us(d->replay);
+    if (d->synth) {
+        int64_t u = sb_synth_event_time_us(d->synth);
+        if (u > t)
+            t = u;
+    }
+    return t < 0 ? -1 : (t + minute - 1) / minute * minute;
+}
+
 static void reload(struct sb_daemon *d)
 {
     char err[1024];
@@ -370,7 +386,18 @@ static void reload(struct sb_daemon *d)
         notify("READY=1");
         return;
     }
-    /* Everything is validated: apply old -> new. */
+    /* Everything is validated: apply old -> new. New sources continue the
+     * event time of the ones they replace (from the next whole minute, so
+     * windows keep starting on cycle boundaries) instead of starting over
+     * behind every sensor's watermark with event times already on the
+     * topics. */
+    if (fresh_replay || fresh_synth) {
+        int64_t floor = event_time_reached(d);
+        if (fresh_replay)
+            sb_replay_set_epoch_floor(fresh_replay, floor);
+        if (fresh_synth)
+            sb_synth_set_epoch_floor(fresh_synth, floor);
+    }
     sb_log_level = next.log_level;
     if (d->consumer)
         sb_consumer_reload(d->consumer, &next);

@@ -511,6 +511,24 @@ bool sb_replay_finished(const struct sb_replay *r)
     return r->finished;
 }
 
+int64_t sb_replay_event_time_us(const struct sb_replay *r)
+{
+    int64_t t = r->epoch_us;
+    for (size_t i = 0; i < r->nstreams; i++) {
+        const struct stream *s = &r->streams[i];
+        int64_t next = r->epoch_us + sb_sched_event_offset_us(&s->sched, s->seq);
+        if (next > t)
+            t = next;
+    }
+    return t;
+}
+
+void sb_replay_set_epoch_floor(struct sb_replay *r, int64_t floor_us)
+{
+    if (floor_us > r->epoch_us)
+        r->epoch_us = floor_us;
+}
+
 static void handle_closed(uv_handle_t *h)
 {
     struct stream *s = h->data;

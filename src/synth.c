@@ -628,6 +628,27 @@ static void on_idle(uv_idle_t *h)
  * of nanoseconds (1000 Hz at speed 1, 0.5 Hz at speed 10, ...). Event
  * times do not come from it (see event_offset_us).
  */
+int64_t sb_synth_event_time_us(const struct sb_synth *sy)
+{
+    int64_t t = sy->epoch_us;
+    for (size_t i = 0; i < sy->nstreams; i++) {
+        int64_t next = add_sat(sy->epoch_us, event_offset_us(&sy->streams[i], sy->streams[i].seq));
+        if (next > t)
+            t = next;
+    }
+    return t;
+}
+
+void sb_synth_set_epoch_floor(struct sb_synth *sy, int64_t floor_us)
+{
+    if (floor_us <= sy->epoch_us)
+        return;
+    sy->epoch_us = floor_us;
+    /* The drift counts hours since the epoch. */
+    for (size_t i = 0; i < sy->nstreams; i++)
+        sy->streams[i].gen.epoch_us = floor_us;
+}
+
 void sb_synth_start(struct sb_synth *sy)
 {
     uint64_t now = uv_hrtime();

@@ -42,6 +42,15 @@ void sb_replay_stop(struct sb_replay *r);
 /* True once every stream has reached its last cycle (never with loop). */
 bool sb_replay_finished(const struct sb_replay *r);
 
+/* The event time the replay has reached: that of the next sample of its
+ * furthest stream (the epoch before the first sample). */
+int64_t sb_replay_event_time_us(const struct sb_replay *r);
+
+/* Before sb_replay_start: moves the event epoch up to floor_us if it is
+ * earlier, so that a replay that replaces another on a reload continues its
+ * event time instead of going back behind the watermark. */
+void sb_replay_set_epoch_floor(struct sb_replay *r, int64_t floor_us);
+
 void sb_replay_close(struct sb_replay *r, void (*cb)(void *ud), void *ud);
 
 #endif

@@ -97,6 +97,14 @@ void sb_synth_stop(struct sb_synth *s);
 /* Reload: a new [replay] speed, each stream keeping its place. */
 void sb_synth_set_speed(struct sb_synth *s, double speed);
 
+/* The event time the streams have reached (that of the furthest stream's
+ * next sample; the epoch before the first). */
+int64_t sb_synth_event_time_us(const struct sb_synth *s);
+
+/* Before sb_synth_start: moves the event epoch up to floor_us if it is
+ * earlier (see sb_replay_set_epoch_floor). */
+void sb_synth_set_epoch_floor(struct sb_synth *s, int64_t floor_us);
+
 /* Sets the anomaly gauges to 0 and closes every handle; s is freed, then
  * cb(ud) is called (cb may be NULL) from the loop. A replacing source may
  * be created before this is called. */

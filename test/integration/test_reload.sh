@@ -140,7 +140,12 @@ p=$(produced PS1)
 wait_for 60 "PS1 to keep being produced after a refused replay change" gt \
     "sensorbridge_messages_produced_total{sensor=\"PS1\"}" "$p"
 
-# 6. A new replay (sensors = TS1 TS2): the old streams stop, the new run.
+# 6. A new replay (sensors = TS1 TS2): the old streams stop, the new run,
+#    and their event time goes on from where the old replay was (the same
+#    event_epoch would start it over, behind the watermark: every sample
+#    late, and event times already on the topics again).
+ts1_event=$(val 'sensorbridge_sensor_last_event_timestamp_seconds{sensor="TS1"}')
+ts1_late=$(val 'sensorbridge_window_late_samples_total{sensor="TS1"}')
 set_key "$conf" replay sensors "TS1 TS2"
 hup
 wait_metric sensorbridge_config_reloads_total 4 30
@@ -155,6 +160,20 @@ wait_for 60 "TS1 to be produced by the new replay" gt \
     "sensorbridge_messages_produced_total{sensor=\"TS1\"}" $((ts1 + 10))
 [ "$(produced PS1)" = "$ps1" ] || fail "PS1 is still produced ($ps1 -> $(produced PS1)) after sensors = TS1 TS2"
 serving "after a new replay"
+wait_for 60 "TS1's event time to go on past $ts1_event" gt \
+    'sensorbridge_sensor_last_event_timestamp_seconds{sensor="TS1"}' "$ts1_event"
+# No event time twice on the topic: both replays' TS1 samples, as kcat reads
+# them (Kafka timestamp = event time). The replay goes on, so a real broker
+# never reports the end of the partition: read what was delivered so far.
+n=$(val 'sensorbridge_messages_delivered_total{sensor="TS1"}')
+timeout 60 kcat -C -b "$SB_BROKERS" -t hydraulic-TS1 -o beginning -c "$n" -q -f '%T\n' \
+    > "$SB_WORK/ts1-times.txt" || fail "kcat could not read $n messages of hydraulic-TS1"
+[ "$(wc -l < "$SB_WORK/ts1-times.txt")" = "$n" ] || fail "kcat read $(wc -l < "$SB_WORK/ts1-times.txt") TS1 messages, not $n"
+dups=$(sort "$SB_WORK/ts1-times.txt" | uniq -d | wc -l)
+[ "$dups" = 0 ] || fail "$dups event times of TS1 are on its topic twice: the new replay started over"
+late_now=$(val 'sensorbridge_window_late_samples_total{sensor="TS1"}')
+[ "${late_now:-0}" = "${ts1_late:-0}" ] ||
+    fail "the new replay's TS1 samples were late (${ts1_late:-0} -> $late_now): its event time went back"
 
 # 7. Speed changes keep each stream's place: a new finite replay of all
 #    sensors (loop = false), switched between speeds while it runs, produces
