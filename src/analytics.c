@@ -36,6 +36,9 @@ struct sb_analytics {
     void *publish_ud;
     struct sb_windows *windows;
     struct sb_alerts *alerts;
+    int64_t max_ahead_us;
+    int64_t newest_us; /* the newest event time accepted, of any sensor */
+    struct sb_family *f_future;
     struct sb_alert_rule_cfg *rules; /* deep copy, to detect changes on reload */
     size_t nrules;
     /* Per rule (same index): whether its sensor is held, i.e. seen since
@@ -409,6 +412,13 @@ struct sb_analytics *sb_analytics_new(const struct sb_config *cfg, struct sb_reg
 
     const char *sensor_label[] = {"sensor"};
     const char *win_labels[] = {"sensor", "window"};
+    a->max_ahead_us = cfg->max_ahead_us;
+    a->newest_us = INT64_MIN;
+    a->f_future = sb_registry_family(
+        reg, SB_COUNTER, "sensorbridge_window_future_samples_total",
+        "Samples whose event time jumped more than [windows] max_ahead past the newest event "
+        "time and the wall clock, by sensor; counted and kept out of windows and alerts.",
+        1, sensor_label, NULL, 0);
     a->f_late = sb_registry_family(reg, SB_COUNTER, "sensorbridge_window_late_samples_total",
                                    "Samples that arrived after the watermark had closed their "
                                    "window, by sensor; counted and not aggregated.",
@@ -497,8 +507,22 @@ void sb_analytics_free(struct sb_analytics *a)
     free(a);
 }
 
-void sb_analytics_sample(struct sb_analytics *a, const struct sb_decoded *d)
+void sb_analytics_sample(struct sb_analytics *a, const struct sb_decoded *d, int64_t now_us)
 {
+    /* A sample far ahead of everything (of every sensor, and of the wall
+     * clock, which a replay at speed max may outrun) would move its sensor's
+     * watermark past all that follows. Sensors advance together, and a
+     * live one with the wall clock, so the bound only catches jumps. */
+    int64_t ref = a->newest_us > now_us ? a->newest_us : now_us;
+    if (d->ts_us > ref && d->ts_us - ref > a->max_ahead_us) {
+        const char *lv[] = {d->sensor};
+        struct sb_metric *m = sb_family_child(a->f_future, lv);
+        if (m)
+            sb_counter_add(m, 1);
+        return;
+    }
+    if (d->ts_us > a->newest_us)
+        a->newest_us = d->ts_us;
     if (a->windows && sb_windows_add(a->windows, d->sensor, d->ts_us, d->value) == SB_WINDOW_LATE) {
         const char *lv[] = {d->sensor};
         struct sb_metric *m = sb_family_child(a->f_late, lv);
@@ -523,6 +547,7 @@ void sb_analytics_forget(struct sb_analytics *a, const char *sensor)
     }
     const char *lv[] = {sensor};
     sb_family_remove(a->f_late, lv);
+    sb_family_remove(a->f_future, lv);
     if (a->alerts) {
         static const char *const kinds[] = {"threshold", "zscore"};
         for (size_t k = 0; k < SB_ARRAY_SIZE(kinds); k++) {

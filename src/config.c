@@ -979,6 +979,8 @@ static const struct opt opts[] = {
     OPT_DUR("windows", "watermark", "10s", OPT_RESTART, FIELD_I64, watermark_us, 0, HOUR_S,
             parse_duration),
     OPT("windows", "max_open", "16", OPT_RESTART, FIELD_INT, max_open_windows, 1, 1000, parse_int),
+    OPT_DUR("windows", "max_ahead", "1h", OPT_RESTART, FIELD_I64, max_ahead_us, 1, 30 * DAY_S,
+            parse_duration),
     OPT("windows", "topic", "", OPT_RESTART, FIELD_STR, aggregates_topic, 0, 0, parse_topic),
 
     OPT("alerts", "enabled", "true", OPT_RESTART, FIELD_BOOL, alerts_enabled, 0, 0, parse_bool),

@@ -253,10 +253,10 @@ static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m)
         reason = SB_INVALID_UNKNOWN_SENSOR;
     }
     if (rc == 0) {
-        if (sb_ingest_sample(c->ingest, &d, (uint32_t)origin, produced_header(m),
-                             sb_now_wall_us()) == 0 &&
+        int64_t now = sb_now_wall_us();
+        if (sb_ingest_sample(c->ingest, &d, (uint32_t)origin, produced_header(m), now) == 0 &&
             c->analytics)
-            sb_analytics_sample(c->analytics, &d);
+            sb_analytics_sample(c->analytics, &d, now);
     } else {
         sb_ingest_invalid(c->ingest, reason);
         uint64_t suppressed = 0;

@@ -39,11 +39,15 @@ struct sb_analytics *sb_analytics_new(const struct sb_config *cfg, struct sb_reg
                                       sb_publish_cb cb, void *ud, char *err, size_t errlen);
 void sb_analytics_free(struct sb_analytics *a);
 
-/* Feeds one valid consumed sample. A sensor with an alert rule gets its
- * sensorbridge_alert_level series with its first sample (and again with
- * the first one after sb_analytics_forget), so they show the sensors this
- * instance holds, not every configured one. */
-void sb_analytics_sample(struct sb_analytics *a, const struct sb_decoded *d);
+/* Feeds one valid consumed sample; now_us is the wall time. A sensor with
+ * an alert rule gets its sensorbridge_alert_level series with its first
+ * sample (and again with the first one after sb_analytics_forget), so they
+ * show the sensors this instance holds, not every configured one. A sample
+ * more than [windows] max_ahead after both the newest event time accepted
+ * (of any sensor) and now_us is counted in
+ * sensorbridge_window_future_samples_total{sensor} and goes to neither the
+ * windows nor the alert rules. */
+void sb_analytics_sample(struct sb_analytics *a, const struct sb_decoded *d, int64_t now_us);
 
 /* Forgets a sensor this instance no longer holds (its partitions were
  * revoked, or it fell silent: see sb_ingest_forget_cb), so nothing of it

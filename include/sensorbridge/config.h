@@ -151,6 +151,7 @@ struct sb_config {
     size_t nwindow_sizes;
     int64_t watermark_us;   /* allowed lateness, 0..1 h; default 10 s */
     int max_open_windows;   /* open windows per sensor and size, 1..1000 */
+    int64_t max_ahead_us;   /* how far event time may jump ahead, 1 s..30 d; default 1 h */
     char *aggregates_topic; /* "" = "<topic_prefix>-aggregates" */
 
     /* [alerts] */

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Out-of-order and too-late samples, injected with kcat: which window each
-# lands in, and what is counted as late (never folded into another window).
+# lands in, and what is counted as late (never folded into another window);
+# a timestamp in 9999 is counted and cannot poison the watermark.
 SB_BIN=$1
 SB_SOURCE_ROOT=$2
 . "$SB_SOURCE_ROOT/test/integration/lib.sh"
@@ -27,6 +28,9 @@ msg() { # msg SECONDS VALUE: a TS1 sample at epoch + SECONDS
     msg 65 3     # window [60,120); watermark 55
     msg 50 4     # out of order but within the watermark: window [0,60)
     msg 75 5     # watermark 65: [0,60) closes with 1, 2, 4
+    msg $((253402214399 - 1762612200)) 9 # 9999-12-31T23:59:59Z: far past everything
+                 # and the wall clock: counted, kept out of the windows (it
+                 # would close them all and make everything below late)
     msg 59 6     # too late: [0,60) is closed; counted, not folded anywhere
     msg 62 7     # window [60,120), still open
     msg 200 8    # watermark 190: [60,120) closes with 3, 5, 7
@@ -35,14 +39,16 @@ msg() { # msg SECONDS VALUE: a TS1 sample at epoch + SECONDS
 kcat -b "$SB_BROKERS" -P -t hydraulic-TS1 -k TS1 -l "$SB_WORK/in.jsonl" 2>/dev/null \
     || fail "kcat could not produce"
 
-wait_metric sensorbridge_consumer_messages_total 8 120
+wait_metric sensorbridge_consumer_messages_total 9 120
 wait_metric 'sensorbridge_windows_closed_total{window="60s"}' 2 60
 wait_metric 'sensorbridge_output_messages_delivered_total{topic="hydraulic-aggregates"}' 2 60
 scrape > "$SB_WORK/scrape.txt"
 got=$(metric 'sensorbridge_window_late_samples_total{sensor="TS1"}' < "$SB_WORK/scrape.txt")
 [ "$got" = 1 ] || fail "late samples: $got, expected 1"
 got=$(metric 'sensorbridge_sensor_samples_consumed_total{sensor="TS1"}' < "$SB_WORK/scrape.txt")
-[ "$got" = 8 ] || fail "consumed $got, expected 8 (late samples still count as consumed)"
+[ "$got" = 9 ] || fail "consumed $got, expected 9 (late and future samples still count as consumed)"
+got=$(metric 'sensorbridge_window_future_samples_total{sensor="TS1"}' < "$SB_WORK/scrape.txt")
+[ "$got" = 1 ] || fail "future samples: $got, expected 1"
 
 kcat -b "$SB_BROKERS" -C -t hydraulic-aggregates -o beginning -c 2 -e -q -f '%s\n' \
     > "$SB_WORK/agg.txt" 2>/dev/null || fail "kcat could not read the aggregates"

@@ -80,7 +80,8 @@ static void feed(struct sb_analytics *a, const char *sensor, int64_t ts_us, doub
 {
     struct sb_decoded d = {.value = v, .ts_us = ts_us, .rate_hz = 1};
     snprintf(d.sensor, sizeof(d.sensor), "%s", sensor);
-    sb_analytics_sample(a, &d);
+    /* A live sensor: the wall clock is at its event time. */
+    sb_analytics_sample(a, &d, ts_us);
 }
 
 static char *expose(struct sb_registry *r, struct sb_buf *b)
@@ -513,6 +514,62 @@ static char group(int i)
 /* /api/v1/windows keeps forgotten sensors' last windows, but no more than
  * SB_WINDOW_MAX_SENSORS per size: new ones replace the forgotten entries
  * whose windows ended first, never those of sensors still held. */
+/* [windows] max_ahead (1 h by default): a jump past both the newest event
+ * time and the wall clock is counted and kept out of windows and alerts. */
+static void analytics_future_jump_is_kept_out(void **state)
+{
+    (void)state;
+    struct sb_alert_rule_cfg rules[1] = {rule("TS1")};
+    rules[0].high_warning = 50;
+    struct fixture f;
+    fixture_new(&f, rules, 1);
+    sb_log_level = SB_LOG_ERR;
+    const int64_t now = 1000 * S_US; /* the wall clock, ahead of these event times */
+    const int64_t hour = 3600 * S_US;
+    struct sb_decoded d = {.rate_hz = 1};
+    snprintf(d.sensor, sizeof(d.sensor), "TS1");
+    for (int s = 0; s < 10; s++) {
+        d.ts_us = s * S_US;
+        d.value = 40;
+        sb_analytics_sample(f.a, &d, now);
+    }
+    /* 9999-12-31 and the wall clock plus an hour and a microsecond: both
+     * out, neither closes [0,10) nor raises the alert their value would. */
+    d.value = 99;
+    d.ts_us = INT64_C(253402214400) * S_US;
+    sb_analytics_sample(f.a, &d, now);
+    d.ts_us = now + hour + 1;
+    sb_analytics_sample(f.a, &d, now);
+    char *t = expose(f.reg, &f.b);
+    assert_non_null(strstr(t, "sensorbridge_window_future_samples_total{sensor=\"TS1\"} 2\n"));
+    assert_null(strstr(t, "sensorbridge_window_samples{sensor=\"TS1\""));
+    assert_non_null(strstr(t, "sensorbridge_alert_level{sensor=\"TS1\",rule=\"threshold\"} 0\n"));
+    /* Exactly an hour ahead of the wall clock is allowed, and moves the
+     * newest event time: an hour past that is allowed too. */
+    snprintf(d.sensor, sizeof(d.sensor), "PS1");
+    d.value = 1;
+    d.ts_us = now + hour;
+    sb_analytics_sample(f.a, &d, now);
+    d.ts_us = now + 2 * hour;
+    sb_analytics_sample(f.a, &d, now);
+    t = expose(f.reg, &f.b);
+    assert_null(strstr(t, "sensorbridge_window_future_samples_total{sensor=\"PS1\"}"));
+    /* TS1 goes on where it was: its window closes with its 10 samples and
+     * nothing is late. */
+    snprintf(d.sensor, sizeof(d.sensor), "TS1");
+    d.value = 40;
+    d.ts_us = 10 * S_US;
+    sb_analytics_sample(f.a, &d, now);
+    t = expose(f.reg, &f.b);
+    assert_non_null(strstr(t, "sensorbridge_window_samples{sensor=\"TS1\",window=\"10s\"} 10\n"));
+    assert_null(strstr(t, "sensorbridge_window_late_samples_total{sensor=\"TS1\"}"));
+    /* Forgetting the sensor removes its count too. */
+    sb_analytics_forget(f.a, "TS1");
+    t = expose(f.reg, &f.b);
+    assert_null(strstr(t, "sensorbridge_window_future_samples_total{sensor=\"TS1\"}"));
+    fixture_free(&f);
+}
+
 static void analytics_windows_history_bounded(void **state)
 {
     (void)state;
@@ -571,6 +628,7 @@ int main(void)
         cmocka_unit_test(analytics_forget_removes_sensor_series),
         cmocka_unit_test(analytics_forget_empties_zscore_baseline),
         cmocka_unit_test(analytics_reload_keeps_only_held_levels),
+        cmocka_unit_test(analytics_future_jump_is_kept_out),
         cmocka_unit_test(analytics_windows_history_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
