@@ -273,7 +273,8 @@ static void log_missing(struct sb_topics *t, const struct check *c)
     t->missing_logged = set.data;
     t->missing_logged_ns = now;
     for (size_t i = 0; i < c->n; i++) {
-        if (c->present[i])
+        /* Just created: present at the next check. */
+        if (c->present[i] || c->created[i])
             continue;
         struct sb_buf cmd = {0};
         create_command(t, c->names[i], &cmd);
