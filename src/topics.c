@@ -49,7 +49,8 @@ struct sb_topics {
     uint64_t generation; /* bumped by set_required: a check of an older list is stale */
     uint64_t job_generation;
     /* The last complete check. */
-    bool checked;
+    bool attempted; /* a check has finished, whatever it found */
+    bool checked;   /* ... and the brokers answered it, for the current list */
     bool reachable;
     bool ready;
     char **missing;
@@ -304,9 +305,11 @@ static void check_done(uv_work_t *req, int status)
     }
     bool stale = t->job_generation != t->generation;
     size_t ncreated = 0;
-    bool was_reachable = t->reachable || !t->checked;
-    t->checked = !stale;
+    bool was_reachable = t->reachable || !t->attempted;
+    t->attempted = true;
     t->reachable = c->md_err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    /* The topics were looked at only if the brokers answered. */
+    t->checked = !stale && t->reachable;
     sb_gauge_set(t->m_reachable, t->reachable);
     if (!t->reachable) {
         snprintf(t->why, sizeof(t->why), "the brokers do not answer: %s",
