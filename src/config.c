@@ -457,7 +457,7 @@ static int parse_cycles(struct sb_config *c, const struct opt *o, const char *v,
     return 0;
 }
 
-static void namelist_free(struct sb_namelist *l)
+void sb_namelist_free(struct sb_namelist *l)
 {
     for (size_t i = 0; i < l->n; i++)
         free(l->names[i]);
@@ -472,7 +472,7 @@ static int parse_sensors(struct sb_config *c, const struct opt *o, const char *v
     (void)o;
     static const char sep[] = ", \t";
     if (strcmp(v, "all") == 0) {
-        namelist_free(&c->sensors);
+        sb_namelist_free(&c->sensors);
         return 0;
     }
     /* Build the new list aside and swap it in only when it is whole. */
@@ -507,7 +507,7 @@ static int parse_sensors(struct sb_config *c, const struct opt *o, const char *v
             }
         }
         if (rc < 0) {
-            namelist_free(&l);
+            sb_namelist_free(&l);
             return -1;
         }
         /* Distinct catalogue names: at most SB_UCI_NSENSORS of them. */
@@ -516,7 +516,7 @@ static int parse_sensors(struct sb_config *c, const struct opt *o, const char *v
         s += n;
         s += strspn(s, sep);
     }
-    namelist_free(&c->sensors);
+    sb_namelist_free(&c->sensors);
     c->sensors = l;
     return 0;
 }
@@ -1118,7 +1118,7 @@ void sb_config_free(struct sb_config *c)
     free(c->group_id);
     kvlist_free(&c->consumer_props);
     free(c->dataset);
-    namelist_free(&c->sensors);
+    sb_namelist_free(&c->sensors);
     free(c->listen);
     free(c->aggregates_topic);
     free(c->alerts_topic);

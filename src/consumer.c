@@ -80,7 +80,6 @@ struct sb_consumer {
     bool assigned; /* holds an assignment (possibly empty) from the group */
     sb_kafka_fatal_cb fatal_cb;
     void *fatal_ud;
-    bool fatal;
     void (*close_cb)(void *ud);
     void *close_ud;
 };
@@ -395,11 +394,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         forget_revoked(c);
         return;
     }
+    bool lost = rd_kafka_assignment_lost(rk);
     sb_info("msg=\"partitions revoked\" count=%d protocol=%s lost=%s", parts->cnt,
-            coop ? "cooperative" : "eager", rd_kafka_assignment_lost(rk) ? "yes" : "no");
+            coop ? "cooperative" : "eager", lost ? "yes" : "no");
     /* Commit what was processed before the partitions move on (not
      * possible for a lost assignment: the group has moved on already). */
-    if (!rd_kafka_assignment_lost(rk)) {
+    if (!lost) {
         rd_kafka_resp_err_t e = rd_kafka_commit(rk, NULL, 0);
         if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
             sb_warn("msg=\"commit before revocation failed\" error=\"%s\"", rd_kafka_err2str(e));
@@ -427,14 +427,10 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     struct sb_consumer *c = opaque;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
-        char why[512], full[640];
-        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof(why));
-        if (c->fatal)
-            return;
-        c->fatal = true;
-        snprintf(full, sizeof(full), "%s: %s", rd_kafka_err2name(orig), why);
+        char why[640];
+        sb_kafka_fatal_describe(rk, why, sizeof(why));
         if (c->fatal_cb)
-            c->fatal_cb(c->fatal_ud, "consumer", full);
+            c->fatal_cb(c->fatal_ud, "consumer", why);
         return;
     }
     sb_counter_add(c->errors, 1);

@@ -580,22 +580,13 @@ static void register_build_info(struct sb_daemon *d)
  * pattern gets them too, or it would start on nothing to match. */
 static int create_topics(struct sb_daemon *d, const struct sb_config *cfg, char *err, size_t errlen)
 {
-    struct sb_namelist lists[2];
+    struct sb_namelist topics = {0};
     int rc = 0;
-    sb_topics_samples(cfg, &lists[0]);
-    sb_topics_required(cfg, &lists[1]);
-    for (size_t k = 0; k < 2; k++) {
-        for (size_t i = 0; i < lists[k].n && !rc; i++) {
-            bool made = false; /* already in the first list */
-            for (size_t j = 0; k == 1 && j < lists[0].n && !made; j++)
-                made = strcmp(lists[0].names[j], lists[k].names[i]) == 0;
-            if (!made)
-                rc = sb_broker_create_topic(d->broker, lists[k].names[i], cfg->partitions, err,
-                                            errlen);
-        }
-    }
-    sb_topics_list_free(&lists[0]);
-    sb_topics_list_free(&lists[1]);
+    sb_topics_add_samples(cfg, &topics);
+    sb_topics_add_outputs(cfg, &topics);
+    for (size_t i = 0; i < topics.n && !rc; i++)
+        rc = sb_broker_create_topic(d->broker, topics.names[i], cfg->partitions, err, errlen);
+    sb_namelist_free(&topics);
     return rc;
 }
 

@@ -196,16 +196,12 @@ int sb_ingest_sample(struct sb_ingest *in, const struct sb_decoded *d, uint32_t 
 }
 
 /* Empties slot i and moves later entries of the probe run back into the
- * hole where a lookup would otherwise stop short of them (Knuth's
- * algorithm R): an entry at j whose home slot lies cyclically in (i, j]
- * is still reachable and stays. */
+ * hole where a lookup would otherwise stop short of them. */
 static void table_delete(struct sb_ingest *in, uint32_t i)
 {
     in->table[i] = NULL;
     for (uint32_t j = (i + 1) & TABLE_MASK; in->table[j]; j = (j + 1) & TABLE_MASK) {
-        uint32_t home = in->table[j]->hash & TABLE_MASK;
-        bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
-        if (stays)
+        if (sb_probe_keeps(i, j, in->table[j]->hash & TABLE_MASK))
             continue;
         in->table[i] = in->table[j];
         in->table[j] = NULL;

@@ -12,6 +12,13 @@ void sb_kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *
     sb_log(level, "msg=\"librdkafka: %s\" client=%s facility=%s", buf, rd_kafka_name(rk), fac);
 }
 
+void sb_kafka_fatal_describe(rd_kafka_t *rk, char *out, size_t len)
+{
+    char why[512];
+    rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof(why));
+    snprintf(out, len, "%s: %s", rd_kafka_err2name(orig), why);
+}
+
 static int set(rd_kafka_conf_t *conf, const char *key, const char *value, const char *what,
                char *err, size_t errlen)
 {

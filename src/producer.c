@@ -63,7 +63,6 @@ struct sb_producer {
     void *drain_ud;
     sb_kafka_fatal_cb fatal_cb;
     void *fatal_ud;
-    bool fatal;
     struct sb_ratelimit err_rl;
     struct sb_ratelimit dr_rl;
     void (*close_cb)(void *ud);
@@ -126,15 +125,10 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     struct sb_producer *p = opaque;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
-        char why[512];
-        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof(why));
-        if (p->fatal)
-            return;
-        p->fatal = true;
-        char full[640];
-        snprintf(full, sizeof(full), "%s: %s", rd_kafka_err2name(orig), why);
+        char why[640];
+        sb_kafka_fatal_describe(rk, why, sizeof(why));
         if (p->fatal_cb)
-            p->fatal_cb(p->fatal_ud, "producer", full);
+            p->fatal_cb(p->fatal_ud, "producer", why);
         return;
     }
     uint64_t suppressed = 0;

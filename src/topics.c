@@ -53,8 +53,7 @@ struct sb_topics {
     bool checked;   /* ... and the brokers answered it, for the current list */
     bool reachable;
     bool ready;
-    char **missing;
-    size_t nmissing;
+    struct sb_namelist missing;
     uint64_t ncreated;
     char why[1024];
     char *missing_logged; /* the missing set last logged, joined */
@@ -74,20 +73,9 @@ static void list_add(struct sb_namelist *l, const char *name)
     l->names[l->n++] = sb_xstrdup(name);
 }
 
-void sb_topics_list_free(struct sb_namelist *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        free(l->names[i]);
-    free(l->names);
-    l->names = NULL;
-    l->n = 0;
-}
-
-void sb_topics_samples(const struct sb_config *cfg, struct sb_namelist *out)
+void sb_topics_add_samples(const struct sb_config *cfg, struct sb_namelist *out)
 {
     char topic[512];
-    out->names = NULL;
-    out->n = 0;
     if (cfg->layout == SB_LAYOUT_SHARED) {
         sb_config_sample_topic(cfg, "", topic, sizeof(topic));
         list_add(out, topic);
@@ -105,6 +93,19 @@ void sb_topics_samples(const struct sb_config *cfg, struct sb_namelist *out)
     }
 }
 
+void sb_topics_add_outputs(const struct sb_config *cfg, struct sb_namelist *out)
+{
+    /* Only a daemon that both consumes and produces writes them. */
+    if (!cfg->producer_enabled || !cfg->consumer_enabled)
+        return;
+    char aggregates[256], alerts[256];
+    sb_analytics_topics(cfg, aggregates, alerts, sizeof(aggregates));
+    if (cfg->windows_enabled)
+        list_add(out, aggregates);
+    if (cfg->alerts_enabled)
+        list_add(out, alerts);
+}
+
 void sb_topics_required(const struct sb_config *cfg, struct sb_namelist *out)
 {
     out->names = NULL;
@@ -112,16 +113,8 @@ void sb_topics_required(const struct sb_config *cfg, struct sb_namelist *out)
     /* A consumer of the per-sensor topics subscribes by pattern: it takes
      * whichever exist and needs none in particular. */
     if (cfg->producer_enabled || (cfg->consumer_enabled && cfg->layout == SB_LAYOUT_SHARED))
-        sb_topics_samples(cfg, out);
-    /* Only a daemon that both consumes and produces writes the outputs. */
-    if (cfg->producer_enabled && cfg->consumer_enabled) {
-        char aggregates[256], alerts[256];
-        sb_analytics_topics(cfg, aggregates, alerts, sizeof(aggregates));
-        if (cfg->windows_enabled)
-            list_add(out, aggregates);
-        if (cfg->alerts_enabled)
-            list_add(out, alerts);
-    }
+        sb_topics_add_samples(cfg, out);
+    sb_topics_add_outputs(cfg, out);
 }
 
 /* ---- the check, on a worker thread ---- */
@@ -237,15 +230,6 @@ static void free_check(struct check *c)
     free(c);
 }
 
-static void free_missing(struct sb_topics *t)
-{
-    for (size_t i = 0; i < t->nmissing; i++)
-        free(t->missing[i]);
-    free(t->missing);
-    t->missing = NULL;
-    t->nmissing = 0;
-}
-
 /* The command that creates a topic by hand, with the settings
  * sensorbridge would have used. */
 static void create_command(const struct sb_topics *t, const char *topic, struct sb_buf *b)
@@ -261,8 +245,8 @@ static void create_command(const struct sb_topics *t, const char *topic, struct 
 static void log_missing(struct sb_topics *t, const struct check *c)
 {
     struct sb_buf set = {0};
-    for (size_t i = 0; i < t->nmissing; i++)
-        sb_buf_printf(&set, "%s%s", i ? "," : "", t->missing[i]);
+    for (size_t i = 0; i < t->missing.n; i++)
+        sb_buf_printf(&set, "%s%s", i ? "," : "", t->missing.names[i]);
     sb_buf_putc(&set, '\0');
     uint64_t now = sb_now_mono_ns();
     bool same = t->missing_logged && strcmp(t->missing_logged, set.data) == 0;
@@ -320,7 +304,7 @@ static void check_done(uv_work_t *req, int status)
     } else if (!stale) {
         if (!was_reachable)
             sb_notice("msg=\"kafka cluster reachable again\" bootstraps=%s", t->bootstraps);
-        free_missing(t);
+        sb_namelist_free(&t->missing);
         for (size_t i = 0; i < c->n; i++) {
             if (c->created[i]) {
                 ncreated++;
@@ -334,19 +318,18 @@ static void check_done(uv_work_t *req, int status)
                           c->names[i], t->partitions, rf, t->configs.n);
             }
             if (!c->present[i]) {
-                t->missing = sb_xrealloc(t->missing, (t->nmissing + 1) * sizeof(*t->missing));
-                t->missing[t->nmissing++] = sb_xstrdup(c->names[i]);
+                list_add(&t->missing, c->names[i]);
             }
         }
-        sb_gauge_set(t->m_missing, (double)t->nmissing);
-        if (ncreated && ncreated == t->nmissing) {
+        sb_gauge_set(t->m_missing, (double)t->missing.n);
+        if (ncreated && ncreated == t->missing.n) {
             snprintf(t->why, sizeof(t->why),
                      "%zu topic(s) just created, waiting for the cluster's metadata", ncreated);
-        } else if (t->nmissing) {
+        } else if (t->missing.n) {
             struct sb_buf b = {0};
-            sb_buf_printf(&b, "%zu topic(s) missing:", t->nmissing);
-            for (size_t i = 0; i < t->nmissing && b.len < sizeof(t->why) - 64; i++)
-                sb_buf_printf(&b, " %s", t->missing[i]);
+            sb_buf_printf(&b, "%zu topic(s) missing:", t->missing.n);
+            for (size_t i = 0; i < t->missing.n && b.len < sizeof(t->why) - 64; i++)
+                sb_buf_printf(&b, " %s", t->missing.names[i]);
             sb_buf_puts(&b, t->create ? " (cannot create them, see the log)"
                                       : " (create_topics = false: create them, see the log)");
             snprintf(t->why, sizeof(t->why), "%.*s", (int)b.len, b.data);
@@ -357,7 +340,7 @@ static void check_done(uv_work_t *req, int status)
             t->missing_logged = NULL;
         }
     }
-    bool ready = t->checked && t->reachable && t->nmissing == 0;
+    bool ready = t->checked && t->reachable && t->missing.n == 0;
     free_check(c);
     bool rose = ready && !t->ready;
     t->ready = ready;
@@ -406,10 +389,11 @@ static void arm(struct sb_topics *t, uint64_t ms)
     uv_timer_start(&t->timer, timer_cb, ms, 0);
 }
 
-static void set_required(struct sb_topics *t, const struct sb_config *cfg)
+/* Takes `next` over. */
+static void set_required(struct sb_topics *t, struct sb_namelist next)
 {
-    sb_topics_list_free(&t->required);
-    sb_topics_required(cfg, &t->required);
+    sb_namelist_free(&t->required);
+    t->required = next;
     t->generation++;
 }
 
@@ -449,7 +433,7 @@ int sb_topics_new(struct sb_topics **out, uv_loop_t *loop, const struct sb_confi
         t->configs.n = t->configs.cap = i + 1;
     }
     t->bootstraps = sb_xstrdup(bootstraps);
-    set_required(t, cfg);
+    sb_topics_required(cfg, &t->required);
     snprintf(t->why, sizeof(t->why), "the first check of the cluster has not finished");
     t->ready_cb = cb;
     t->ready_ud = ud;
@@ -486,10 +470,11 @@ void sb_topics_set_required(struct sb_topics *t, const struct sb_config *cfg)
     bool same = next.n == t->required.n;
     for (size_t i = 0; same && i < next.n; i++)
         same = strcmp(next.names[i], t->required.names[i]) == 0;
-    sb_topics_list_free(&next);
-    if (same)
+    if (same) {
+        sb_namelist_free(&next);
         return;
-    set_required(t, cfg);
+    }
+    set_required(t, next);
     t->ready = false;
     t->checked = false;
     snprintf(t->why, sizeof(t->why), "checking the topics of the new configuration");
@@ -515,8 +500,8 @@ json_t *sb_topics_status(const struct sb_topics *t)
         json_array_append_new(req, json_string(t->required.names[i]));
     json_object_set_new(o, "required", req);
     json_t *miss = json_array();
-    for (size_t i = 0; i < t->nmissing; i++)
-        json_array_append_new(miss, json_string(t->missing[i]));
+    for (size_t i = 0; i < t->missing.n; i++)
+        json_array_append_new(miss, json_string(t->missing.names[i]));
     json_object_set_new(o, "missing", miss);
     json_object_set_new(o, "created", json_integer((json_int_t)t->ncreated));
     return o;
@@ -535,8 +520,8 @@ static void finish_close(struct sb_topics *t)
         return;
     rd_kafka_queue_destroy(t->rq);
     rd_kafka_destroy(t->rk);
-    sb_topics_list_free(&t->required);
-    free_missing(t);
+    sb_namelist_free(&t->required);
+    sb_namelist_free(&t->missing);
     for (size_t i = 0; i < t->configs.n; i++) {
         free(t->configs.items[i].key);
         free(t->configs.items[i].value);

@@ -278,3 +278,8 @@ size_t sb_utf8_seq_len(const unsigned char *s, size_t n)
             return 0;
     return len;
 }
+
+bool sb_probe_keeps(size_t hole, size_t j, size_t home)
+{
+    return hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
+}

@@ -402,17 +402,14 @@ enum sb_window_verdict sb_windows_add(struct sb_windows *w, const char *sensor, 
     return verdict;
 }
 
-/* Backward-shift deletion for linear probing (Knuth's algorithm R), so
- * lookups still stop at the first empty slot: an entry at j stays only if
- * its home slot lies cyclically in (i, j]; otherwise it fills the hole. */
+/* Backward-shift deletion, so lookups still stop at the first empty slot
+ * (see sb_probe_keeps). */
 static void table_delete(struct sb_windows *w, size_t i)
 {
     size_t mask = w->tablesize - 1;
     w->table[i] = NULL;
     for (size_t j = (i + 1) & mask; w->table[j]; j = (j + 1) & mask) {
-        size_t home = w->table[j]->hash & mask;
-        bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
-        if (stays)
+        if (sb_probe_keeps(i, j, w->table[j]->hash & mask))
             continue;
         w->table[i] = w->table[j];
         w->table[j] = NULL;

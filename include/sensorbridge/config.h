@@ -35,11 +35,14 @@ enum sb_topic_layout {
     SB_LAYOUT_SHARED,
 };
 
-/* A set of sensor names; n == 0 means "all". */
+/* A set of sensor names; n == 0 means "all". Also a list of topics. */
 struct sb_namelist {
     char **names;
     size_t n;
 };
+
+/* Frees the names and empties the list. */
+void sb_namelist_free(struct sb_namelist *l);
 
 #define SB_MAX_WINDOW_SIZES 8
 #define SB_MAX_ALERT_RULES 256 /* [alert.<SENSOR>] sections */

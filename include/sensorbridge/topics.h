@@ -43,13 +43,13 @@ struct sb_topics;
  * particular); in the shared layout the samples topic if the producer or
  * the consumer is on; and the aggregates and alerts topics if both are on
  * and [windows] or [alerts] is enabled. The caller frees the list with
- * sb_topics_list_free. */
+ * sb_namelist_free. */
 void sb_topics_required(const struct sb_config *cfg, struct sb_namelist *out);
 
-/* The sample topics of cfg's layout, whatever the daemon's role (the
- * first part of the list above). */
-void sb_topics_samples(const struct sb_config *cfg, struct sb_namelist *out);
-void sb_topics_list_free(struct sb_namelist *l);
+/* Append to out: the sample topics of cfg's layout, whatever the daemon's
+ * role; the output topics, if cfg both produces and consumes. */
+void sb_topics_add_samples(const struct sb_config *cfg, struct sb_namelist *out);
+void sb_topics_add_outputs(const struct sb_config *cfg, struct sb_namelist *out);
 
 /* Called on the loop each time the watch goes from "not everything is
  * there" to "the brokers answer and every topic exists". */

@@ -6,6 +6,7 @@
 #define SB_UTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,6 +36,13 @@ void sb_buf_puts(struct sb_buf *b, const char *s);
 void sb_buf_putc(struct sb_buf *b, char c);
 void sb_buf_printf(struct sb_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_buf_vprintf(struct sb_buf *b, const char *fmt, va_list ap);
+
+/* Open addressing with linear probing, deletion by backward shift (Knuth's
+ * algorithm R): after slot `hole` is emptied, an entry at slot j (later in
+ * the same probe run) whose home slot is `home` is still reachable, and
+ * stays, if its home lies cyclically in (hole, j]; otherwise it must move
+ * into the hole. */
+bool sb_probe_keeps(size_t hole, size_t j, size_t home);
 
 /* Formats `v` as the shortest decimal that parses back to the same double
  * (tries %.15g, then %.16g, %.17g). "NaN", "+Inf" and "-Inf" for

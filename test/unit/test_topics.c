@@ -45,7 +45,7 @@ static char *joined(const struct sb_config *c)
             strcat(out, " ");
         strcat(out, l.names[i]);
     }
-    sb_topics_list_free(&l);
+    sb_namelist_free(&l);
     return out;
 }
 

@@ -148,6 +148,25 @@ static void util_log_level_names(void **state)
     assert_int_equal(sb_log_level_parse("loud"), -1);
 }
 
+/* Slots of a table of 8: an entry keeps its slot after a hole opens at
+ * `hole` only if its home lies cyclically in (hole, j]. */
+static void util_probe_keeps(void **state)
+{
+    (void)state;
+    /* No wrap: hole 2, entry at 5. */
+    assert_false(sb_probe_keeps(2, 5, 1)); /* home before the hole: moves in */
+    assert_false(sb_probe_keeps(2, 5, 2)); /* home is the hole itself */
+    assert_true(sb_probe_keeps(2, 5, 3));
+    assert_true(sb_probe_keeps(2, 5, 5));  /* at home */
+    assert_false(sb_probe_keeps(2, 5, 6)); /* home after j: wrapped round to it */
+    /* The run wraps: hole 6, entry at 1. */
+    assert_true(sb_probe_keeps(6, 1, 7));
+    assert_true(sb_probe_keeps(6, 1, 0));
+    assert_true(sb_probe_keeps(6, 1, 1));
+    assert_false(sb_probe_keeps(6, 1, 6));
+    assert_false(sb_probe_keeps(6, 1, 3));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +178,7 @@ int main(void)
         cmocka_unit_test(util_buf_grows),
         cmocka_unit_test(util_ratelimit_counts_suppressed),
         cmocka_unit_test(util_log_level_names),
+        cmocka_unit_test(util_probe_keeps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
