@@ -5,6 +5,7 @@
 # The producer queue (2,000 messages) fills, the replay pauses, nothing is
 # delivered and nothing fails; once the brokers are back, every sample
 # arrives exactly once (kcat counts each topic) and the replay finishes.
+# Meanwhile /readyz says the brokers do not answer; /healthz stays ok.
 # Embedded broker only: the outage is the mock cluster's fault injection
 # (mockbroker takes every broker down on SIGUSR1); a real Kafka has none.
 SB_BIN=$1
@@ -47,12 +48,20 @@ queued=$(echo "$s" | metric sensorbridge_producer_queue_messages)
 [ "$queued" -ge 1000 ] && [ "$queued" -le 2000 ] ||
     fail "$queued messages queued during the outage, expected the queue (2000) to be full"
 echo "[${SECONDS}s] outage: $d1 of $total delivered, $queued queued, replay paused" >&2
+# Not ready while the brokers do not answer; /healthz (liveness) stays ok.
+readyz_says() { [ "$(curl -s -o /dev/null -w '%{http_code}' "$SB_URL/readyz")" = "$1" ]; }
+wait_for 30 "/readyz to answer 503 during the outage" readyz_says 503
+curl -s "$SB_URL/readyz" | grep -q '^not ready: the brokers do not answer: ' ||
+    fail "/readyz during the outage: $(curl -s "$SB_URL/readyz")"
+[ "$(scrape | metric sensorbridge_kafka_cluster_reachable)" = 0 ] || fail "the cluster counts as reachable"
+curl -sf "$SB_URL/healthz" > /dev/null || fail "/healthz failed during the outage"
 
 kill -USR2 "$MB_PID"
 wait_log "$SB_WORK/mockbroker.log" 'brokers up: Success' 30
 all_delivered() { [ "$(delivered)" = "$total" ]; }
 wait_for 120 "all $total messages to be delivered after the outage" all_delivered
 echo "[${SECONDS}s] all delivered" >&2
+wait_for 30 "/readyz to answer 200 again" readyz_says 200
 s=$(scrape)
 [ "$(echo "$s" | metric_sum sensorbridge_messages_produced_total)" = "$total" ] ||
     fail "produced $(echo "$s" | metric_sum sensorbridge_messages_produced_total), expected $total"
