@@ -31,6 +31,9 @@
 #define DRAIN_BUDGET_NS (5 * 1000000ull)
 #define DRAIN_CLOCK_EVERY 64
 
+/* How long an assignment waits for its partitions' committed offsets. */
+#define COMMITTED_TIMEOUT_MS 5000
+
 /* Every topic partition the consumer has been assigned, kept for the
  * daemon's lifetime (the cluster bounds their number): its index is the
  * ingest's origin of the samples read from it, and `next` is where its next
@@ -40,7 +43,7 @@ struct part {
     char *topic;
     int32_t partition;
     const rd_kafka_topic_t *rkt; /* cache, valid within one assignment */
-    int64_t next;                /* -1 until the first message of an assignment */
+    int64_t next;                /* -1 while unknown (see start_positions) */
     struct sb_metric *skipped;   /* by topic */
     bool revoked;                /* revoked, and its sensors not yet forgotten */
 };
@@ -67,6 +70,7 @@ struct sb_consumer {
     struct sb_metric *errors;
     struct sb_metric *resets;
     atomic_uint_fast64_t nresets; /* counted on librdkafka's threads */
+    bool from_oldest;             /* auto.offset.reset is earliest */
     struct part *parts;
     size_t nparts, capparts, lastpart;
     int64_t expiry_us;       /* [consumer] sensor_expiry; 0 = never */
@@ -343,6 +347,45 @@ static void forget_revoked(struct sb_consumer *c)
                 forgotten);
 }
 
+/* Where each newly assigned partition starts: its committed offset, read
+ * here (one OffsetFetch; the loop waits for it as it does for the commit
+ * at revocation) and handed to the assignment, so librdkafka starts exactly
+ * there. With it, track_offset counts the messages a reset at the start
+ * jumps over: a committed offset whose messages the broker deleted while
+ * nobody read the partition (the daemon was stopped, or the group had no
+ * member). A partition the group never committed starts at offset 0 with
+ * auto.offset.reset = earliest, so what retention deleted before the
+ * group first read it counts too; with latest, the history was not asked
+ * for and nothing counts. */
+static void start_positions(struct sb_consumer *c, rd_kafka_t *rk,
+                            rd_kafka_topic_partition_list_t *parts)
+{
+    if (!parts->cnt)
+        return;
+    rd_kafka_topic_partition_list_t *committed = rd_kafka_topic_partition_list_copy(parts);
+    rd_kafka_resp_err_t e = rd_kafka_committed(rk, committed, COMMITTED_TIMEOUT_MS);
+    if (e)
+        sb_warn("msg=\"committed offsets unknown: a reset at the start of this assignment "
+                "would not be counted\" error=\"%s\"",
+                rd_kafka_err2str(e));
+    for (int i = 0; i < committed->cnt && !e; i++) {
+        const rd_kafka_topic_partition_t *tp = &committed->elems[i];
+        size_t k = part_find(c, tp->topic, tp->partition);
+        if (tp->err)
+            continue;
+        if (tp->offset >= 0) {
+            c->parts[k].next = tp->offset;
+            rd_kafka_topic_partition_t *a =
+                rd_kafka_topic_partition_list_find(parts, tp->topic, tp->partition);
+            if (a)
+                a->offset = tp->offset;
+        } else if (c->from_oldest) {
+            c->parts[k].next = 0;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(committed);
+}
+
 static void rebalance_failed(struct sb_consumer *c, const char *what, const char *why)
 {
     sb_counter_add(c->errors, 1);
@@ -372,6 +415,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     for (size_t i = 0; i < c->nparts && !coop; i++)
         c->parts[i].rkt = NULL;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        start_positions(c, rk, parts);
         sb_info("msg=\"partitions assigned\" count=%d protocol=%s", parts->cnt,
                 coop ? "cooperative" : "eager");
         if (coop) {
@@ -498,6 +542,11 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
         return -EINVAL;
     }
     struct sb_consumer *c = sb_xcalloc(1, sizeof(*c));
+    char reset[32];
+    size_t reset_len = sizeof(reset);
+    c->from_oldest =
+        rd_kafka_conf_get(conf, "auto.offset.reset", reset, &reset_len) == RD_KAFKA_CONF_OK &&
+        (!strcmp(reset, "smallest") || !strcmp(reset, "earliest") || !strcmp(reset, "beginning"));
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
     rd_kafka_conf_set_error_cb(conf, error_cb);

@@ -1,12 +1,18 @@
 #!/bin/bash
 # Messages deleted by the broker before the consumer read them are counted,
-# not silently lost. The mock cluster keeps 5 MiB per partition: the daemon
-# consumes a few messages, is stopped (SIGSTOP) while kcat writes ~9 MB to
-# the same partition, and resumes. Its position is now below the partition's
-# first offset, librdkafka resets it (auto.offset.reset = earliest), and
-#   consumed + skipped = every offset ever written,
-#   skipped = the offsets the broker deleted after the daemon's last read,
-#   sensorbridge_consumer_offset_resets_total >= 1.
+# not silently lost, whichever way the position is reset. The mock cluster
+# keeps 5 MiB per partition, so writing ~9 MB with kcat deletes unread data:
+# 1. within an assignment: the daemon consumes a few messages, is stopped
+#    (SIGSTOP) while kcat writes, and resumes. Its fetch position is now
+#    below the partition's first offset and librdkafka resets it;
+# 2. at the start of an assignment: the daemon is stopped (SIGTERM, so its
+#    offsets are committed) while kcat writes; a new daemon of the same
+#    group finds its committed offset deleted;
+# 3. a new group: a daemon with another group.id starts on the trimmed
+#    partition with no committed offset (auto.offset.reset = earliest).
+# Each time: consumed + skipped = every offset written since the group's
+# position (all of them for the new group), skipped > 0, and
+# sensorbridge_consumer_offset_resets_total >= 1 where a position was lost.
 # Embedded broker only: it relies on the mock cluster's fixed 5 MiB per
 # partition to delete unread data on cue.
 SB_BIN=$1
@@ -82,6 +88,44 @@ grep -q 'msg="messages skipped: gone from the broker before they were read" topi
     fail "not every consumed message was applied"
 echo "$s" | promtool check metrics || fail "promtool rejects the scrape"
 
+
+# 2. Stopped with its offsets committed; the next daemon's committed offset
+# is gone from the broker by the time it starts.
+stop_daemon
+messages "$total" "$big" > "$SB_WORK/big2.txt"
+produce "$SB_WORK/big2.txt"
+read -r part3 low < <(low_offset)
+[ "$part3" = "$part" ] || fail "the messages went to partitions $part and $part3"
+[ "$low" -gt "$total" ] || fail "the broker kept offset $total (first offset $low): nothing to lose"
+committed=$total
+total=$((total + big))
+echo "partition $part now starts at offset $low of $total; committed $committed" >&2
+start_daemon "$conf"
+# This daemon's counters start at 0: it owes the offsets after the commit.
+since_commit() {
+    local s consumed skipped
+    s=$(scrape)
+    consumed=$(echo "$s" | metric_sum sensorbridge_consumer_messages_total)
+    skipped=$(echo "$s" | metric 'sensorbridge_consumer_skipped_messages_total{topic="hydraulic-TS1"}')
+    [ "$((consumed + ${skipped:-0}))" -eq "$((total - committed))" ]
+}
+wait_for 120 "consumed + skipped = $((total - committed)) after the restart" since_commit
+s=$(scrape)
+skipped=$(echo "$s" | metric 'sensorbridge_consumer_skipped_messages_total{topic="hydraulic-TS1"}')
+resets=$(echo "$s" | metric sensorbridge_consumer_offset_resets_total)
+echo "after the restart: skipped $skipped, resets $resets" >&2
+[ "$skipped" -eq $((low - committed)) ] ||
+    fail "skipped $skipped after the restart, expected $((low - committed)) (first offset $low - committed $committed)"
+[ "${resets:-0}" -ge 1 ] || fail "no offset reset counted after the restart"
+stop_daemon
+
+# 3. A new group starts at offset 0, of which the broker kept only $low on.
+set_key "$conf" consumer group_id retention-loss-new-group
+start_daemon "$conf"
+wait_for 120 "consumed + skipped = $total for a new group" accounted
+skipped=$(scrape | metric 'sensorbridge_consumer_skipped_messages_total{topic="hydraulic-TS1"}')
+[ "$skipped" -eq "$low" ] || fail "the new group skipped $skipped, expected $low (the first offset kept)"
+
 stop_daemon
 stop_pid "$MB_PID" "the mock broker"
-echo "ok: retention loss counted"
+echo "ok: retention loss counted within an assignment, after a restart and for a new group"
