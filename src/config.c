@@ -953,6 +953,8 @@ static const struct opt opts[] = {
     OPT("producer", "enabled", "true", OPT_RESTART, FIELD_BOOL, producer_enabled, 0, 0, parse_bool),
     OPT("producer", "flush_timeout_ms", "10000", OPT_RESTART, FIELD_INT, flush_timeout_ms, 0,
         600000, parse_int),
+    OPT("producer", "max_consumer_lag", "20000", 0, FIELD_INT, max_consumer_lag, 0, 100000000,
+        parse_int),
     OPT_KAFKA("producer", producer_props),
 
     OPT("consumer", "enabled", "true", OPT_RESTART, FIELD_BOOL, consumer_enabled, 0, 0, parse_bool),

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "kafka_util.h"
+#include "sensorbridge/flow.h"
 #include "sensorbridge/log.h"
 #include "sensorbridge/producer.h"
 #include "sensorbridge/sensors.h"
@@ -84,6 +85,7 @@ struct sb_consumer {
     bool assigned; /* holds an assignment (possibly empty) from the group */
     sb_kafka_fatal_cb fatal_cb;
     void *fatal_ud;
+    struct sb_flow *flow;
     void (*close_cb)(void *ud);
     void *close_ud;
 };
@@ -272,6 +274,8 @@ static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m)
     /* Stored only now, after the sample is applied: a crash before this
      * re-delivers the message rather than losing it. */
     rd_kafka_offset_store(m->rkt, m->partition, m->offset);
+    if (c->flow)
+        sb_flow_applied(c->flow, topic, m->partition, m->offset + 1);
 }
 
 static void idle_cb(uv_idle_t *h);
@@ -411,6 +415,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         size_t k = part_find(c, parts->elems[i].topic, parts->elems[i].partition);
         c->parts[k].next = -1;
         c->parts[k].revoked = err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+        if (c->parts[k].revoked && c->flow)
+            sb_flow_released(c->flow, parts->elems[i].topic, parts->elems[i].partition);
     }
     for (size_t i = 0; i < c->nparts && !coop; i++)
         c->parts[i].rkt = NULL;
@@ -430,6 +436,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 rebalance_failed(c, "assign", rd_kafka_err2str(e));
         }
         c->assigned = true;
+        if (c->flow)
+            sb_flow_joined(c->flow, true);
         /* The sensors of revoked partitions that did not come back are
          * another member's now: their series go, so that across the group
          * each sample is counted once and no stale last value remains.
@@ -463,6 +471,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rebalance_failed(c, "unassign", rd_kafka_err2str(e));
     }
     c->assigned = false;
+    if (c->flow)
+        sb_flow_joined(c->flow, false);
 }
 
 /* Served on the loop from rd_kafka_consumer_poll. A fatal error (static
@@ -656,6 +666,11 @@ void sb_consumer_on_fatal(struct sb_consumer *c, sb_kafka_fatal_cb cb, void *ud)
 {
     c->fatal_cb = cb;
     c->fatal_ud = ud;
+}
+
+void sb_consumer_set_flow(struct sb_consumer *c, struct sb_flow *f)
+{
+    c->flow = f;
 }
 
 bool sb_consumer_assigned(const struct sb_consumer *c)

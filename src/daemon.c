@@ -19,6 +19,7 @@
 #include "sensorbridge/broker.h"
 #include "sensorbridge/config.h"
 #include "sensorbridge/consumer.h"
+#include "sensorbridge/flow.h"
 #include "sensorbridge/http.h"
 #include "sensorbridge/ingest.h"
 #include "sensorbridge/log.h"
@@ -45,6 +46,7 @@ struct sb_daemon {
     struct sb_producer_topic *out_aggregates;
     struct sb_producer_topic *out_alerts;
     struct sb_consumer *consumer;
+    struct sb_flow *flow; /* with both a producer and a consumer; else NULL */
     struct sb_topics *topics;
     /* Sources and the subscription wait for the topics to exist. */
     bool replay_started, synth_started, consumer_started;
@@ -82,10 +84,14 @@ static void *sink_bind(void *ud, const char *sensor)
 static int sink_emit(void *ud, void *bound, const struct sb_sample *s)
 {
     struct sb_daemon *d = ud;
+    if (d->flow && sb_flow_closed(d->flow))
+        return -EAGAIN;
     return sb_producer_send(d->producer, bound, s);
 }
 
-static void producer_drained(void *ud)
+/* The producer's queue has room again, or the consumer caught up: the
+ * paused streams go on (one that still finds the way closed pauses again). */
+static void sources_may_go_on(void *ud)
 {
     struct sb_daemon *d = ud;
     if (d->stopping)
@@ -401,6 +407,8 @@ static void reload(struct sb_daemon *d)
     sb_log_level = next.log_level;
     if (d->consumer)
         sb_consumer_reload(d->consumer, &next);
+    if (d->flow)
+        sb_flow_set_max_lag(d->flow, next.max_consumer_lag);
     if (new_replay) {
         if (d->replay) {
             sb_replay_stop(d->replay);
@@ -643,7 +651,7 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
         if ((rc = sb_producer_new(&d->producer, &d->loop, &d->cfg, d->bootstraps, d->reg, err,
                                   errlen)))
             return rc;
-        sb_producer_on_drain(d->producer, producer_drained, d);
+        sb_producer_on_drain(d->producer, sources_may_go_on, d);
         sb_producer_on_fatal(d->producer, kafka_fatal, d);
         /* Only the outputs something will write: a topic handle asks the
          * cluster for the topic's metadata, which may auto-create it and
@@ -677,6 +685,12 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
                                   d->analytics, d->reg, err, errlen)))
             return rc;
         sb_consumer_on_fatal(d->consumer, kafka_fatal, d);
+        /* The sources and the consumer share the broker: see flow.h. */
+        if (d->producer) {
+            d->flow = sb_flow_new(d->reg, d->cfg.max_consumer_lag, sources_may_go_on, d);
+            sb_producer_set_flow(d->producer, d->flow);
+            sb_consumer_set_flow(d->consumer, d->flow);
+        }
     }
     if ((rc = sb_http_new(&d->http, &d->loop, d->cfg.listen, err, errlen)))
         return rc;
@@ -741,6 +755,7 @@ int sb_daemon_main(const char *config_path)
     }
     /* librdkafka clients are gone; now the cluster they talked to. */
     sb_broker_free(d->broker);
+    sb_flow_free(d->flow);
     sb_analytics_free(d->analytics);
     sb_ingest_free(d->ingest);
     sb_registry_free(d->reg);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "kafka_util.h"
+#include "sensorbridge/flow.h"
 #include "sensorbridge/log.h"
 #include "sensorbridge/util.h"
 
@@ -63,6 +64,7 @@ struct sb_producer {
     void *drain_ud;
     sb_kafka_fatal_cb fatal_cb;
     void *fatal_ud;
+    struct sb_flow *flow;
     struct sb_ratelimit err_rl;
     struct sb_ratelimit dr_rl;
     void (*close_cb)(void *ud);
@@ -110,6 +112,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     (void)rk;
     if (!m->err) {
         sb_counter_add(t->delivered, 1);
+        if (p->flow && !t->dropped)
+            sb_flow_delivered(p->flow, rd_kafka_topic_name(m->rkt), m->partition, m->offset);
         return;
     }
     sb_counter_add(t->failed, 1);
@@ -303,6 +307,11 @@ void sb_producer_on_drain(struct sb_producer *p, sb_producer_drain_cb cb, void *
 {
     p->drain_cb = cb;
     p->drain_ud = ud;
+}
+
+void sb_producer_set_flow(struct sb_producer *p, struct sb_flow *f)
+{
+    p->flow = f;
 }
 
 void sb_producer_on_fatal(struct sb_producer *p, sb_kafka_fatal_cb cb, void *ud)

@@ -126,6 +126,7 @@ struct sb_config {
     /* [producer] */
     bool producer_enabled;
     int flush_timeout_ms; /* bound on the shutdown flush, 0..600000 */
+    int max_consumer_lag; /* per partition, see flow.h; 0 = no flow control */
     struct sb_kvlist producer_props;
 
     /* [consumer] */

@@ -18,6 +18,7 @@
 
 #include "sensorbridge/analytics.h"
 #include "sensorbridge/config.h"
+#include "sensorbridge/flow.h"
 #include "sensorbridge/ingest.h"
 #include "sensorbridge/producer.h"
 #include "sensorbridge/registry.h"
@@ -39,6 +40,11 @@ int sb_consumer_start(struct sb_consumer *c, char *err, size_t errlen);
 
 /* Fatal errors of the consumer client go to cb (see sb_kafka_fatal_cb). */
 void sb_consumer_on_fatal(struct sb_consumer *c, sb_kafka_fatal_cb cb, void *ud);
+
+/* The consumer's progress on sample topics (each message applied, each
+ * partition revoked, whether it holds an assignment) is reported to f (may
+ * be NULL), which must outlive the consumer. */
+void sb_consumer_set_flow(struct sb_consumer *c, struct sb_flow *f);
 
 /* True while the consumer holds an assignment from its group (which may be
  * empty if the group has more members than partitions). */

@@ -18,6 +18,7 @@
 
 #include "sensorbridge/codec.h"
 #include "sensorbridge/config.h"
+#include "sensorbridge/flow.h"
 #include "sensorbridge/registry.h"
 
 /* Header carrying the wall time (decimal microseconds) at which the
@@ -45,6 +46,10 @@ typedef void (*sb_kafka_fatal_cb)(void *ud, const char *client, const char *why)
 /* Fatal errors go to cb; other client-wide errors (all brokers down, ...)
  * are logged, rate-limited. */
 void sb_producer_on_fatal(struct sb_producer *p, sb_kafka_fatal_cb cb, void *ud);
+
+/* Deliveries to sample topics are reported to f (may be NULL), which must
+ * outlive the producer. */
+void sb_producer_set_flow(struct sb_producer *p, struct sb_flow *f);
 
 /* The sample topic of `sensor` (named `topic`: see sb_config_sample_topic)
  * with the sensor's counters; messages carry the sensor as their key. */
