@@ -61,6 +61,7 @@ struct sb_consumer {
     uint64_t count;
     struct sb_ingest *ingest;
     struct sb_analytics *analytics;
+    struct sb_registry *reg; /* holds our collector until close */
     struct sb_family *f_lag;
     struct sb_family *f_skipped;
     struct sb_metric *rebalances;
@@ -582,6 +583,7 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
     c->open_handles = 3;
     /* Registered last: a failed start must leave no callback behind. */
     sb_registry_add_collector(reg, collect, c);
+    c->reg = reg;
     c->group_id = sb_xstrdup(cfg->group_id);
     c->bootstraps = sb_xstrdup(bootstraps);
     *out = c;
@@ -657,6 +659,8 @@ static void handle_closed(uv_handle_t *h)
 void sb_consumer_close(struct sb_consumer *c, uint64_t drain_deadline_ns, void (*cb)(void *ud),
                        void *ud)
 {
+    /* The registry outlives us: no scrape may reach the client from here. */
+    sb_registry_remove_collector(c->reg, collect, c);
     c->close_cb = cb;
     c->close_ud = ud;
     /* Apply what is already fetched so its offsets are committed too, until
