@@ -65,6 +65,7 @@ struct sb_consumer {
     uint64_t count;
     struct sb_ingest *ingest;
     struct sb_analytics *analytics;
+    struct sb_registry *reg; /* holds our collector until close */
     struct sb_family *f_lag;
     struct sb_family *f_skipped;
     struct sb_metric *rebalances;
@@ -121,22 +122,18 @@ static const char *const consumer_defaults[] = {
     NULL,
 };
 
-static int64_t produced_header(const rd_kafka_message_t *m)
+/* The bytes of the message's sb-produced-us header, or NULL if it has
+ * none; the ingest decides what they are worth. A header without a value
+ * is there, and empty. */
+static const char *produced_header(const rd_kafka_message_t *m, size_t *len)
 {
     rd_kafka_headers_t *hdrs = NULL;
-    const void *val;
-    size_t len;
+    const void *val = NULL;
+    *len = 0;
     if (rd_kafka_message_headers(m, &hdrs) || !hdrs ||
-        rd_kafka_header_get_last(hdrs, SB_HEADER_PRODUCED_US, &val, &len) || len == 0 || len > 20)
-        return -1;
-    int64_t v = 0;
-    const char *s = val;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
+        rd_kafka_header_get_last(hdrs, SB_HEADER_PRODUCED_US, &val, len))
+        return NULL;
+    return val ? val : "";
 }
 
 static int cmp_name(const void *a, const void *b)
@@ -259,8 +256,9 @@ static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m)
     }
     if (rc == 0) {
         int64_t now = sb_now_wall_us();
-        if (sb_ingest_sample(c->ingest, &d, (uint32_t)origin, produced_header(m), now) == 0 &&
-            c->analytics)
+        size_t hlen;
+        const char *hdr = produced_header(m, &hlen);
+        if (sb_ingest_sample(c->ingest, &d, (uint32_t)origin, hdr, hlen, now) == 0 && c->analytics)
             sb_analytics_sample(c->analytics, &d, now);
     } else {
         sb_ingest_invalid(c->ingest, reason);
@@ -641,6 +639,7 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
     c->open_handles = 3;
     /* Registered last: a failed start must leave no callback behind. */
     sb_registry_add_collector(reg, collect, c);
+    c->reg = reg;
     c->group_id = sb_xstrdup(cfg->group_id);
     c->bootstraps = sb_xstrdup(bootstraps);
     *out = c;
@@ -721,6 +720,8 @@ static void handle_closed(uv_handle_t *h)
 void sb_consumer_close(struct sb_consumer *c, uint64_t drain_deadline_ns, void (*cb)(void *ud),
                        void *ud)
 {
+    /* The registry outlives us: no scrape may reach the client from here. */
+    sb_registry_remove_collector(c->reg, collect, c);
     c->close_cb = cb;
     c->close_ud = ud;
     /* Apply what is already fetched so its offsets are committed too, until

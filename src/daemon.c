@@ -357,6 +357,13 @@ static void reload(struct sb_daemon *d)
     struct sb_synth *fresh_synth = NULL;
     bool new_replay = !rc && !key && replay_changed(&d->cfg, &next);
     bool new_synth = !rc && !key && synth_changed(&d->cfg, &next);
+    /* All or nothing: no stage may leave a trace (series, topic handles,
+     * topics) that a later stage's refusal would not undo. The replay goes
+     * first because it reads its dataset only here, which makes it the one
+     * stage a file that sb_config_load accepted can still fail; the later
+     * ones repeat the loader's checks (or fail only if the embedded
+     * cluster does). test_reload compares /metrics and the cluster's
+     * topics across such a refusal. */
     if (rc) {
         sb_err("msg=\"reload refused, keeping the running configuration\" error=\"%s\"",
                sb_log_quote(err));

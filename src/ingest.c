@@ -41,6 +41,20 @@ static const char *const removal_reason_names[] = {
     [REMOVED_EXPIRED] = "expired",
 };
 
+/* Why an applied sample has no latency observation. */
+enum unmeasured_reason {
+    UNMEASURED_NO_HEADER,
+    UNMEASURED_MALFORMED_HEADER,
+    UNMEASURED_FUTURE_HEADER,
+    UNMEASURED__COUNT,
+};
+
+static const char *const unmeasured_reason_names[] = {
+    [UNMEASURED_NO_HEADER] = "no_header",
+    [UNMEASURED_MALFORMED_HEADER] = "malformed_header",
+    [UNMEASURED_FUTURE_HEADER] = "future_header",
+};
+
 struct sb_ingest {
     struct sb_family *f_value;
     struct sb_family *f_samples;
@@ -51,6 +65,7 @@ struct sb_ingest {
     struct sb_metric *consumed;
     struct sb_metric *invalid[SB_INVALID__COUNT];
     struct sb_metric *latency;
+    struct sb_metric *unmeasured[UNMEASURED__COUNT];
     struct sb_metric *removed[REMOVED__COUNT];
     /* Open addressing with linear probing; deletion shifts entries back
      * (no tombstones), so a probe still stops at the first empty slot. */
@@ -107,6 +122,17 @@ struct sb_ingest *sb_ingest_new(struct sb_registry *r)
                            "applying it to the registry.",
                            0, NULL, latency_buckets, SB_ARRAY_SIZE(latency_buckets)),
         NULL);
+    const char *unmeasured_label[] = {"reason"};
+    struct sb_family *f_unmeasured = sb_registry_family(
+        r, SB_COUNTER, "sensorbridge_end_to_end_latency_unmeasured_samples_total",
+        "Applied samples without an end-to-end latency observation, by reason: no_header (no "
+        "sb-produced-us header), malformed_header (not a decimal count of microseconds from 0 to "
+        "2^63-1), future_header (a time after the consumer's clock).",
+        1, unmeasured_label, NULL, 0);
+    for (int i = 0; i < UNMEASURED__COUNT; i++) {
+        const char *lv[] = {unmeasured_reason_names[i]};
+        in->unmeasured[i] = sb_family_child(f_unmeasured, lv);
+    }
     const char *removed_label[] = {"reason"};
     struct sb_family *f_removed = sb_registry_family(
         r, SB_COUNTER, "sensorbridge_sensor_series_removed_total",
@@ -175,8 +201,26 @@ static struct sensor *lookup(struct sb_ingest *in, const char *name)
     return s;
 }
 
+/* The latency from the sb-produced-us header to now_us, or why there is
+ * none. */
+static void observe_latency(struct sb_ingest *in, const char *produced, size_t produced_len,
+                            int64_t now_us)
+{
+    int64_t produced_us;
+    if (!produced) {
+        sb_counter_add(in->unmeasured[UNMEASURED_NO_HEADER], 1);
+    } else if (sb_parse_decimal_i64(produced, produced_len, &produced_us)) {
+        sb_counter_add(in->unmeasured[UNMEASURED_MALFORMED_HEADER], 1);
+    } else if (produced_us > now_us) {
+        sb_counter_add(in->unmeasured[UNMEASURED_FUTURE_HEADER], 1);
+    } else {
+        /* 0 <= produced_us <= now_us: the difference cannot overflow. */
+        sb_histogram_observe(in->latency, (double)(now_us - produced_us) / 1e6);
+    }
+}
+
 int sb_ingest_sample(struct sb_ingest *in, const struct sb_decoded *d, uint32_t origin,
-                     int64_t produced_us, int64_t now_us)
+                     const char *produced, size_t produced_len, int64_t now_us)
 {
     struct sensor *s = lookup(in, d->sensor);
     if (!s) {
@@ -190,8 +234,7 @@ int sb_ingest_sample(struct sb_ingest *in, const struct sb_decoded *d, uint32_t 
     sb_gauge_set(s->last_event, (double)d->ts_us / 1e6);
     sb_histogram_observe(s->observed, d->value);
     sb_counter_add(s->squares, d->value * d->value);
-    if (produced_us >= 0 && now_us >= produced_us)
-        sb_histogram_observe(in->latency, (double)(now_us - produced_us) / 1e6);
+    observe_latency(in, produced, produced_len, now_us);
     return 0;
 }
 

@@ -479,6 +479,8 @@ static void handle_closed(uv_handle_t *h)
 
 void sb_producer_close(struct sb_producer *p, void (*cb)(void *ud), void *ud)
 {
+    /* The registry outlives us: no scrape may reach the client from here. */
+    sb_registry_remove_collector(p->reg, collect, p);
     p->close_cb = cb;
     p->close_ud = ud;
     while (p->outbox_head) {

@@ -65,6 +65,7 @@ struct sb_registry {
     struct sb_collector *collectors;
     size_t ncollectors;
     size_t capcollectors;
+    bool collecting; /* sb_registry_expose is running the collectors */
 };
 
 static const char *const type_names[] = {
@@ -745,11 +746,29 @@ double sb_metric_value(const struct sb_metric *m)
 
 void sb_registry_add_collector(struct sb_registry *r, sb_collect_cb cb, void *ud)
 {
+    /* Growing the array would move it under the loop that runs them. */
+    if (r->collecting)
+        die("a collector added a collector");
     if (r->ncollectors == r->capcollectors) {
         r->capcollectors = r->capcollectors ? 2 * r->capcollectors : 4;
         r->collectors = sb_xrealloc(r->collectors, r->capcollectors * sizeof(r->collectors[0]));
     }
     r->collectors[r->ncollectors++] = (struct sb_collector){cb, ud};
+}
+
+bool sb_registry_remove_collector(struct sb_registry *r, sb_collect_cb cb, void *ud)
+{
+    if (r->collecting)
+        die("a collector removed a collector");
+    for (size_t i = 0; i < r->ncollectors; i++) {
+        if (r->collectors[i].cb != cb || r->collectors[i].ud != ud)
+            continue;
+        memmove(r->collectors + i, r->collectors + i + 1,
+                (r->ncollectors - i - 1) * sizeof(r->collectors[0]));
+        r->ncollectors--;
+        return true;
+    }
+    return false;
 }
 
 /* Writes `name[suffix]{labels[,extra]} value\n`. */
@@ -807,8 +826,10 @@ static void expose_family(struct sb_family *f, struct sb_buf *out)
 
 void sb_registry_expose(struct sb_registry *r, struct sb_buf *out)
 {
+    r->collecting = true;
     for (size_t i = 0; i < r->ncollectors; i++)
         r->collectors[i].cb(r->collectors[i].ud);
+    r->collecting = false;
     for (size_t i = 0; i < r->nfamilies; i++)
         expose_family(r->families[i], out);
 }

@@ -247,6 +247,27 @@ int sb_parse_rfc3339_us(const char *s, size_t len, int64_t *us)
     return 0;
 }
 
+int sb_parse_decimal_i64(const char *s, size_t len, int64_t *v)
+{
+    if (len == 0)
+        return -EINVAL;
+    int64_t x = 0;
+    bool range = false;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -EINVAL;
+        int d = s[i] - '0';
+        if (range || x > (INT64_MAX - d) / 10)
+            range = true;
+        else
+            x = x * 10 + d;
+    }
+    if (range)
+        return -ERANGE;
+    *v = x;
+    return 0;
+}
+
 size_t sb_utf8_seq_len(const unsigned char *s, size_t n)
 {
     unsigned char c = s[0];

@@ -61,7 +61,9 @@ void sb_consumer_reload(struct sb_consumer *c, const struct sb_config *cfg);
  * monotonic clock; the rest is left uncommitted for the next start),
  * commits stored offsets, leaves the group, destroys the handle and closes
  * the loop handles; cb runs when everything is released. Blocks for the
- * commit and the group leave (bounded by librdkafka). */
+ * commit and the group leave (bounded by librdkafka). The collector
+ * sb_consumer_new added to the registry is removed at once; the metric
+ * families stay. */
 void sb_consumer_close(struct sb_consumer *c, uint64_t drain_deadline_ns, void (*cb)(void *ud),
                        void *ud);
 

@@ -2,7 +2,8 @@
  * ingest.h - applies consumed samples to the metrics registry: per-sensor
  * last value, samples consumed, last event time, cumulative sum, count and
  * squares, catalogue data; invalid messages by reason; the end-to-end
- * latency histogram. Pure: times are arguments.
+ * latency histogram, and the samples it could not measure by reason. Pure:
+ * times are arguments.
  *
  * Every sample comes with an origin, an opaque number the caller chooses
  * (the consumer numbers the topic partitions it is assigned) and the
@@ -37,13 +38,22 @@ struct sb_ingest;
 struct sb_ingest *sb_ingest_new(struct sb_registry *r);
 void sb_ingest_free(struct sb_ingest *in);
 
-/* Applies one valid sample that came from `origin`. produced_us is when
- * the producer handed the message to Kafka (-1 if unknown, e.g. another
- * producer wrote it); now_us is the wall time of application, which
- * sb_ingest_expire measures silence against. Returns 0, or -1 if the
- * sensor table is full (the message was counted invalid instead). */
+/* Applies one valid sample that came from `origin`. produced holds the
+ * produced_len bytes of the message's sb-produced-us header (no NUL
+ * needed), or is NULL if it has none (another producer wrote it): when
+ * the producer handed the message to Kafka, in decimal microseconds since
+ * the epoch. now_us is the wall time of application, which
+ * sb_ingest_expire measures silence against. The sample's end-to-end
+ * latency, now_us minus that time, goes into
+ * sensorbridge_end_to_end_latency_seconds; a sample whose latency cannot
+ * be measured is counted instead in
+ * sensorbridge_end_to_end_latency_unmeasured_samples_total by reason: no
+ * header, a header that is not a decimal integer from 0 to INT64_MAX
+ * (sb_parse_decimal_i64), or a time after now_us (the producer's clock is
+ * ahead of ours). Returns 0, or -1 if the sensor table is full (the
+ * message was counted invalid instead, and in neither latency family). */
 int sb_ingest_sample(struct sb_ingest *in, const struct sb_decoded *d, uint32_t origin,
-                     int64_t produced_us, int64_t now_us);
+                     const char *produced, size_t produced_len, int64_t now_us);
 
 /* Told about each sensor removed by the two functions below, after its
  * series and table entry are gone, in strcmp order of the names, so the

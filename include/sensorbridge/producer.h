@@ -82,7 +82,8 @@ int sb_producer_outq_len(const struct sb_producer *p);
 int sb_producer_flush(struct sb_producer *p, int timeout_ms);
 
 /* Destroys the librdkafka handle and closes the loop handles; cb runs
- * when everything is released. */
+ * when everything is released. The collector sb_producer_new added to the
+ * registry is removed at once; the metric families stay. */
 void sb_producer_close(struct sb_producer *p, void (*cb)(void *ud), void *ud);
 
 #endif

@@ -89,9 +89,17 @@ void sb_histogram_observe(struct sb_metric *m, double v);
 double sb_metric_value(const struct sb_metric *m); /* counter/gauge value; histogram count */
 
 /* A collector refreshes gauges just before each exposition (e.g. process
- * statistics read from /proc, consumer lag). Called in registration order. */
+ * statistics read from /proc, consumer lag). Called in registration order.
+ * The registry keeps ud, borrowed: whoever frees it before the registry
+ * removes the collector first. A collector may update metrics but must not
+ * add or remove collectors (that aborts: it is a bug). */
 typedef void (*sb_collect_cb)(void *ud);
 void sb_registry_add_collector(struct sb_registry *r, sb_collect_cb cb, void *ud);
+
+/* Removes the collector added with this cb and ud (the earliest, if added
+ * more than once): it is never called again, and the others keep their
+ * order. Returns whether there was one. Not from inside a collector. */
+bool sb_registry_remove_collector(struct sb_registry *r, sb_collect_cb cb, void *ud);
 
 /* Runs the collectors, then appends the whole registry to out in the
  * Prometheus text format 0.0.4: families sorted by name, each with its

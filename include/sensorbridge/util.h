@@ -65,6 +65,13 @@ size_t sb_fmt_rfc3339_us(char *out, size_t cap, int64_t us);
  * *us, or -EINVAL. */
 int sb_parse_rfc3339_us(const char *s, size_t len, int64_t *us);
 
+/* Parses s[0..len) (no NUL needed) as a decimal integer from 0 to
+ * INT64_MAX: one or more ASCII digits and nothing else (no sign, no space;
+ * leading zeros allowed). Returns 0 and sets *v; -EINVAL if a byte is not a
+ * digit or there is none, else -ERANGE if the value exceeds INT64_MAX
+ * (found without overflowing). *v is left alone on error. */
+int sb_parse_decimal_i64(const char *s, size_t len, int64_t *v);
+
 /* Returns the length (1..4) of the valid UTF-8 sequence at s[0..n), n >= 1,
  * or 0 if it is invalid (overlong, surrogate, above U+10FFFF, truncated),
  * as Go's utf8.ValidString decides: Prometheus applies it to label values,

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Messages from other producers (kcat) into the broker: valid ones
 # in our own and in the Python producers' format are applied, every kind of
-# invalid one is counted under its reason and skipped, and the daemon keeps
+# invalid one is counted under its reason and skipped, a sb-produced-us
+# header that is not a usable time is counted instead of measured (and
+# never overflows), and the daemon keeps
 # running with a scrape promtool accepts. strict_sensors is reloadable; in
 # non-strict mode the number of sensor names is bounded.
 SB_BIN=$1
@@ -100,11 +102,43 @@ grep -q '^sensorbridge_sensor_info{sensor="PS1",.*} 1$' "$SB_WORK/scrape.txt" ||
 # No series for rejected sensor names.
 grep -qE '^sensorbridge_sensor_[a-z_]+\{sensor="(XX9|ts1|)"' "$SB_WORK/scrape.txt" \
     && fail "a rejected sensor name got a series"
-# kcat sets no sb-produced-us header: no latency is observed.
+# kcat sets no sb-produced-us header: no latency is observed, and each of
+# the four valid samples is counted for want of one.
 [ "$(m sensorbridge_end_to_end_latency_seconds_count)" = 0 ] \
     || fail "latency observed for messages without the sb-produced-us header"
+unmeasured() { m "sensorbridge_end_to_end_latency_unmeasured_samples_total{reason=\"$1\"}"; }
+[ "$(unmeasured no_header)" = 4 ] || fail "no_header is $(unmeasured no_header), expected 4"
 grep -q 'msg="invalid message skipped" reason=' "$SB_LOG" || fail "no log line for an invalid message"
 [ "$(m sensorbridge_consumer_errors_total)" = 0 ] || fail "consumer errors were counted"
+
+# Valid samples with sb-produced-us headers that are not times this host
+# can measure from: a value past 2^63 - 1 (the consumer once overflowed a
+# signed integer on it, which UBSan stops at), a sign, an empty or a null
+# value, a time far in the future; and one real time, which is measured.
+# Each is applied and counted under its reason.
+produce_header() {
+    printf '%s\n' '{"sensor": "TS1", "value": 36, "timestamp": "2025-11-08T14:30:03Z"}' |
+        timeout 60 kcat -P -q -b "$SB_BROKERS" -t hydraulic-TS1 -k TS1 -H "$1" \
+        || fail "kcat could not produce with header $1"
+}
+for h in 99999999999999999999 18446744073709551616 9223372036854775808 -1 ''; do
+    produce_header "sb-produced-us=$h"
+done
+produce_header sb-produced-us
+produce_header sb-produced-us=9223372036854775807
+produce_header "sb-produced-us=$(date +%s%6N)"
+total=$((total + 8))
+wait_metric sensorbridge_consumer_messages_total "$total" 60
+scrape > "$SB_WORK/scrape.txt"
+kill -0 "$SB_PID" 2>/dev/null || fail "the daemon died"
+[ "$(m 'sensorbridge_sensor_samples_consumed_total{sensor="TS1"}')" = 11 ] \
+    || fail "TS1 consumed $(m 'sensorbridge_sensor_samples_consumed_total{sensor="TS1"}'), expected 11"
+[ "$(unmeasured malformed_header)" = 6 ] || fail "malformed_header is $(unmeasured malformed_header), expected 6"
+[ "$(unmeasured future_header)" = 1 ] || fail "future_header is $(unmeasured future_header), expected 1"
+[ "$(unmeasured no_header)" = 4 ] || fail "no_header is $(unmeasured no_header), expected 4"
+[ "$(m sensorbridge_end_to_end_latency_seconds_count)" = 1 ] \
+    || fail "latency observed $(m sensorbridge_end_to_end_latency_seconds_count) times, expected once"
+promtool check metrics < "$SB_WORK/scrape.txt" || fail "promtool check metrics rejected the scrape"
 
 # strict_sensors = false by SIGHUP: a name outside the catalogue is now a
 # sensor of its own; a name with characters outside [A-Za-z0-9_.:-] is not.

@@ -1,8 +1,9 @@
 #!/bin/bash
 # SIGHUP: valid changes are applied (speed, log level, replay settings), an
 # invalid file, a restart-only key or replay settings that do not work are
-# refused with a log line and the running configuration is kept; the
-# daemon keeps serving throughout, speed changes during a replay neither
+# refused with a log line and the running configuration is kept (the
+# series on /metrics and the topics on the cluster too); the daemon keeps
+# serving throughout, speed changes during a replay neither
 # skip nor repeat a sample, and it exits 0 on SIGTERM.
 SB_BIN=$1
 SB_SOURCE_ROOT=$2
@@ -193,6 +194,35 @@ caught_up() {
 }
 wait_for 60 "the consumer to catch up with the stopped replay" caught_up
 [ "$(curl -sf "$SB_URL/api/v1/status" | jq -r .replay.enabled)" = false ] || fail "the replay is still enabled"
+
+#    While nothing is produced the series on /metrics stay as they are,
+#    so this is where a refused reload is seen to change nothing: a file
+#    whose replay settings do not work (a dataset without sensor files)
+#    and that adds a synthetic sensor with an alert rule and a new replay
+#    sensor list besides leaves the same series (names and labels) on
+#    /metrics and the same topics on the cluster.
+series() { scrape | grep -v '^#' | sed 's/ [^ ]*$//' | sort; }
+topic_list() {
+    timeout 60 kcat -L -J -b "$SB_BROKERS" | jq -r '.topics[].topic' | sort
+}
+series > "$SB_WORK/series-before.txt"
+topic_list > "$SB_WORK/topics-before.txt" || fail "kcat -L failed"
+grep -q '^hydraulic-TS1$' "$SB_WORK/topics-before.txt" || fail "kcat -L does not list hydraulic-TS1"
+cp "$conf" "$conf.keep"
+set_key "$conf" replay enabled true
+set_key "$conf" replay dataset "$SB_WORK/empty"
+set_key "$conf" replay sensors "TS1 TS2"
+printf '[synthetic.oven]\nkind = temperature\n[alert.oven]\nhigh_warning = 300\n' >> "$conf"
+hup
+wait_metric sensorbridge_config_reload_failures_total 8 30
+grep 'reload refused: new replay settings do not work' "$SB_LOG" | tail -n 1 | grep -qF "$SB_WORK/empty" \
+    || fail "no refusal log line for the dataset without sensor files"
+mv "$conf.keep" "$conf"
+series | diff "$SB_WORK/series-before.txt" - > "$SB_WORK/series.diff" \
+    || fail "a refused reload changed the series on /metrics: $(cat "$SB_WORK/series.diff")"
+topic_list | diff "$SB_WORK/topics-before.txt" - > "$SB_WORK/topics.diff" \
+    || fail "a refused reload changed the topics on the cluster: $(cat "$SB_WORK/topics.diff")"
+[ "$(curl -sf "$SB_URL/api/v1/status" | jq -r .replay.enabled)" = false ] || fail "a refused reload enabled the replay"
 consumed0=$(metric sensorbridge_consumer_messages_total < "$SB_WORK/before.txt")
 set_key "$conf" replay enabled true
 set_key "$conf" replay sensors all
@@ -225,7 +255,7 @@ for s in $SB_SENSORS; do
         [ $((b - ${a:-0})) -eq "$want" ] || fail "$s: the finite replay added $((b - ${a:-0})) to $name, expected $want"
     done
 done
-[ "$(failures)" = 7 ] || fail "reload_failures_total is $(failures), expected the 7 refusals above"
+[ "$(failures)" = 8 ] || fail "reload_failures_total is $(failures), expected the 8 refusals above"
 
 # SIGTERM: a clean exit.
 stop_daemon

@@ -32,7 +32,7 @@ static void apply(struct sb_ingest *in, const char *sensor, double v, uint32_t o
                   int64_t now_us)
 {
     struct sb_decoded d = sample(sensor, v, 1762612200000000ll);
-    assert_int_equal(sb_ingest_sample(in, &d, origin, -1, now_us), 0);
+    assert_int_equal(sb_ingest_sample(in, &d, origin, NULL, 0, now_us), 0);
 }
 
 /* What a sb_ingest_forget_cb was told, in order. */
@@ -57,10 +57,10 @@ static void ingest_applies_samples(void **state)
     sb_buf_init(&b);
     struct sb_decoded d = sample("TS1", 35.57, 1762612200000000ll);
     sb_ingest_consumed(in);
-    assert_int_equal(sb_ingest_sample(in, &d, 0, 1000, 1000 + 3000), 0);
+    assert_int_equal(sb_ingest_sample(in, &d, 0, "1000", 4, 1000 + 3000), 0);
     d = sample("TS1", 35.492, 1762612201500000ll);
     sb_ingest_consumed(in);
-    assert_int_equal(sb_ingest_sample(in, &d, 0, -1, 5000), 0);
+    assert_int_equal(sb_ingest_sample(in, &d, 0, NULL, 0, 5000), 0);
     char *t = expose(r, &b);
     assert_non_null(strstr(t, "\nsensorbridge_sensor_value{sensor=\"TS1\"} 35.492\n"));
     assert_non_null(strstr(t, "\nsensorbridge_sensor_samples_consumed_total{sensor=\"TS1\"} 2\n"));
@@ -84,6 +84,67 @@ static void ingest_applies_samples(void **state)
     assert_non_null(strstr(t, want));
     assert_non_null(strstr(t, "sensorbridge_sensor_info{sensor=\"TS1\",quantity=\"Temperature\","
                               "unit=\"°C\",rate_hz=\"1\"} 1\n"));
+    sb_buf_free(&b);
+    sb_ingest_free(in);
+    sb_registry_free(r);
+}
+
+/* Every applied sample is either in the latency histogram or counted
+ * under the reason it could not be measured. */
+static void ingest_latency_from_header(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    struct sb_ingest *in = sb_ingest_new(r);
+    struct sb_buf b;
+    sb_buf_init(&b);
+    const int64_t now = 1762612245000000ll;
+    static const struct {
+        const char *hdr; /* NULL: no header */
+        size_t len;
+    } cases[] = {
+        /* Measured: 0, 0.25 s, 2 s (only the first 16 bytes are the
+         * header), 0.5 s. */
+        {"1762612245000000", 16},
+        {"1762612244750000", 16},
+        {"1762612243000000 and more", 16},
+        {"0001762612244500000", 19},
+        /* No header. */
+        {NULL, 0},
+        /* Malformed: empty, signs, spaces, other bytes, beyond INT64_MAX. */
+        {"", 0},
+        {"-1", 2},
+        {"+1762612245000000", 17},
+        {" 1762612245000000", 17},
+        {"1762612245000000 ", 17},
+        {"1.762612245e15", 14},
+        {"9223372036854775808", 19},
+        {"99999999999999999999", 20},
+        {"184467440737095516160", 21},
+        /* After now: the producer's clock is ahead. */
+        {"1762612245000001", 16},
+        {"9223372036854775807", 19},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sb_decoded d = sample("TS1", 1, 1762612200000000ll);
+        assert_int_equal(sb_ingest_sample(in, &d, 0, cases[i].hdr, cases[i].len, now), 0);
+    }
+    char *t = expose(r, &b);
+    assert_non_null(strstr(t, "\nsensorbridge_sensor_samples_consumed_total{sensor=\"TS1\"} 16\n"));
+    assert_non_null(strstr(t, "\nsensorbridge_end_to_end_latency_seconds_count 4\n"));
+    assert_non_null(strstr(t, "\nsensorbridge_end_to_end_latency_seconds_sum 2.75\n"));
+    assert_non_null(
+        strstr(t, "\nsensorbridge_end_to_end_latency_seconds_bucket{le=\"0.0005\"} 1\n"));
+    assert_non_null(strstr(t, "\nsensorbridge_end_to_end_latency_seconds_bucket{le=\"0.1\"} 1\n"));
+    assert_non_null(strstr(t, "\nsensorbridge_end_to_end_latency_seconds_bucket{le=\"0.25\"} 2\n"));
+    assert_non_null(strstr(t, "\nsensorbridge_end_to_end_latency_seconds_bucket{le=\"0.5\"} 3\n"));
+    assert_non_null(strstr(t, "\nsensorbridge_end_to_end_latency_seconds_bucket{le=\"2.5\"} 4\n"));
+    assert_non_null(strstr(t, "\nsensorbridge_end_to_end_latency_unmeasured_samples_total{reason="
+                              "\"no_header\"} 1\n"));
+    assert_non_null(strstr(t, "\nsensorbridge_end_to_end_latency_unmeasured_samples_total{reason="
+                              "\"malformed_header\"} 9\n"));
+    assert_non_null(strstr(t, "\nsensorbridge_end_to_end_latency_unmeasured_samples_total{reason="
+                              "\"future_header\"} 2\n"));
     sb_buf_free(&b);
     sb_ingest_free(in);
     sb_registry_free(r);
@@ -122,12 +183,12 @@ static void ingest_bounds_sensor_table(void **state)
         char name[32];
         snprintf(name, sizeof(name), "s%d", i);
         d = sample(name, i, 0);
-        assert_int_equal(sb_ingest_sample(in, &d, 0, -1, 0), 0);
+        assert_int_equal(sb_ingest_sample(in, &d, 0, NULL, 0, 0), 0);
     }
     d = sample("one-too-many", 1, 0);
-    assert_int_equal(sb_ingest_sample(in, &d, 0, -1, 0), -1);
+    assert_int_equal(sb_ingest_sample(in, &d, 0, NULL, 0, 0), -1);
     d = sample("s17", 2, 0);
-    assert_int_equal(sb_ingest_sample(in, &d, 0, -1, 0), 0);
+    assert_int_equal(sb_ingest_sample(in, &d, 0, NULL, 0, 0), 0);
     struct sb_buf b;
     sb_buf_init(&b);
     char *t = expose(r, &b);
@@ -137,7 +198,7 @@ static void ingest_bounds_sensor_table(void **state)
     /* The cap is on sensors held at once: removing some makes room. */
     assert_int_equal(sb_ingest_forget_origin(in, 0, NULL, NULL), SB_INGEST_MAX_SENSORS);
     d = sample("one-too-many", 1, 0);
-    assert_int_equal(sb_ingest_sample(in, &d, 1, -1, 0), 0);
+    assert_int_equal(sb_ingest_sample(in, &d, 1, NULL, 0, 0), 0);
     assert_int_equal(sb_ingest_sensor_count(in), 1);
     sb_buf_free(&b);
     sb_ingest_free(in);
@@ -368,7 +429,7 @@ static void ingest_table_survives_many_removals(void **state)
             uint32_t origin = (uint32_t)(x >> 8) % MODEL_ORIGINS;
             model_name(name, sizeof(name), i);
             struct sb_decoded d = sample(name, 1, 0);
-            int rc = sb_ingest_sample(in, &d, origin, -1, step);
+            int rc = sb_ingest_sample(in, &d, origin, NULL, 0, step);
             if (!m->held[i] && m->nheld == SB_INGEST_MAX_SENSORS) {
                 assert_int_equal(rc, -1);
                 full++;
@@ -406,6 +467,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ingest_applies_samples),
+        cmocka_unit_test(ingest_latency_from_header),
         cmocka_unit_test(ingest_counts_invalid_by_reason),
         cmocka_unit_test(ingest_bounds_sensor_table),
         cmocka_unit_test(ingest_forget_origin_removes_its_sensors),

@@ -408,6 +408,99 @@ static void registry_collectors_run_before_output(void **state)
     sb_registry_free(r);
 }
 
+/* A collector that appends its id to a shared log. */
+struct tag {
+    char id;
+    char *log;
+};
+
+static void collect_tag(void *ud)
+{
+    struct tag *t = ud;
+    size_t n = strlen(t->log);
+    t->log[n] = t->id;
+    t->log[n + 1] = '\0';
+}
+
+/* Runs the collectors and returns the log they left. */
+static const char *collected(struct sb_registry *r, char *log)
+{
+    struct sb_buf out;
+    sb_buf_init(&out);
+    log[0] = '\0';
+    sb_registry_expose(r, &out);
+    sb_buf_free(&out);
+    return log;
+}
+
+static void registry_collector_removed_is_not_called(void **state)
+{
+    (void)state;
+    char log[16];
+    struct tag a = {'A', log}, b = {'B', log}, c = {'C', log}, other = {'X', log};
+    struct sb_registry *r = sb_registry_new();
+    sb_registry_add_collector(r, collect_tag, &a);
+    sb_registry_add_collector(r, collect_tag, &b);
+    sb_registry_add_collector(r, collect_tag, &c);
+    sb_registry_add_collector(r, collect_tag, &a);
+    assert_string_equal(collected(r, log), "ABCA");
+    assert_true(sb_registry_remove_collector(r, collect_tag, &b));
+    assert_string_equal(collected(r, log), "ACA");
+    /* Added twice: the earliest registration goes first. */
+    assert_true(sb_registry_remove_collector(r, collect_tag, &a));
+    assert_string_equal(collected(r, log), "CA");
+    /* Both cb and ud must match. */
+    assert_false(sb_registry_remove_collector(r, collect_tag, &other));
+    assert_false(sb_registry_remove_collector(r, collect_first, &c));
+    assert_false(sb_registry_remove_collector(r, collect_tag, &b));
+    assert_string_equal(collected(r, log), "CA");
+    assert_true(sb_registry_remove_collector(r, collect_tag, &a));
+    assert_true(sb_registry_remove_collector(r, collect_tag, &c));
+    assert_false(sb_registry_remove_collector(r, collect_tag, &a));
+    assert_string_equal(collected(r, log), "");
+    sb_registry_add_collector(r, collect_tag, &b);
+    assert_string_equal(collected(r, log), "B");
+    sb_registry_free(r);
+}
+
+/* ud is the registry. */
+static void collect_removes_itself(void *ud)
+{
+    sb_registry_remove_collector(ud, collect_removes_itself, ud);
+}
+
+static void collect_adds_another(void *ud)
+{
+    sb_registry_add_collector(ud, collect_removes_itself, ud);
+}
+
+static void expose_with(sb_collect_cb cb)
+{
+    struct sb_registry *r = sb_registry_new();
+    sb_registry_add_collector(r, cb, r);
+    struct sb_buf out;
+    sb_buf_init(&out);
+    sb_registry_expose(r, &out);
+}
+
+static void bad_remove_from_collector(void)
+{
+    expose_with(collect_removes_itself);
+}
+
+static void bad_add_from_collector(void)
+{
+    expose_with(collect_adds_another);
+}
+
+/* Collectors run from a loop over the list they would change. */
+static void registry_collector_changes_from_a_collector_abort(void **state)
+{
+    (void)state;
+    assert_aborts(bad_remove_from_collector);
+    assert_aborts(bad_add_from_collector);
+}
+
 static void registry_family_clear(void **state)
 {
     (void)state;
@@ -870,6 +963,8 @@ int main(void)
         cmocka_unit_test(registry_samples_contiguous_with_interleaved_creation),
         cmocka_unit_test(registry_empty_family_prints_help_and_type),
         cmocka_unit_test(registry_collectors_run_before_output),
+        cmocka_unit_test(registry_collector_removed_is_not_called),
+        cmocka_unit_test(registry_collector_changes_from_a_collector_abort),
         cmocka_unit_test(registry_family_clear),
         cmocka_unit_test(registry_many_children_lookup),
         cmocka_unit_test(registry_children_capped),

@@ -99,6 +99,60 @@ static void util_rfc3339_parse(void **state)
         assert_int_equal(sb_parse_rfc3339_us(bad[i], strlen(bad[i]), &us), -EINVAL);
 }
 
+static void util_parse_decimal_i64(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        int64_t v;
+    } ok[] = {
+        {"0", 0},
+        {"7", 7},
+        {"1762612245123456", 1762612245123456ll},
+        {"9223372036854775806", 9223372036854775806ll},
+        {"9223372036854775807", INT64_MAX},
+        {"000000000000000000009223372036854775807", INT64_MAX},
+    };
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        int64_t v = -1;
+        assert_int_equal(sb_parse_decimal_i64(ok[i].s, strlen(ok[i].s), &v), 0);
+        assert_int_equal(v, ok[i].v);
+    }
+    /* Only the len bytes count: the input need not end in a NUL. */
+    int64_t v = -1;
+    assert_int_equal(sb_parse_decimal_i64("12345", 3, &v), 0);
+    assert_int_equal(v, 123);
+    static const char *const too_large[] = {
+        "9223372036854775808",  "9223372036854775810",   "9999999999999999999",
+        "10000000000000000000", "18446744073709551616",  "99999999999999999999",
+        "92233720368547758070", "184467440737095516160",
+    };
+    for (size_t i = 0; i < sizeof(too_large) / sizeof(too_large[0]); i++) {
+        v = 42;
+        assert_int_equal(sb_parse_decimal_i64(too_large[i], strlen(too_large[i]), &v), -ERANGE);
+        assert_int_equal(v, 42);
+    }
+    static const char *const bad[] = {
+        "",
+        "-1",
+        "+1",
+        " 1",
+        "1 ",
+        "1a",
+        "0x10",
+        "1.5",
+        "1e3",
+        "\xef\xbc\x91",
+        "99999999999999999999x",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        v = 42;
+        assert_int_equal(sb_parse_decimal_i64(bad[i], strlen(bad[i]), &v), -EINVAL);
+        assert_int_equal(v, 42);
+    }
+    assert_int_equal(sb_parse_decimal_i64("1\0002", 3, &v), -EINVAL);
+}
+
 static void util_rfc3339_round_trip(void **state)
 {
     (void)state;
@@ -174,6 +228,7 @@ int main(void)
         cmocka_unit_test(util_fmt_double_round_trips),
         cmocka_unit_test(util_rfc3339_format),
         cmocka_unit_test(util_rfc3339_parse),
+        cmocka_unit_test(util_parse_decimal_i64),
         cmocka_unit_test(util_rfc3339_round_trip),
         cmocka_unit_test(util_buf_grows),
         cmocka_unit_test(util_ratelimit_counts_suppressed),
