@@ -83,7 +83,8 @@ void sb_analytics_sample(struct sb_analytics *a, const struct sb_decoded *d, int
  *   - its open windows are published now, partial with reason `why`:
  *     their samples are committed, so whoever takes the sensor over
  *     resumes after them, and its first windows of the sensor are partial
- *     too (resumed); the two parts hold every sample once;
+ *     too (resumed); the two parts hold every sample once (if a commit
+ *     failed, the samples come again: at least once);
  *   - its alert rule goes back to normal with an empty z-score baseline and
  *     no transition is published: an active alert is dropped (and logged),
  *     not resolved, since the value never came back; the new owner raises
