@@ -14,9 +14,9 @@
  * increasing start order per sensor and size.
  *
  * Completeness. A window is complete when it holds every sample of its
- * sensor's stream that the watermark lets into it: its sensor was read
- * without a miss from before the window's first sample, and the watermark
- * closed it. The caller says how it read each sample through a struct
+ * sensor's stream that the watermark lets into it: the stream was read
+ * without a miss from before the first sample that belongs in it, and the
+ * watermark closed it. The caller says how it read each sample through a struct
  * sb_window_run: a run is a stretch of the stream read one sample after
  * another, without missing any. A sensor *resumes* at a sample, ts0, when
  *   - that sample is its first (ever, or since sb_windows_forget) and its
