@@ -13,18 +13,31 @@
 
 #define LAST_BUCKETS 1024 /* hash buckets of the last-closed-window table */
 
-/* The last closed window of a sensor and size: the sensorbridge_window_*
- * gauges while the sensor is held, and the /api/v1/windows entry, which
- * stays after sb_analytics_forget (it is history) until the bound needs
- * its room. */
+/* The last windows of a sensor and size: the last closed one, complete or
+ * not, is the /api/v1/windows entry, which stays after sb_analytics_forget
+ * (it is history) until the bound needs its room; the last complete one is
+ * in the sensorbridge_window_* gauges while the sensor is held. */
 struct last_window {
     struct last_window *next;
     char *sensor;
     struct sb_window_result r; /* r.sensor points at .sensor */
+    int partial;               /* r's enum sb_partial_reason, or -1: complete */
     bool held;                 /* not forgotten since the window closed */
-    /* NULL while not held, or past the registry's per-family cap. */
+    /* NULL while not held, before its first complete window, or past the
+     * registry's per-family cap. */
     struct sb_metric *count, *mean, *min, *max, *stddev, *end;
 };
+
+static const char *const partial_names[SB_PARTIAL__COUNT] = {
+    [SB_PARTIAL_RESUMED] = "resumed", [SB_PARTIAL_FORCED] = "forced",
+    [SB_PARTIAL_REVOKED] = "revoked", [SB_PARTIAL_EXPIRED] = "expired",
+    [SB_PARTIAL_STOPPED] = "stopped",
+};
+
+const char *sb_partial_reason_name(enum sb_partial_reason r)
+{
+    return (unsigned)r < SB_PARTIAL__COUNT ? partial_names[r] : "unknown";
+}
 
 struct recent_alert {
     char *json;
@@ -49,8 +62,11 @@ struct sb_analytics {
     size_t nsizes;
 
     struct sb_family *f_late, *f_w_count, *f_w_mean, *f_w_min, *f_w_max, *f_w_stddev, *f_w_end;
-    struct sb_family *f_closed, *f_level, *f_alerts;
+    struct sb_family *f_closed, *f_partial, *f_level, *f_alerts;
     struct sb_metric *forced;
+    /* Why the window engine is reporting windows closed by
+     * sb_windows_forget(_all): set around those calls. */
+    enum sb_partial_reason forgetting;
     struct last_window *last[LAST_BUCKETS];
     size_t nlast; /* entries in last[], at most SB_WINDOW_MAX_SENSORS per size */
 
@@ -110,7 +126,8 @@ static uint32_t hash_key(const char *s, int64_t size)
     return (h ^ (uint32_t)(size / 1000000)) * 16777619u;
 }
 
-static void window_json(struct sb_buf *b, const struct sb_window_result *w)
+/* partial: the window's enum sb_partial_reason, or -1 if complete. */
+static void window_json(struct sb_buf *b, const struct sb_window_result *w, int partial)
 {
     sb_buf_puts(b, "{\"sensor\":");
     put_str(b, w->sensor);
@@ -133,7 +150,28 @@ static void window_json(struct sb_buf *b, const struct sb_window_result *w)
     put_time(b, w->first_ts_us);
     sb_buf_puts(b, ",\"last_event\":");
     put_time(b, w->last_ts_us);
-    sb_buf_printf(b, ",\"forced\":%s}", w->forced ? "true" : "false");
+    sb_buf_printf(b, ",\"forced\":%s,\"complete\":%s,\"partial_reason\":",
+                  w->closed == SB_WINDOW_CLOSED_FORCED ? "true" : "false",
+                  partial < 0 ? "true" : "false");
+    if (partial < 0)
+        sb_buf_puts(b, "null}");
+    else
+        sb_buf_printf(b, "\"%s\"}", sb_partial_reason_name((enum sb_partial_reason)partial));
+}
+
+/* Why a closed window is partial, or -1 if it is complete. An early close
+ * is named before a resume: it is what happened last to the window. */
+static int partial_reason(const struct sb_analytics *a, const struct sb_window_result *w)
+{
+    switch (w->closed) {
+    case SB_WINDOW_CLOSED_FORCED:
+        return SB_PARTIAL_FORCED;
+    case SB_WINDOW_CLOSED_FORGOTTEN:
+        return (int)a->forgetting;
+    case SB_WINDOW_CLOSED_WATERMARK:
+        break;
+    }
+    return w->resumed ? SB_PARTIAL_RESUMED : -1;
 }
 
 /* ---- callbacks from the engines ---- */
@@ -190,7 +228,6 @@ static void last_series_create(struct sb_analytics *a, struct last_window *l)
     l->max = sb_family_child(a->f_w_max, lv);
     l->stddev = sb_family_child(a->f_w_stddev, lv);
     l->end = sb_family_child(a->f_w_end, lv);
-    l->held = true;
 }
 
 static void last_series_remove(struct last_window *l)
@@ -205,7 +242,7 @@ static void last_series_remove(struct last_window *l)
     l->held = false;
 }
 
-/* The entry for a window that just closed, with its gauges. */
+/* The entry for a window that just closed. */
 static struct last_window *last_window(struct sb_analytics *a, const char *sensor, int64_t size_us)
 {
     struct last_window *l = find_last(a, sensor, size_us);
@@ -220,36 +257,48 @@ static struct last_window *last_window(struct sb_analytics *a, const char *senso
         a->last[h] = l;
         a->nlast++;
     }
-    /* Also retried while the registry's cap leaves one NULL. */
-    if (!l->held || !l->count || !l->mean || !l->min || !l->max || !l->stddev || !l->end)
-        last_series_create(a, l);
     return l;
 }
 
+/* Every closed window is published and is its sensor's last one on
+ * /api/v1/windows; only a complete one sets the gauges and joins the
+ * z-score baselines, so a window that missed samples never passes for the
+ * sensor's level. */
 static void window_closed(void *ud, const struct sb_window_result *w)
 {
     struct sb_analytics *a = ud;
+    int partial = partial_reason(a, w);
     struct last_window *l = last_window(a, w->sensor, w->size_us);
     l->r = *w;
     l->r.sensor = l->sensor;
-    gauge_set(l->count, (double)w->count);
-    gauge_set(l->mean, w->mean);
-    gauge_set(l->min, w->min);
-    gauge_set(l->max, w->max);
-    gauge_set(l->stddev, w->stddev);
-    gauge_set(l->end, (double)w->end_us / 1e6);
+    l->partial = partial;
+    l->held = true;
     char label[32];
     size_label(label, sizeof(label), w->size_us);
+    if (partial < 0) {
+        /* Also retried while the registry's cap leaves one NULL. */
+        if (!l->count || !l->mean || !l->min || !l->max || !l->stddev || !l->end)
+            last_series_create(a, l);
+        gauge_set(l->count, (double)w->count);
+        gauge_set(l->mean, w->mean);
+        gauge_set(l->min, w->min);
+        gauge_set(l->max, w->max);
+        gauge_set(l->stddev, w->stddev);
+        gauge_set(l->end, (double)w->end_us / 1e6);
+    } else {
+        const char *lv[] = {label, sb_partial_reason_name((enum sb_partial_reason)partial)};
+        sb_counter_add(sb_family_child(a->f_partial, lv), 1);
+    }
     const char *lv[] = {label};
     sb_counter_add(sb_family_child(a->f_closed, lv), 1);
-    if (w->forced)
+    if (w->closed == SB_WINDOW_CLOSED_FORCED)
         sb_counter_add(a->forced, 1);
     sb_buf_reset(&a->scratch);
-    window_json(&a->scratch, w);
+    window_json(&a->scratch, w, partial);
     if (a->publish)
         a->publish(a->publish_ud, SB_PUBLISH_AGGREGATE, w->sensor, a->scratch.data, a->scratch.len,
                    w->end_us);
-    if (a->alerts)
+    if (a->alerts && partial < 0)
         sb_alerts_window(a->alerts, w->sensor, w->size_us, w->end_us, w->mean);
 }
 
@@ -446,8 +495,15 @@ struct sb_analytics *sb_analytics_new(const struct sb_config *cfg, struct sb_reg
                                     2, win_labels, NULL, 0);
     const char *window_label[] = {"window"};
     a->f_closed = sb_registry_family(reg, SB_COUNTER, "sensorbridge_windows_closed_total",
-                                     "Windows closed and published, by window size.", 1,
-                                     window_label, NULL, 0);
+                                     "Windows closed and published, complete or partial, by "
+                                     "window size.",
+                                     1, window_label, NULL, 0);
+    const char *partial_labels[] = {"window", "reason"};
+    a->f_partial = sb_registry_family(
+        reg, SB_COUNTER, "sensorbridge_windows_partial_total",
+        "Windows published as partial (\"complete\":false): kept out of the "
+        "sensorbridge_window_* gauges and the z-score baselines, by window size and reason.",
+        2, partial_labels, NULL, 0);
     a->forced = sb_family_child(
         sb_registry_family(reg, SB_COUNTER, "sensorbridge_windows_forced_total",
                            "Windows closed before the watermark passed them because a sensor "
@@ -475,6 +531,16 @@ struct sb_analytics *sb_analytics_new(const struct sb_config *cfg, struct sb_reg
             snprintf(err, errlen, "[windows]: invalid window settings");
             sb_analytics_free(a);
             return NULL;
+        }
+        /* Every size and reason from the start, so that rate() sees the
+         * first partial window. */
+        for (size_t k = 0; k < a->nsizes; k++) {
+            char label[32];
+            size_label(label, sizeof(label), a->sizes[k]);
+            for (int r = 0; r < SB_PARTIAL__COUNT; r++) {
+                const char *lv[] = {label, partial_names[r]};
+                sb_family_child(a->f_partial, lv);
+            }
         }
     }
     if (sb_analytics_set_rules(a, cfg, err, errlen)) {
@@ -507,7 +573,8 @@ void sb_analytics_free(struct sb_analytics *a)
     free(a);
 }
 
-void sb_analytics_sample(struct sb_analytics *a, const struct sb_decoded *d, int64_t now_us)
+void sb_analytics_sample(struct sb_analytics *a, const struct sb_decoded *d, int64_t now_us,
+                         const struct sb_window_run *run)
 {
     /* A sample far ahead of everything (of every sensor, and of the wall
      * clock, which a replay at speed max may outrun) would move its sensor's
@@ -523,7 +590,8 @@ void sb_analytics_sample(struct sb_analytics *a, const struct sb_decoded *d, int
     }
     if (d->ts_us > a->newest_us)
         a->newest_us = d->ts_us;
-    if (a->windows && sb_windows_add(a->windows, d->sensor, d->ts_us, d->value) == SB_WINDOW_LATE) {
+    if (a->windows &&
+        sb_windows_add(a->windows, d->sensor, d->ts_us, d->value, run) == SB_WINDOW_LATE) {
         const char *lv[] = {d->sensor};
         struct sb_metric *m = sb_family_child(a->f_late, lv);
         if (m)
@@ -536,10 +604,12 @@ void sb_analytics_sample(struct sb_analytics *a, const struct sb_decoded *d, int
     }
 }
 
-void sb_analytics_forget(struct sb_analytics *a, const char *sensor)
+void sb_analytics_forget(struct sb_analytics *a, const char *sensor, enum sb_partial_reason why)
 {
-    if (a->windows)
+    if (a->windows) {
+        a->forgetting = why;
         sb_windows_forget(a->windows, sensor);
+    }
     for (size_t k = 0; k < a->nsizes; k++) {
         struct last_window *l = find_last(a, sensor, a->sizes[k]);
         if (l && l->held)
@@ -568,6 +638,17 @@ void sb_analytics_forget(struct sb_analytics *a, const char *sensor)
     const char *lv_warn[] = {sensor, "warning"}, *lv_crit[] = {sensor, "critical"};
     sb_family_remove(a->f_alerts, lv_warn);
     sb_family_remove(a->f_alerts, lv_crit);
+}
+
+void sb_analytics_stop(struct sb_analytics *a)
+{
+    if (!a->windows)
+        return;
+    size_t open = sb_windows_open_count(a->windows);
+    a->forgetting = SB_PARTIAL_STOPPED;
+    sb_windows_forget_all(a->windows);
+    if (open)
+        sb_info("msg=\"open windows published as partial\" reason=stopped windows=%zu", open);
 }
 
 /* ---- status API ---- */
@@ -610,7 +691,7 @@ void sb_analytics_windows_json(const struct sb_analytics *a, struct sb_buf *out)
     for (size_t i = 0; i < n; i++) {
         if (i)
             sb_buf_putc(out, ',');
-        window_json(out, &all[i]->r);
+        window_json(out, &all[i]->r, all[i]->partial);
     }
     sb_buf_printf(out, "],\"open\":%zu}\n", a->windows ? sb_windows_open_count(a->windows) : 0);
     free(all);

@@ -47,6 +47,11 @@ struct part {
     int64_t next;                /* -1 while unknown (see start_positions) */
     struct sb_metric *skipped;   /* by topic */
     bool revoked;                /* revoked, and its sensors not yet forgotten */
+    /* The windows' run (window.h) of what is read from it now, and the
+     * offset after the last message read from it, across assignments (-1
+     * before the first): see follow(). */
+    struct sb_window_run run;
+    int64_t followed;
 };
 
 struct sb_consumer {
@@ -75,6 +80,8 @@ struct sb_consumer {
     bool from_oldest;             /* auto.offset.reset is earliest */
     struct part *parts;
     size_t nparts, capparts, lastpart;
+    uint64_t runs;           /* run ids handed out */
+    bool closing;            /* in sb_consumer_close: the daemon stops the windows */
     int64_t expiry_us;       /* [consumer] sensor_expiry; 0 = never */
     uint64_t last_expiry_ns; /* monotonic time of the last expiry pass */
     struct sb_ratelimit invalid_rl;
@@ -179,8 +186,11 @@ static size_t part_find(struct sb_consumer *c, const char *topic, int32_t partit
         c->parts = sb_xrealloc(c->parts, c->capparts * sizeof(*c->parts));
     }
     const char *lv[] = {topic};
-    c->parts[c->nparts] = (struct part){
-        sb_xstrdup(topic), partition, NULL, -1, sb_family_child(c->f_skipped, lv), false};
+    c->parts[c->nparts] = (struct part){.topic = sb_xstrdup(topic),
+                                        .partition = partition,
+                                        .next = -1,
+                                        .skipped = sb_family_child(c->f_skipped, lv),
+                                        .followed = -1};
     return c->nparts++;
 }
 
@@ -218,6 +228,23 @@ static void track_offset(struct sb_consumer *c, const rd_kafka_message_t *m, str
     p->next = m->offset + 1;
 }
 
+/* A run is what the consumer reads of a partition one message after the
+ * other. A message that is not the one after the last it read from the
+ * partition (a start from committed offsets, the partition back from
+ * another member, offsets the broker deleted, a re-delivery) begins a new
+ * run: the windows take its sensors to resume there. Only the run that
+ * begins at offset 0 of a partition never read before has read everything
+ * (from_start); forget_sensor takes that back when a sensor of it is
+ * forgotten. */
+static void follow(struct sb_consumer *c, struct part *p, int64_t offset)
+{
+    if (offset != p->followed) {
+        p->run.id = ++c->runs;
+        p->run.from_start = p->followed < 0 && offset == 0;
+    }
+    p->followed = offset + 1;
+}
+
 static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m)
 {
     if (m->err) {
@@ -240,6 +267,7 @@ static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m)
     }
     size_t origin = part_of(c, m);
     track_offset(c, m, &c->parts[origin]);
+    follow(c, &c->parts[origin], m->offset);
     const char *topic = rd_kafka_topic_name(m->rkt);
     if (strcmp(topic, c->skip[0]) == 0 || strcmp(topic, c->skip[1]) == 0) {
         rd_kafka_offset_store(m->rkt, m->partition, m->offset);
@@ -259,7 +287,7 @@ static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m)
         size_t hlen;
         const char *hdr = produced_header(m, &hlen);
         if (sb_ingest_sample(c->ingest, &d, (uint32_t)origin, hdr, hlen, now) == 0 && c->analytics)
-            sb_analytics_sample(c->analytics, &d, now);
+            sb_analytics_sample(c->analytics, &d, now, &c->parts[origin].run);
     } else {
         sb_ingest_invalid(c->ingest, reason);
         uint64_t suppressed = 0;
@@ -277,7 +305,7 @@ static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m)
 }
 
 static void idle_cb(uv_idle_t *h);
-static void forget_sensor(void *ud, const char *sensor);
+static void forget_expired(void *ud, const char *sensor, uint32_t origin);
 
 static void drain(struct sb_consumer *c)
 {
@@ -315,7 +343,7 @@ static void timer_cb(uv_timer_t *h)
     uint64_t now = sb_now_mono_ns();
     if (c->expiry_us > 0 && now - c->last_expiry_ns >= EXPIRY_EVERY_NS) {
         c->last_expiry_ns = now;
-        size_t n = sb_ingest_expire(c->ingest, sb_now_wall_us(), c->expiry_us, forget_sensor, c);
+        size_t n = sb_ingest_expire(c->ingest, sb_now_wall_us(), c->expiry_us, forget_expired, c);
         if (n)
             sb_info("msg=\"silent sensors removed\" sensors=%zu silent_for_s=%" PRId64, n,
                     c->expiry_us / 1000000);
@@ -327,11 +355,26 @@ static void idle_cb(uv_idle_t *h)
     drain(h->data);
 }
 
-static void forget_sensor(void *ud, const char *sensor)
+/* The analytics publish the sensor's open windows as partial. If the
+ * sensor comes back on its partition's run, it finds no windows: that run
+ * no longer has everything for it (nor for a sensor it has not seen yet,
+ * which cannot be told apart). */
+static void forget_sensor(struct sb_consumer *c, const char *sensor, uint32_t origin,
+                          enum sb_partial_reason why)
 {
-    struct sb_consumer *c = ud;
+    c->parts[origin].run.from_start = false;
     if (c->analytics)
-        sb_analytics_forget(c->analytics, sensor);
+        sb_analytics_forget(c->analytics, sensor, why);
+}
+
+static void forget_expired(void *ud, const char *sensor, uint32_t origin)
+{
+    forget_sensor(ud, sensor, origin, SB_PARTIAL_EXPIRED);
+}
+
+static void forget_moved(void *ud, const char *sensor, uint32_t origin)
+{
+    forget_sensor(ud, sensor, origin, SB_PARTIAL_REVOKED);
 }
 
 /* Forgets the sensors of every partition marked revoked. */
@@ -342,7 +385,7 @@ static void forget_revoked(struct sb_consumer *c)
         if (!c->parts[i].revoked)
             continue;
         c->parts[i].revoked = false;
-        forgotten += sb_ingest_forget_origin(c->ingest, (uint32_t)i, forget_sensor, c);
+        forgotten += sb_ingest_forget_origin(c->ingest, (uint32_t)i, forget_moved, c);
     }
     if (forgotten)
         sb_info("msg=\"sensors of partitions now assigned elsewhere removed\" sensors=%zu",
@@ -461,8 +504,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_error_destroy(e);
         }
         /* Nothing of these comes back in the next assignment, which lists
-         * only what is new. */
-        forget_revoked(c);
+         * only what is new. Not while closing: the daemon then publishes
+         * every open window as stopped. */
+        if (!c->closing)
+            forget_revoked(c);
     } else {
         rd_kafka_resp_err_t e = rd_kafka_assign(rk, NULL);
         if (e)
@@ -747,6 +792,7 @@ void sb_consumer_close(struct sb_consumer *c, uint64_t drain_deadline_ns, void (
         sb_warn("msg=\"final commit failed\" error=\"%s\"", rd_kafka_err2str(e));
     rd_kafka_queue_io_event_enable(c->q, -1, NULL, 0);
     rd_kafka_queue_destroy(c->q);
+    c->closing = true;
     rd_kafka_consumer_close(c->rk);
     rd_kafka_destroy(c->rk);
     sb_info("msg=\"consumer closed\" consumed=%" PRIu64, c->count);

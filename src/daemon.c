@@ -467,9 +467,10 @@ static void shutdown_daemon(struct sb_daemon *d, const char *why)
     notify("STOPPING=1");
     sb_notice("msg=\"stopping\" signal=%s", why);
     /* Order: stop sources -> flush the producer (bounded) -> commit and
-     * close the consumer -> flush what the consumer's last messages
-     * published (aggregates, alerts) -> stop HTTP -> close handles. The
-     * flushes and the consumer close block, so no scrape runs in between. */
+     * close the consumer -> publish the open windows as partial -> flush
+     * what the consumer's last messages published (aggregates, alerts) and
+     * those windows -> stop HTTP -> close handles. The flushes and the
+     * consumer close block, so no scrape runs in between. */
     if (d->replay)
         sb_replay_stop(d->replay);
     if (d->synth)
@@ -482,6 +483,9 @@ static void shutdown_daemon(struct sb_daemon *d, const char *why)
     if (d->consumer) {
         sb_consumer_close(d->consumer, deadline, closed_noop, NULL);
         d->consumer = NULL;
+        /* Their samples are committed: published now, or the restart
+         * would resume past samples that no aggregate holds. */
+        sb_analytics_stop(d->analytics);
         if (d->producer)
             sb_producer_flush(d->producer, budget_left_ms(deadline));
     }

@@ -308,7 +308,7 @@ static size_t remove_where(struct sb_ingest *in, const struct removal *rm, sb_in
         sensor_remove(in, gone[i]);
         sb_counter_add(in->removed[rm->reason], 1);
         if (cb)
-            cb(ud, gone[i]->name);
+            cb(ud, gone[i]->name, gone[i]->origin);
         free(gone[i]->name);
         free(gone[i]);
     }

@@ -35,6 +35,7 @@ struct acc {
     double sum;
     double min;
     double max;
+    bool resumed; /* opened or open when its sensor resumed: see window.h */
 };
 
 /* The open windows of one sensor and size, sorted by start, oldest at
@@ -51,6 +52,10 @@ struct sensor {
     uint64_t hash;
     bool seen;
     int64_t max_ts;
+    uint64_t run; /* id of the run of its last sample */
+    /* Windows starting at or before this are opened resumed: the largest
+     * ts0 + lateness of its resumes; INT64_MIN before any. */
+    int64_t resumed_until;
     /* Smallest end among the open windows of all sizes (INT64_MAX if none):
      * the per-sample test for "anything to close" is one comparison. */
     int64_t next_end;
@@ -114,6 +119,7 @@ static struct sensor *lookup(struct sb_windows *w, const char *name)
     memcpy(s->name, name, len + 1);
     s->hash = h;
     s->next_end = INT64_MAX;
+    s->resumed_until = INT64_MIN;
     if (2 * (w->nsensors + 1) > w->tablesize) {
         size_t size = w->tablesize * 2;
         struct sensor **table = sb_xcalloc(size, sizeof(*table));
@@ -175,7 +181,8 @@ static void recompute_next_end(const struct sb_windows *w, struct sensor *s)
 
 /* Removes the oldest window of size k and reports it. The sensor's state
  * is consistent before the callback runs. */
-static void close_oldest(struct sb_windows *w, struct sensor *s, size_t k, int forced)
+static void close_oldest(struct sb_windows *w, struct sensor *s, size_t k,
+                         enum sb_window_closed closed)
 {
     struct ring *r = &s->rings[k];
     struct acc a = *ring_at(r, 0);
@@ -198,17 +205,21 @@ static void close_oldest(struct sb_windows *w, struct sensor *s, size_t k, int f
         .stddev = sqrt(a.m2 / (double)a.count),
         .first_ts_us = a.first_ts,
         .last_ts_us = a.last_ts,
-        .forced = forced,
+        .closed = closed,
+        .resumed = a.resumed,
+        .complete = closed == SB_WINDOW_CLOSED_WATERMARK && !a.resumed,
     };
     w->cb(w->ud, &res);
 }
 
-/* Closes every window with end <= watermark, oldest end first, smaller
- * size first on equal ends. Each iteration costs O(nsizes) and closes one
- * window that was opened by at least one sample: amortized O(nsizes). */
-static void close_until(struct sb_windows *w, struct sensor *s, int64_t watermark)
+/* Closes every window with end <= limit, oldest end first, smaller size
+ * first on equal ends (INT64_MAX: every open window; ends are below it).
+ * Each iteration costs O(nsizes) and closes one window that was opened by
+ * at least one sample: amortized O(nsizes). */
+static void close_until(struct sb_windows *w, struct sensor *s, int64_t limit,
+                        enum sb_window_closed closed)
 {
-    while (s->next_end <= watermark) {
+    while (s->next_end != INT64_MAX && s->next_end <= limit) {
         size_t best = 0;
         int64_t best_end = INT64_MAX;
         for (size_t k = 0; k < w->nsizes; k++) {
@@ -221,7 +232,7 @@ static void close_until(struct sb_windows *w, struct sensor *s, int64_t watermar
                 }
             }
         }
-        close_oldest(w, s, best, 0);
+        close_oldest(w, s, best, closed);
     }
 }
 
@@ -261,12 +272,13 @@ static struct acc *open_at(struct sb_windows *w, struct sensor *s, size_t k, int
     if (r->n >= w->max_open) {
         if (pos == 0)
             return NULL;
-        close_oldest(w, s, k, 1);
+        close_oldest(w, s, k, SB_WINDOW_CLOSED_FORCED);
         pos--;
     }
     struct acc *a = ring_insert(r, pos);
     a->start = start;
     a->count = 0;
+    a->resumed = start <= s->resumed_until;
     w->open++;
     int64_t end = start + w->sizes[k];
     if (end < s->next_end)
@@ -347,25 +359,38 @@ struct sb_windows *sb_windows_new(const int64_t *sizes_us, size_t nsizes, int64_
     return w;
 }
 
+static void sensor_free(const struct sb_windows *w, struct sensor *s)
+{
+    for (size_t k = 0; k < w->nsizes; k++)
+        free(s->rings[k].w);
+    free(s);
+}
+
 void sb_windows_free(struct sb_windows *w)
 {
     if (!w)
         return;
-    for (size_t i = 0; i < w->tablesize; i++) {
-        struct sensor *s = w->table[i];
-        if (!s)
-            continue;
-        for (size_t k = 0; k < w->nsizes; k++)
-            free(s->rings[k].w);
-        free(s);
-    }
+    for (size_t i = 0; i < w->tablesize; i++)
+        if (w->table[i])
+            sensor_free(w, w->table[i]);
     free(w->table);
     free(w->sizes);
     free(w);
 }
 
+/* The sensor resumes at ts (see window.h): what is open now, and what
+ * opens later with a start <= ts + lateness, may lack samples from before. */
+static void resume(struct sb_windows *w, struct sensor *s, int64_t ts)
+{
+    for (size_t k = 0; k < w->nsizes; k++)
+        for (uint32_t i = 0; i < s->rings[k].n; i++)
+            ring_at(&s->rings[k], i)->resumed = true;
+    if (ts + w->lateness > s->resumed_until)
+        s->resumed_until = ts + w->lateness;
+}
+
 enum sb_window_verdict sb_windows_add(struct sb_windows *w, const char *sensor, int64_t ts_us,
-                                      double value)
+                                      double value, const struct sb_window_run *run)
 {
     if (!isfinite(value) || ts_us < -TS_LIMIT || ts_us > TS_LIMIT)
         return SB_WINDOW_LATE;
@@ -373,12 +398,18 @@ enum sb_window_verdict sb_windows_add(struct sb_windows *w, const char *sensor, 
     if (!s)
         return SB_WINDOW_OVERFLOW;
 
+    static const struct sb_window_run whole = {0, true};
+    if (!run)
+        run = &whole;
+    if (s->seen ? run->id != s->run : !run->from_start)
+        resume(w, s, ts_us);
+    s->run = run->id;
     if (!s->seen || ts_us > s->max_ts) {
         s->seen = true;
         s->max_ts = ts_us;
         /* Close before applying: a slot freed here spares a forced close. */
         if (s->next_end <= ts_us - w->lateness)
-            close_until(w, s, ts_us - w->lateness);
+            close_until(w, s, ts_us - w->lateness, SB_WINDOW_CLOSED_WATERMARK);
     }
     int64_t watermark = s->max_ts - w->lateness;
 
@@ -429,16 +460,37 @@ bool sb_windows_forget(struct sb_windows *w, const char *sensor)
             break;
     if (!s)
         return false;
+    /* Reported while the sensor is still whole in the table. */
+    close_until(w, s, INT64_MAX, SB_WINDOW_CLOSED_FORGOTTEN);
     table_delete(w, i);
     w->nsensors--;
     if (w->last == s)
         w->last = NULL;
-    for (size_t k = 0; k < w->nsizes; k++) {
-        w->open -= s->rings[k].n;
-        free(s->rings[k].w);
-    }
-    free(s);
+    sensor_free(w, s);
     return true;
+}
+
+static int cmp_sensor(const void *x, const void *y)
+{
+    return strcmp((*(struct sensor *const *)x)->name, (*(struct sensor *const *)y)->name);
+}
+
+void sb_windows_forget_all(struct sb_windows *w)
+{
+    struct sensor **all = sb_xmalloc((w->nsensors ? w->nsensors : 1) * sizeof(*all));
+    size_t n = 0;
+    for (size_t i = 0; i < w->tablesize; i++)
+        if (w->table[i])
+            all[n++] = w->table[i];
+    qsort(all, n, sizeof(*all), cmp_sensor);
+    for (size_t i = 0; i < n; i++)
+        close_until(w, all[i], INT64_MAX, SB_WINDOW_CLOSED_FORGOTTEN);
+    for (size_t i = 0; i < n; i++)
+        sensor_free(w, all[i]);
+    free(all);
+    memset(w->table, 0, w->tablesize * sizeof(*w->table));
+    w->nsensors = 0;
+    w->last = NULL;
 }
 
 size_t sb_windows_open_count(const struct sb_windows *w)

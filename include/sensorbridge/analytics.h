@@ -5,6 +5,16 @@
  * the alerts topic), and the recent history served on /api/v1/windows and
  * /api/v1/alerts. Pure: publishing goes through a callback.
  *
+ * Complete and partial windows. Every closed window is published, with
+ * "complete" and "partial_reason". A complete one (see window.h: its
+ * sensor was read without a miss from before it, and the watermark closed
+ * it) sets the sensor's sensorbridge_window_* gauges and joins the z-score
+ * baselines; a partial one does neither, so a window short of samples
+ * never passes for the sensor's level. It is counted in
+ * sensorbridge_windows_partial_total{window,reason} and is the sensor's
+ * last window on /api/v1/windows, marked so. An early close is named
+ * before a resume when both apply.
+ *
  * Ownership: keeps borrowed pointers into the registry, which must outlive
  * it, and owns the children of the families it registers
  * (sensorbridge_window_*, sensorbridge_windows_*, sensorbridge_alert_level,
@@ -21,11 +31,26 @@
 #include "sensorbridge/config.h"
 #include "sensorbridge/registry.h"
 #include "sensorbridge/util.h"
+#include "sensorbridge/window.h"
 
 enum sb_publish_kind {
     SB_PUBLISH_AGGREGATE,
     SB_PUBLISH_ALERT,
 };
+
+/* Why a window is partial: "partial_reason" in its aggregate, the reason
+ * label of sensorbridge_windows_partial_total. */
+enum sb_partial_reason {
+    SB_PARTIAL_RESUMED, /* its sensor's stream was picked up within its reach (window.h) */
+    SB_PARTIAL_FORCED,  /* closed early: the sensor had [windows] max_open open */
+    SB_PARTIAL_REVOKED, /* closed early: the sensor's partition went to another member */
+    SB_PARTIAL_EXPIRED, /* closed early: the sensor was silent for [consumer] sensor_expiry */
+    SB_PARTIAL_STOPPED, /* closed early: the daemon stopped (sb_analytics_stop) */
+    SB_PARTIAL__COUNT,
+};
+
+/* "resumed", "forced", "revoked", "expired", "stopped". */
+const char *sb_partial_reason_name(enum sb_partial_reason r);
 
 /* key is the sensor name; ts_us the event time to stamp the message with. */
 typedef void (*sb_publish_cb)(void *ud, enum sb_publish_kind kind, const char *key,
@@ -39,7 +64,9 @@ struct sb_analytics *sb_analytics_new(const struct sb_config *cfg, struct sb_reg
                                       sb_publish_cb cb, void *ud, char *err, size_t errlen);
 void sb_analytics_free(struct sb_analytics *a);
 
-/* Feeds one valid consumed sample; now_us is the wall time. A sensor with
+/* Feeds one valid consumed sample, read in `run` (the windows' notion of
+ * an unbroken read, see window.h; NULL: the whole stream in one run); now_us
+ * is the wall time. A sensor with
  * an alert rule gets its sensorbridge_alert_level series with its first
  * sample (and again with the first one after sb_analytics_forget), so they
  * show the sensors this instance holds, not every configured one. A sample
@@ -47,15 +74,17 @@ void sb_analytics_free(struct sb_analytics *a);
  * (of any sensor) and now_us is counted in
  * sensorbridge_window_future_samples_total{sensor} and goes to neither the
  * windows nor the alert rules. */
-void sb_analytics_sample(struct sb_analytics *a, const struct sb_decoded *d, int64_t now_us);
+void sb_analytics_sample(struct sb_analytics *a, const struct sb_decoded *d, int64_t now_us,
+                         const struct sb_window_run *run);
 
 /* Forgets a sensor this instance no longer holds (its partitions were
- * revoked, or it fell silent: see sb_ingest_forget_cb), so nothing of it
- * stays stale:
- *   - its open windows are discarded, not published: their samples are in
- *     no aggregate from this instance, and whoever takes the sensor over
- *     resumes from the committed offsets, so its first window of the
- *     sensor holds only the samples after them;
+ * revoked: why = SB_PARTIAL_REVOKED; or it fell silent: SB_PARTIAL_EXPIRED;
+ * see sb_ingest_forget_cb), so nothing of it stays stale:
+ *   - its open windows are published now, partial with reason `why`:
+ *     their samples are committed, so whoever takes the sensor over
+ *     resumes after them, and its first windows of the sensor are partial
+ *     too (resumed); the two parts hold every sample once (if a commit
+ *     failed, the samples come again: at least once);
  *   - its alert rule goes back to normal with an empty z-score baseline and
  *     no transition is published: an active alert is dropped (and logged),
  *     not resolved, since the value never came back; the new owner raises
@@ -66,9 +95,18 @@ void sb_analytics_sample(struct sb_analytics *a, const struct sb_decoded *d, int
  * History stays: its alerts in /api/v1/alerts (until newer ones push them
  * out) and its last closed windows in /api/v1/windows (until the room is
  * needed, see sb_analytics_windows_json). A later sample of the sensor
- * starts afresh: no watermark, new windows, the rule from normal, series
- * from 0. A sensor never seen is a no-op. Not from the publish callback. */
-void sb_analytics_forget(struct sb_analytics *a, const char *sensor);
+ * starts afresh: no watermark, new windows (complete only if its run says
+ * from_start, so the caller must not say so for it again), the rule from
+ * normal, series from 0. A sensor never seen is a no-op. Not from the
+ * publish callback. */
+void sb_analytics_forget(struct sb_analytics *a, const char *sensor, enum sb_partial_reason why);
+
+/* At shutdown, after the last sample and before the producer's final
+ * flush: publishes every open window, partial with reason "stopped", and
+ * drops the windows' state (the other series stay until
+ * sb_analytics_free). The samples in them are committed, so the next start
+ * resumes after them: its first windows are partial (resumed). */
+void sb_analytics_stop(struct sb_analytics *a);
 
 /* Reload: if cfg's [alert.*] rules differ in any way from the running
  * ones, the rule engine is rebuilt and every rule starts again from
@@ -79,7 +117,8 @@ int sb_analytics_set_rules(struct sb_analytics *a, const struct sb_config *cfg, 
                            size_t errlen);
 
 /* JSON documents for the status API. The windows document has the last
- * closed window of each sensor and size, forgotten sensors' included; at
+ * closed window of each sensor and size, complete or partial (as its
+ * aggregate says), forgotten sensors' included; at
  * most SB_WINDOW_MAX_SENSORS entries per size are kept, and a new one
  * beyond that replaces the forgotten sensor's entry that ended first. */
 void sb_analytics_alerts_json(const struct sb_analytics *a, struct sb_buf *out);

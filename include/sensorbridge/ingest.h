@@ -55,11 +55,11 @@ void sb_ingest_free(struct sb_ingest *in);
 int sb_ingest_sample(struct sb_ingest *in, const struct sb_decoded *d, uint32_t origin,
                      const char *produced, size_t produced_len, int64_t now_us);
 
-/* Told about each sensor removed by the two functions below, after its
- * series and table entry are gone, in strcmp order of the names, so the
- * caller can forget the sensor elsewhere too (sb_analytics_forget). It must
- * not call back into the same ingest. */
-typedef void (*sb_ingest_forget_cb)(void *ud, const char *sensor);
+/* Told about each sensor removed by the two functions below, with the
+ * origin of its last sample, after its series and table entry are gone, in
+ * strcmp order of the names, so the caller can forget the sensor elsewhere
+ * too (sb_analytics_forget). It must not call back into the same ingest. */
+typedef void (*sb_ingest_forget_cb)(void *ud, const char *sensor, uint32_t origin);
 
 /* Removes every sensor whose last sample came from `origin`: its
  * sensorbridge_sensor_value, _samples_consumed_total,

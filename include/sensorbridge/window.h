@@ -13,14 +13,35 @@
  * each window (sensor, size, start) is reported at most once, in
  * increasing start order per sensor and size.
  *
+ * Completeness. A window is complete when it holds every sample of its
+ * sensor's stream that the watermark lets into it: the stream was read
+ * without a miss from before the first sample that belongs in it, and the
+ * watermark closed it. The caller says how it read each sample through a struct
+ * sb_window_run: a run is a stretch of the stream read one sample after
+ * another, without missing any. A sensor *resumes* at a sample, ts0, when
+ *   - that sample is its first (ever, or since sb_windows_forget) and its
+ *     run did not begin at the very start of the stream (from_start), or
+ *   - its run differs from the run of the sensor's previous sample;
+ * then samples before ts0 may be missing. They can have event times up to
+ * ts0 + L and no later: a missing sample more than L after ts0 would make
+ * ts0 a sample more than L older than one before it, which the watermark
+ * does not promise to place either (this rule assumes the same of the
+ * stream as the watermark does). So at a resume every window open at that
+ * point and every window whose start <= ts0 + L (at the resume with the
+ * largest ts0 + L so far) is marked resumed: not complete. With L = 0 and
+ * 60-s windows, a resume at 59 s leaves [60 s, 120 s) complete, one at
+ * 60 s does not. A window is not complete either when it was closed before
+ * the watermark passed its end (forced by max_open, or by
+ * sb_windows_forget / sb_windows_forget_all).
+ *
  * Memory is bounded: at most max_open windows per sensor and size are
- * open; opening one more force-closes the oldest (reported with forced =
- * 1). Windows are opened by their first sample only, so a sensor that
- * stops sending leaves its windows open until it sends again (or until
- * sb_windows_forget or sb_windows_free). At most SB_WINDOW_MAX_SENSORS
- * sensors are held at once. No memory is allocated per sample: only per
- * new sensor and, rarely, when a sensor's ring of open windows grows (up
- * to max_open).
+ * open; opening one more force-closes the oldest (reported with closed =
+ * SB_WINDOW_CLOSED_FORCED). Windows are opened by their first sample only,
+ * so a sensor that stops sending leaves its windows open until it sends
+ * again (or until sb_windows_forget, sb_windows_forget_all or
+ * sb_windows_free). At most SB_WINDOW_MAX_SENSORS sensors are held at
+ * once. No memory is allocated per sample: only per new sensor and,
+ * rarely, when a sensor's ring of open windows grows (up to max_open).
  *
  * Ownership: the engine owns its state and copies sensor names; a struct
  * sb_window_result passed to the callback (and its sensor string) is valid
@@ -37,6 +58,19 @@
 #define SB_WINDOW_MAX_SENSORS 4096
 #define SB_WINDOW_NAME_MAX 63 /* longest sensor name, bytes (as on the wire) */
 
+/* How a window was closed. */
+enum sb_window_closed {
+    SB_WINDOW_CLOSED_WATERMARK, /* the watermark reached its end */
+    SB_WINDOW_CLOSED_FORCED,    /* early: its sensor had max_open windows of its size open */
+    SB_WINDOW_CLOSED_FORGOTTEN, /* early: sb_windows_forget or sb_windows_forget_all */
+};
+
+/* The run a sample was read in (see Completeness above). */
+struct sb_window_run {
+    uint64_t id;     /* the caller's: a new one whenever samples may have been missed */
+    bool from_start; /* the run began at the start of the stream: nothing before it */
+};
+
 struct sb_window_result {
     const char *sensor;
     int64_t size_us;
@@ -50,7 +84,9 @@ struct sb_window_result {
     double stddev;       /* population standard deviation (Welford) */
     int64_t first_ts_us; /* earliest event time in the window */
     int64_t last_ts_us;  /* latest event time in the window */
-    int forced;          /* closed early because max_open was reached */
+    enum sb_window_closed closed;
+    bool resumed;  /* its sensor resumed within its reach: samples may be missing */
+    bool complete; /* closed == SB_WINDOW_CLOSED_WATERMARK && !resumed */
 };
 
 typedef void (*sb_window_closed_cb)(void *ud, const struct sb_window_result *w);
@@ -64,7 +100,8 @@ struct sb_windows;
 struct sb_windows *sb_windows_new(const int64_t *sizes_us, size_t nsizes, int64_t lateness_us,
                                   int max_open, sb_window_closed_cb cb, void *ud);
 
-/* Frees everything; windows still open are discarded, not reported. */
+/* Frees everything; windows still open are discarded, not reported
+ * (sb_windows_forget_all reports them first). */
 void sb_windows_free(struct sb_windows *w);
 
 enum sb_window_verdict {
@@ -73,29 +110,41 @@ enum sb_window_verdict {
     SB_WINDOW_OVERFLOW, /* sensor table full (or name empty/too long): not applied */
 };
 
-/* Adds one sample. If ts_us raises the sensor's maximum event time, first
- * closes (and reports through the callback) every open window of that
- * sensor, of every size, whose end <= the new watermark, ordered by end
- * time, then by size. Then, per size: if the sample's window end <= the
- * watermark the sample is late for that size; otherwise it is folded into
- * its window, which is opened if needed. Opening a window when max_open
- * are open force-closes the oldest first (reported at once, forced = 1); a
- * sample whose window would itself be older than all max_open open ones is
- * late (so a window is never reopened once reported).
+/* Adds one sample, read in `run` (NULL: the whole stream in one run, as
+ * if {0, true}). First, if the sensor resumes at this sample (see
+ * Completeness), its open windows are marked resumed. If ts_us raises the
+ * sensor's maximum event time, it then closes (and reports through the
+ * callback) every open window of that sensor, of every size, whose end <=
+ * the new watermark, ordered by end time, then by size. Then, per size: if
+ * the sample's window end <= the watermark the sample is late for that
+ * size; otherwise it is folded into its window, which is opened if needed
+ * (resumed if its start <= the sensor's latest ts0 + L). Opening a window
+ * when max_open are open force-closes the oldest first (reported at once,
+ * closed = SB_WINDOW_CLOSED_FORCED); a sample whose window would itself be
+ * older than all max_open open ones is late (so a window is never reopened
+ * once reported).
  *
  * Returns SB_WINDOW_LATE if the sample was too late for any size (it is
  * still applied to the sizes whose window is open). A non-finite value or
  * |ts_us| > 2^62 (about 146,000 years; the codec never produces either)
  * is applied nowhere and also returns SB_WINDOW_LATE. */
 enum sb_window_verdict sb_windows_add(struct sb_windows *w, const char *sensor, int64_t ts_us,
-                                      double value);
+                                      double value, const struct sb_window_run *run);
 
-/* Drops a sensor: its open windows are discarded without being reported
- * (as sb_windows_free does), and its watermark and table entry go. A later
- * sample of that name starts over as a new sensor: no watermark, so
- * nothing is late, and new windows. Returns whether the sensor was held.
- * Must not be called from the callback. */
+/* Drops a sensor: its open windows are reported first (closed =
+ * SB_WINDOW_CLOSED_FORGOTTEN, so not complete), ordered by end time, then
+ * by size; then its watermark and table entry go. A later sample of that
+ * name starts over as a new sensor: no watermark, so nothing is late, and
+ * new windows, complete from its first sample only if its run has
+ * from_start (a caller that read on without a miss must still say it
+ * did not: the windows reported here may be the same as new ones).
+ * Returns whether the sensor was held. Must not be called from the
+ * callback. */
 bool sb_windows_forget(struct sb_windows *w, const char *sensor);
+
+/* sb_windows_forget for every sensor held, in strcmp order of the names:
+ * every open window is reported and the engine is left empty. */
+void sb_windows_forget_all(struct sb_windows *w);
 
 /* Number of open windows over all sensors and sizes (bounded state). */
 size_t sb_windows_open_count(const struct sb_windows *w);

@@ -81,7 +81,7 @@ static void feed(struct sb_analytics *a, const char *sensor, int64_t ts_us, doub
     struct sb_decoded d = {.value = v, .ts_us = ts_us, .rate_hz = 1};
     snprintf(d.sensor, sizeof(d.sensor), "%s", sensor);
     /* A live sensor: the wall clock is at its event time. */
-    sb_analytics_sample(a, &d, ts_us);
+    sb_analytics_sample(a, &d, ts_us, NULL);
 }
 
 static char *expose(struct sb_registry *r, struct sb_buf *b)
@@ -123,62 +123,6 @@ static size_t count_of(const char *s, const char *needle)
 
 /* ---- the window engine ---- */
 
-struct closed {
-    char sensor[64];
-    int64_t start_us;
-    uint64_t count;
-    double sum;
-    size_t n;
-};
-
-static void on_closed(void *ud, const struct sb_window_result *w)
-{
-    struct closed *c = ud;
-    snprintf(c->sensor, sizeof(c->sensor), "%s", w->sensor);
-    c->start_us = w->start_us;
-    c->count = w->count;
-    c->sum = w->sum;
-    c->n++;
-}
-
-static void window_forget_discards_open_windows(void **state)
-{
-    (void)state;
-    const int64_t sizes[] = {10 * S_US, 60 * S_US};
-    struct closed c = {.n = 0};
-    struct sb_windows *w = sb_windows_new(sizes, 2, 0, 4, on_closed, &c);
-    assert_non_null(w);
-    for (int t = 0; t < 12; t++)
-        sb_windows_add(w, "TS1", t * S_US, t);
-    sb_windows_add(w, "PS1", 20 * S_US, 1);
-    /* TS1: [10,20) and [0,60) open, [0,10) closed; PS1: [20,30), [0,60). */
-    assert_int_equal(c.n, 1);
-    assert_int_equal(sb_windows_open_count(w), 4);
-    assert_true(sb_windows_forget(w, "TS1"));
-    assert_false(sb_windows_forget(w, "TS1"));
-    assert_false(sb_windows_forget(w, "never-seen"));
-    /* Discarded, not reported. */
-    assert_int_equal(c.n, 1);
-    assert_int_equal(sb_windows_open_count(w), 2);
-    /* A fresh start: no watermark, so t = 5 s is not late any more. */
-    assert_int_equal(sb_windows_add(w, "TS1", 5 * S_US, 100), SB_WINDOW_ACCEPTED);
-    assert_int_equal(sb_windows_add(w, "TS1", 10 * S_US, 1), SB_WINDOW_ACCEPTED);
-    assert_int_equal(c.n, 2);
-    assert_string_equal(c.sensor, "TS1");
-    assert_int_equal(c.start_us, 0);
-    assert_int_equal(c.count, 1); /* only the sample after the forget */
-    assert_true(c.sum == 100);
-    /* PS1 kept its watermark. */
-    assert_int_equal(sb_windows_add(w, "PS1", 5 * S_US, 1), SB_WINDOW_LATE);
-    /* Forgetting the sensor of the last sample (the engine remembers it to
-     * skip the hash): the next sample of it must not find the old state
-     * (valgrind and ASan see a stale pointer). */
-    assert_true(sb_windows_forget(w, "PS1"));
-    assert_int_equal(sb_windows_add(w, "PS1", 5 * S_US, 1), SB_WINDOW_ACCEPTED);
-    assert_int_equal(sb_windows_open_count(w), 4);
-    sb_windows_free(w);
-}
-
 static uint64_t next_rand(uint64_t *x)
 {
     *x ^= *x >> 12;
@@ -212,12 +156,12 @@ static void window_forget_table_stays_correct(void **state)
                 nheld--;
             held[i] = false;
         } else if (held[i]) {
-            assert_int_equal(sb_windows_add(w, name, 0, 1), SB_WINDOW_LATE);
+            assert_int_equal(sb_windows_add(w, name, 0, 1, NULL), SB_WINDOW_LATE);
         } else if (nheld == SB_WINDOW_MAX_SENSORS) {
-            assert_int_equal(sb_windows_add(w, name, 100 * S_US, 1), SB_WINDOW_OVERFLOW);
+            assert_int_equal(sb_windows_add(w, name, 100 * S_US, 1, NULL), SB_WINDOW_OVERFLOW);
             full++;
         } else {
-            assert_int_equal(sb_windows_add(w, name, 100 * S_US, 1), SB_WINDOW_ACCEPTED);
+            assert_int_equal(sb_windows_add(w, name, 100 * S_US, 1, NULL), SB_WINDOW_ACCEPTED);
             held[i] = true;
             nheld++;
         }
@@ -302,9 +246,9 @@ struct fixture {
     struct sb_buf b;
 };
 
-static void fixture_new(struct fixture *f, struct sb_alert_rule_cfg *rules, size_t n)
+/* The analytics of f->cfg. */
+static void fixture_start(struct fixture *f)
 {
-    config(&f->cfg, rules, n);
     f->reg = sb_registry_new();
     sb_buf_init(&f->pub.all);
     f->pub.n = 0;
@@ -312,6 +256,12 @@ static void fixture_new(struct fixture *f, struct sb_alert_rule_cfg *rules, size
     char err[256];
     f->a = sb_analytics_new(&f->cfg, f->reg, on_publish, &f->pub, err, sizeof(err));
     assert_non_null(f->a);
+}
+
+static void fixture_new(struct fixture *f, struct sb_alert_rule_cfg *rules, size_t n)
+{
+    config(&f->cfg, rules, n);
+    fixture_start(f);
 }
 
 static void fixture_free(struct fixture *f)
@@ -367,37 +317,49 @@ static void analytics_forget_removes_sensor_series(void **state)
     sb_analytics_windows_json(f.a, &f.b);
     assert_non_null(strstr(f.b.data, "],\"open\":2}\n"));
 
-    sb_analytics_forget(f.a, "TS1");
+    size_t mark = f.pub.all.len;
+    sb_analytics_forget(f.a, "TS1", SB_PARTIAL_REVOKED);
     /* Nothing of TS1 left on /metrics; PS1 exactly as it was. */
     assert_string_equal(series_of(f.reg, "TS1", &f.b), "");
     assert_string_equal(series_of(f.reg, "PS1", &f.b), ps1_before);
     t = expose(f.reg, &f.b);
-    assert_non_null(strstr(t, "\nsensorbridge_windows_closed_total{window=\"10s\"} 2\n"));
-    /* Nothing published: no "back to normal" for the dropped alert, and
-     * the open window [10,20) is discarded, not published. */
-    assert_int_equal(f.pub.n, published);
-    /* History stays: the alert and the last closed window. */
+    assert_non_null(strstr(t, "\nsensorbridge_windows_closed_total{window=\"10s\"} 3\n"));
+    assert_non_null(strstr(t, "\nsensorbridge_windows_partial_total{window=\"10s\","
+                              "reason=\"revoked\"} 1\n"));
+    /* No "back to normal" for the dropped alert; the open window [10,20)
+     * is published, partial. */
+    assert_int_equal(f.pub.n, published + 1);
+    assert_string_equal(f.pub.all.data + mark,
+                        "aggregate TS1 {\"sensor\":\"TS1\",\"window_seconds\":10,"
+                        "\"window_start\":\"1970-01-01T00:00:10.000000Z\","
+                        "\"window_end\":\"1970-01-01T00:00:20.000000Z\",\"count\":1,\"sum\":55,"
+                        "\"min\":55,\"max\":55,\"mean\":55,\"stddev\":0,"
+                        "\"first_event\":\"1970-01-01T00:00:10.000000Z\","
+                        "\"last_event\":\"1970-01-01T00:00:10.000000Z\",\"forced\":false,"
+                        "\"complete\":false,\"partial_reason\":\"revoked\"}\n");
+    /* History stays: the alert and the last closed window, now that one. */
     sb_buf_reset(&f.b);
     sb_analytics_alerts_json(f.a, &f.b);
     assert_int_equal(count_of(f.b.data, "\"sensor\":\"TS1\""), 1);
     sb_buf_reset(&f.b);
     sb_analytics_windows_json(f.a, &f.b);
     assert_non_null(strstr(f.b.data, "{\"sensor\":\"TS1\",\"window_seconds\":10,"
-                                     "\"window_start\":\"1970-01-01T00:00:00.000000Z\","));
+                                     "\"window_start\":\"1970-01-01T00:00:10.000000Z\","));
+    assert_non_null(strstr(f.b.data, "\"complete\":false,\"partial_reason\":\"revoked\"}"));
     assert_non_null(strstr(f.b.data, "],\"open\":1}\n"));
     /* Forgetting twice, or a sensor never seen, changes nothing. */
-    sb_analytics_forget(f.a, "TS1");
-    sb_analytics_forget(f.a, "never-seen");
+    sb_analytics_forget(f.a, "TS1", SB_PARTIAL_REVOKED);
+    sb_analytics_forget(f.a, "never-seen", SB_PARTIAL_REVOKED);
     assert_string_equal(series_of(f.reg, "PS1", &f.b), ps1_before);
 
     /* Seen again: a fresh start. t = 2 s was late before the forget. */
-    size_t mark = f.pub.all.len;
+    mark = f.pub.all.len;
     feed(f.a, "TS1", 2 * S_US, 45);
     assert_string_equal(series_of(f.reg, "TS1", &f.b),
                         "sensorbridge_alert_level{sensor=\"TS1\",rule=\"threshold\"} 0\n");
     feed(f.a, "TS1", 4 * S_US, 47);
     feed(f.a, "TS1", 10 * S_US, 60); /* closes the new [0,10); warning from normal */
-    assert_int_equal(f.pub.n, published + 2);
+    assert_int_equal(f.pub.n, published + 3);
     const char *news = f.pub.all.data + mark;
     assert_non_null(strstr(news, "aggregate TS1 {\"sensor\":\"TS1\",\"window_seconds\":10,"
                                  "\"window_start\":\"1970-01-01T00:00:00.000000Z\","
@@ -444,7 +406,7 @@ static void analytics_forget_empties_zscore_baseline(void **state)
         feed_window(f.a, "PS1", 1, 12);
         feed_window(f.a, "PS1", 2, 100); /* baseline 10, 12: mean 11, sd sqrt(2) */
         if (forget) {
-            sb_analytics_forget(f.a, "PS1");
+            sb_analytics_forget(f.a, "PS1", SB_PARTIAL_REVOKED);
             feed_window(f.a, "PS1", 2, 100);
         }
         feed_window(f.a, "PS1", 3, 200); /* closes the window of mean 100 */
@@ -478,7 +440,7 @@ static void analytics_reload_keeps_only_held_levels(void **state)
     sb_log_level = SB_LOG_ERR;
     feed(f.a, "TS1", 0, 55);
     feed(f.a, "PS1", 0, 1);
-    sb_analytics_forget(f.a, "PS1");
+    sb_analytics_forget(f.a, "PS1", SB_PARTIAL_REVOKED);
 
     struct sb_alert_rule_cfg next[3] = {rule("PS1"), rule("TS1"), rule("FS1")};
     next[0].high_warning = 200;
@@ -531,15 +493,15 @@ static void analytics_future_jump_is_kept_out(void **state)
     for (int s = 0; s < 10; s++) {
         d.ts_us = s * S_US;
         d.value = 40;
-        sb_analytics_sample(f.a, &d, now);
+        sb_analytics_sample(f.a, &d, now, NULL);
     }
     /* 9999-12-31 and the wall clock plus an hour and a microsecond: both
      * out, neither closes [0,10) nor raises the alert their value would. */
     d.value = 99;
     d.ts_us = INT64_C(253402214400) * S_US;
-    sb_analytics_sample(f.a, &d, now);
+    sb_analytics_sample(f.a, &d, now, NULL);
     d.ts_us = now + hour + 1;
-    sb_analytics_sample(f.a, &d, now);
+    sb_analytics_sample(f.a, &d, now, NULL);
     char *t = expose(f.reg, &f.b);
     assert_non_null(strstr(t, "sensorbridge_window_future_samples_total{sensor=\"TS1\"} 2\n"));
     assert_null(strstr(t, "sensorbridge_window_samples{sensor=\"TS1\""));
@@ -549,9 +511,9 @@ static void analytics_future_jump_is_kept_out(void **state)
     snprintf(d.sensor, sizeof(d.sensor), "PS1");
     d.value = 1;
     d.ts_us = now + hour;
-    sb_analytics_sample(f.a, &d, now);
+    sb_analytics_sample(f.a, &d, now, NULL);
     d.ts_us = now + 2 * hour;
-    sb_analytics_sample(f.a, &d, now);
+    sb_analytics_sample(f.a, &d, now, NULL);
     t = expose(f.reg, &f.b);
     assert_null(strstr(t, "sensorbridge_window_future_samples_total{sensor=\"PS1\"}"));
     /* TS1 goes on where it was: its window closes with its 10 samples and
@@ -559,12 +521,12 @@ static void analytics_future_jump_is_kept_out(void **state)
     snprintf(d.sensor, sizeof(d.sensor), "TS1");
     d.value = 40;
     d.ts_us = 10 * S_US;
-    sb_analytics_sample(f.a, &d, now);
+    sb_analytics_sample(f.a, &d, now, NULL);
     t = expose(f.reg, &f.b);
     assert_non_null(strstr(t, "sensorbridge_window_samples{sensor=\"TS1\",window=\"10s\"} 10\n"));
     assert_null(strstr(t, "sensorbridge_window_late_samples_total{sensor=\"TS1\"}"));
     /* Forgetting the sensor removes its count too. */
-    sb_analytics_forget(f.a, "TS1");
+    sb_analytics_forget(f.a, "TS1", SB_PARTIAL_REVOKED);
     t = expose(f.reg, &f.b);
     assert_null(strstr(t, "sensorbridge_window_future_samples_total{sensor=\"TS1\"}"));
     fixture_free(&f);
@@ -586,7 +548,7 @@ static void analytics_windows_history_bounded(void **state)
     for (int i = 0; i < N; i++) {
         snprintf(name, sizeof(name), "%c%d", group(i), i);
         if (group(i) != 'a')
-            sb_analytics_forget(f.a, name);
+            sb_analytics_forget(f.a, name, SB_PARTIAL_REVOKED);
     }
     sb_buf_reset(&f.b);
     sb_analytics_windows_json(f.a, &f.b);
@@ -619,10 +581,134 @@ static void analytics_windows_history_bounded(void **state)
     fixture_free(&f);
 }
 
+/* A partial window is published as such and counted, but sets no gauge
+ * and stays out of the z-score baseline; complete ones do both. */
+static void analytics_partial_windows_kept_out(void **state)
+{
+    (void)state;
+    struct sb_alert_rule_cfg rules[1] = {rule("PS1")};
+    rules[0].zscore = 1;
+    rules[0].zscore_baseline = 2;
+    struct fixture f;
+    fixture_new(&f, rules, 1);
+    sb_log_level = SB_LOG_ERR;
+    char *t = expose(f.reg, &f.b);
+    /* Every reason is there from the start, at 0. */
+    assert_non_null(
+        strstr(t, "# TYPE sensorbridge_windows_partial_total counter\n"
+                  "sensorbridge_windows_partial_total{window=\"10s\",reason=\"expired\"} 0\n"
+                  "sensorbridge_windows_partial_total{window=\"10s\",reason=\"forced\"} 0\n"
+                  "sensorbridge_windows_partial_total{window=\"10s\",reason=\"resumed\"} 0\n"
+                  "sensorbridge_windows_partial_total{window=\"10s\",reason=\"revoked\"} 0\n"
+                  "sensorbridge_windows_partial_total{window=\"10s\",reason=\"stopped\"} 0\n"));
+    /* Picked up mid-stream at 5 s: [0,10) may lack samples before 5 s. */
+    const struct sb_window_run run = {1, false};
+    const double v[] = {10, 12, 100, 50, 1000, 0};
+    struct sb_decoded d = {.rate_hz = 1};
+    snprintf(d.sensor, sizeof(d.sensor), "PS1");
+    d.ts_us = 5 * S_US;
+    d.value = v[0];
+    sb_analytics_sample(f.a, &d, d.ts_us, &run);
+    d.ts_us = 10 * S_US;
+    d.value = v[1];
+    sb_analytics_sample(f.a, &d, d.ts_us, &run);
+    assert_int_equal(f.pub.n, 1);
+    assert_non_null(strstr(f.pub.all.data,
+                           "aggregate PS1 {\"sensor\":\"PS1\",\"window_seconds\":10,"
+                           "\"window_start\":\"1970-01-01T00:00:00.000000Z\","
+                           "\"window_end\":\"1970-01-01T00:00:10.000000Z\","
+                           "\"count\":1,\"sum\":10,"));
+    assert_non_null(strstr(
+        f.pub.all.data, ",\"forced\":false,\"complete\":false,\"partial_reason\":\"resumed\"}\n"));
+    t = expose(f.reg, &f.b);
+    assert_non_null(
+        strstr(t, "\nsensorbridge_windows_partial_total{window=\"10s\",reason=\"resumed\"} 1\n"));
+    assert_non_null(strstr(t, "\nsensorbridge_windows_closed_total{window=\"10s\"} 1\n"));
+    assert_null(strstr(t, "sensorbridge_window_mean{"));
+    assert_null(strstr(t, "sensorbridge_window_samples{"));
+    sb_buf_reset(&f.b);
+    sb_analytics_windows_json(f.a, &f.b);
+    assert_non_null(strstr(f.b.data, "\"count\":1,"));
+    assert_non_null(strstr(f.b.data, "\"complete\":false,\"partial_reason\":\"resumed\"}"));
+    /* One window per 10 s from here: means 12, 100, 50, 1000. */
+    for (int k = 2; k < 6; k++) {
+        d.ts_us = k * 10 * S_US;
+        d.value = v[k];
+        sb_analytics_sample(f.a, &d, d.ts_us, &run);
+    }
+    t = expose(f.reg, &f.b);
+    assert_non_null(strstr(t, "\nsensorbridge_window_mean{sensor=\"PS1\",window=\"10s\"} 1000\n"));
+    assert_non_null(strstr(t, "\nsensorbridge_windows_closed_total{window=\"10s\"} 5\n"));
+    assert_non_null(
+        strstr(t, "\nsensorbridge_windows_partial_total{window=\"10s\",reason=\"resumed\"} 1\n"));
+    assert_int_equal(count_of(f.pub.all.data, "\"complete\":true,\"partial_reason\":null}"), 4);
+    /* Baseline 12, 100 (mean 56, sd 62.2): 50 is normal; then 100, 50 (75,
+     * 35.4): 1000 is critical, at 50 s. Had the partial 10 joined, 100
+     * would have been critical against 10, 12 at 30 s. */
+    sb_buf_reset(&f.b);
+    sb_analytics_alerts_json(f.a, &f.b);
+    assert_int_equal(count_of(f.b.data, "\"level\":\"critical\""), 1);
+    assert_non_null(strstr(f.b.data, "{\"timestamp\":\"1970-01-01T00:00:50.000000Z\",\"sensor\":"
+                                     "\"PS1\",\"rule\":\"zscore\",\"level\":\"critical\""));
+    sb_buf_reset(&f.b);
+    sb_analytics_windows_json(f.a, &f.b);
+    assert_non_null(strstr(f.b.data, "\"complete\":true,\"partial_reason\":null}"));
+    sb_log_level = SB_LOG_WARNING;
+    fixture_free(&f);
+}
+
+/* Windows closed early: forced (max_open), forgotten (revoked, expired)
+ * and stopped, each partial with its reason; an early close is named
+ * before a resume. */
+static void analytics_early_closes_are_partial(void **state)
+{
+    (void)state;
+    struct fixture f;
+    config(&f.cfg, NULL, 0);
+    f.cfg.watermark_us = 100 * S_US; /* nothing closes by the watermark */
+    fixture_start(&f);
+    /* max_open 4: the fifth window of FS1 forces [0,10) out. */
+    for (int k = 0; k < 5; k++)
+        feed(f.a, "FS1", k * 10 * S_US + S_US, 1);
+    feed(f.a, "TS1", 0, 1);
+    feed(f.a, "PS1", 0, 2);
+    const struct sb_window_run resumed = {3, false};
+    struct sb_decoded d = {.rate_hz = 1, .value = 3, .ts_us = 0};
+    snprintf(d.sensor, sizeof(d.sensor), "EPS1");
+    sb_analytics_sample(f.a, &d, 0, &resumed);
+    sb_analytics_forget(f.a, "TS1", SB_PARTIAL_REVOKED);
+    sb_analytics_forget(f.a, "PS1", SB_PARTIAL_EXPIRED);
+    sb_log_level = SB_LOG_WARNING; /* the "published as partial" line is info */
+    sb_analytics_stop(f.a);
+    char *t = expose(f.reg, &f.b);
+    assert_non_null(
+        strstr(t, "sensorbridge_windows_partial_total{window=\"10s\",reason=\"expired\"} 1\n"
+                  "sensorbridge_windows_partial_total{window=\"10s\",reason=\"forced\"} 1\n"
+                  "sensorbridge_windows_partial_total{window=\"10s\",reason=\"resumed\"} 0\n"
+                  "sensorbridge_windows_partial_total{window=\"10s\",reason=\"revoked\"} 1\n"
+                  "sensorbridge_windows_partial_total{window=\"10s\",reason=\"stopped\"} 5\n"));
+    assert_non_null(strstr(t, "\nsensorbridge_windows_forced_total 1\n"));
+    assert_non_null(strstr(t, "\nsensorbridge_windows_closed_total{window=\"10s\"} 8\n"));
+    assert_null(strstr(t, "sensorbridge_window_mean{"));
+    assert_int_equal(count_of(f.pub.all.data, "\"complete\":false"), 8);
+    assert_int_equal(count_of(f.pub.all.data, "\"forced\":true,\"complete\":false,"
+                                              "\"partial_reason\":\"forced\"}"),
+                     1);
+    assert_non_null(strstr(f.pub.all.data, "aggregate TS1 "));
+    assert_non_null(strstr(f.pub.all.data, "\"partial_reason\":\"revoked\"}\naggregate PS1 "));
+    /* EPS1 resumed, then stopped: stopped. EPS1 before FS1 (name order). */
+    assert_non_null(strstr(f.pub.all.data, "\"partial_reason\":\"expired\"}\naggregate EPS1 "));
+    assert_non_null(strstr(f.pub.all.data, "aggregate EPS1 {\"sensor\":\"EPS1\","));
+    assert_int_equal(count_of(f.pub.all.data, "\"partial_reason\":\"stopped\"}"), 5);
+    sb_buf_reset(&f.b);
+    sb_analytics_windows_json(f.a, &f.b);
+    assert_non_null(strstr(f.b.data, "],\"open\":0}\n"));
+    fixture_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(window_forget_discards_open_windows),
         cmocka_unit_test(window_forget_table_stays_correct),
         cmocka_unit_test(alerts_forget_resets_state),
         cmocka_unit_test(analytics_forget_removes_sensor_series),
@@ -630,6 +716,8 @@ int main(void)
         cmocka_unit_test(analytics_reload_keeps_only_held_levels),
         cmocka_unit_test(analytics_future_jump_is_kept_out),
         cmocka_unit_test(analytics_windows_history_bounded),
+        cmocka_unit_test(analytics_partial_windows_kept_out),
+        cmocka_unit_test(analytics_early_closes_are_partial),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,13 +38,15 @@ static void apply(struct sb_ingest *in, const char *sensor, double v, uint32_t o
 /* What a sb_ingest_forget_cb was told, in order. */
 struct forgotten {
     char names[64][64];
+    uint32_t origins[64];
     size_t n;
 };
 
-static void remember_forgotten(void *ud, const char *sensor)
+static void remember_forgotten(void *ud, const char *sensor, uint32_t origin)
 {
     struct forgotten *f = ud;
     assert_true(f->n < 64);
+    f->origins[f->n] = origin;
     snprintf(f->names[f->n++], sizeof(f->names[0]), "%s", sensor);
 }
 
@@ -231,6 +233,8 @@ static void ingest_forget_origin_removes_its_sensors(void **state)
     assert_int_equal(f.n, 2);
     assert_string_equal(f.names[0], "PS1");
     assert_string_equal(f.names[1], "TS1");
+    assert_int_equal(f.origins[0], 1);
+    assert_int_equal(f.origins[1], 1);
     assert_int_equal(sb_ingest_sensor_count(in), 3);
 
     t = expose(r, &b);
@@ -296,8 +300,8 @@ static void ingest_expire_boundary(void **state)
     const int64_t t0 = 1762612200000000ll;
     apply(in, "TS1", 1, 7, t0);
     apply(in, "PS1", 2, 7, t0 + 500000);
-    apply(in, "FS1", 3, 8, t0 - 1000000);
-    apply(in, "FS1", 4, 8, t0); /* the last application counts, not the first */
+    apply(in, "FS1", 3, 9, t0 - 1000000);
+    apply(in, "FS1", 4, 8, t0); /* the last application counts, not the first (time and origin) */
     struct forgotten f = {.n = 0};
     /* Exactly max_silence after the last sample: not yet. */
     assert_int_equal(sb_ingest_expire(in, t0 + max, max, remember_forgotten, &f), 0);
@@ -311,6 +315,9 @@ static void ingest_expire_boundary(void **state)
     assert_int_equal(f.n, 2);
     assert_string_equal(f.names[0], "FS1");
     assert_string_equal(f.names[1], "TS1");
+    /* Each with the origin of its last sample. */
+    assert_int_equal(f.origins[0], 8);
+    assert_int_equal(f.origins[1], 7);
     assert_int_equal(sb_ingest_sensor_count(in), 1);
     assert_int_equal(sb_ingest_expire(in, t0 + max + 500000, max, remember_forgotten, &f), 0);
     /* A sample resets the silence. */

@@ -112,11 +112,11 @@ static void window_exact_stats_known_sequence(void **state)
     const double v[] = {4, 1, 3, 2};
     const int64_t t[] = {5, 1, 59, 30}; /* seconds, out of order within the window */
     for (size_t i = 0; i < 4; i++)
-        assert_int_equal(sb_windows_add(w, "PS1", t[i] * S_US, v[i]), SB_WINDOW_ACCEPTED);
+        assert_int_equal(sb_windows_add(w, "PS1", t[i] * S_US, v[i], NULL), SB_WINDOW_ACCEPTED);
     assert_int_equal(c.n, 0);
     assert_int_equal(sb_windows_open_count(w), 1);
     /* The next window's first sample moves the watermark (lateness 0) to 60 s. */
-    assert_int_equal(sb_windows_add(w, "PS1", 60 * S_US, 100), SB_WINDOW_ACCEPTED);
+    assert_int_equal(sb_windows_add(w, "PS1", 60 * S_US, 100, NULL), SB_WINDOW_ACCEPTED);
     assert_int_equal(c.n, 1);
     const struct sb_window_result *r = &c.v[0].r;
     assert_string_equal(c.v[0].sensor, "PS1");
@@ -131,7 +131,8 @@ static void window_exact_stats_known_sequence(void **state)
     assert_close(r->stddev, sqrt(1.25), 1e-15);
     assert_int_equal(r->first_ts_us, 1 * S_US);
     assert_int_equal(r->last_ts_us, 59 * S_US);
-    assert_int_equal(r->forced, 0);
+    assert_int_equal(r->closed, SB_WINDOW_CLOSED_WATERMARK);
+    assert_true(r->complete);
     assert_int_equal(sb_windows_open_count(w), 1);
     sb_windows_free(w);
     collector_free(&c);
@@ -142,8 +143,8 @@ static void window_single_sample_has_zero_stddev(void **state)
     (void)state;
     struct collector c = {0};
     struct sb_windows *w = new1(S_US, 0, 10, &c);
-    sb_windows_add(w, "a", 500000, -7.25);
-    sb_windows_add(w, "a", 1000000, 0);
+    sb_windows_add(w, "a", 500000, -7.25, NULL);
+    sb_windows_add(w, "a", 1000000, 0, NULL);
     assert_int_equal(c.n, 1);
     assert_int_equal(c.v[0].r.count, 1);
     assert_true(c.v[0].r.mean == -7.25);
@@ -162,10 +163,10 @@ static void check_cycle(const double *x, size_t n, int64_t t0)
     int64_t sizes[] = {60 * S_US};
     struct sb_windows *w = sb_windows_new(sizes, 1, 10 * S_US, 4, collect, &c);
     for (size_t i = 0; i < n; i++)
-        assert_int_equal(sb_windows_add(w, "PS2", t0 + (int64_t)i * 10000, x[i]),
+        assert_int_equal(sb_windows_add(w, "PS2", t0 + (int64_t)i * 10000, x[i], NULL),
                          SB_WINDOW_ACCEPTED);
     /* Past the window end plus the lateness. */
-    sb_windows_add(w, "PS2", t0 + 70 * S_US, 0);
+    sb_windows_add(w, "PS2", t0 + 70 * S_US, 0, NULL);
     assert_int_equal(c.n, 1);
     const struct sb_window_result *r = &c.v[0].r;
     struct ref ref = two_pass(x, n);
@@ -253,15 +254,15 @@ static void window_out_of_order_within_lateness(void **state)
     (void)state;
     struct collector c = {0};
     struct sb_windows *w = new1(60 * S_US, 10 * S_US, 10, &c);
-    assert_int_equal(sb_windows_add(w, "x", 55 * S_US, 1), SB_WINDOW_ACCEPTED);
-    assert_int_equal(sb_windows_add(w, "x", 62 * S_US, 100), SB_WINDOW_ACCEPTED);
+    assert_int_equal(sb_windows_add(w, "x", 55 * S_US, 1, NULL), SB_WINDOW_ACCEPTED);
+    assert_int_equal(sb_windows_add(w, "x", 62 * S_US, 100, NULL), SB_WINDOW_ACCEPTED);
     /* Watermark 52 s: [0, 60) is still open, the sample lands there. */
-    assert_int_equal(sb_windows_add(w, "x", 58 * S_US, 3), SB_WINDOW_ACCEPTED);
-    assert_int_equal(sb_windows_add(w, "x", 61 * S_US, 200), SB_WINDOW_ACCEPTED);
+    assert_int_equal(sb_windows_add(w, "x", 58 * S_US, 3, NULL), SB_WINDOW_ACCEPTED);
+    assert_int_equal(sb_windows_add(w, "x", 61 * S_US, 200, NULL), SB_WINDOW_ACCEPTED);
     assert_int_equal(c.n, 0);
     assert_int_equal(sb_windows_open_count(w), 2);
     /* Watermark 61 s closes [0, 60). */
-    assert_int_equal(sb_windows_add(w, "x", 71 * S_US, 300), SB_WINDOW_ACCEPTED);
+    assert_int_equal(sb_windows_add(w, "x", 71 * S_US, 300, NULL), SB_WINDOW_ACCEPTED);
     assert_int_equal(c.n, 1);
     assert_int_equal(c.v[0].r.start_us, 0);
     assert_int_equal(c.v[0].r.count, 2);
@@ -269,7 +270,7 @@ static void window_out_of_order_within_lateness(void **state)
     assert_int_equal(c.v[0].r.first_ts_us, 55 * S_US);
     assert_int_equal(c.v[0].r.last_ts_us, 58 * S_US);
     /* The second window holds 62, 61, 71 s, first_ts is the earliest. */
-    sb_windows_add(w, "x", 200 * S_US, 0);
+    sb_windows_add(w, "x", 200 * S_US, 0, NULL);
     assert_int_equal(c.n, 2);
     assert_int_equal(c.v[1].r.start_us, 60 * S_US);
     assert_int_equal(c.v[1].r.count, 3);
@@ -287,13 +288,13 @@ static void window_out_of_order_opens_older_window(void **state)
      * the open ones; it must still close in order. */
     struct collector c = {0};
     struct sb_windows *w = new1(10 * S_US, 60 * S_US, 10, &c);
-    sb_windows_add(w, "x", 45 * S_US, 4);
-    sb_windows_add(w, "x", 25 * S_US, 2);
-    sb_windows_add(w, "x", 5 * S_US, 0);
-    sb_windows_add(w, "x", 35 * S_US, 3);
-    sb_windows_add(w, "x", 15 * S_US, 1);
+    sb_windows_add(w, "x", 45 * S_US, 4, NULL);
+    sb_windows_add(w, "x", 25 * S_US, 2, NULL);
+    sb_windows_add(w, "x", 5 * S_US, 0, NULL);
+    sb_windows_add(w, "x", 35 * S_US, 3, NULL);
+    sb_windows_add(w, "x", 15 * S_US, 1, NULL);
     assert_int_equal(sb_windows_open_count(w), 5);
-    sb_windows_add(w, "x", 200 * S_US, 9);
+    sb_windows_add(w, "x", 200 * S_US, 9, NULL);
     assert_int_equal(c.n, 5);
     for (size_t i = 0; i < 5; i++) {
         assert_int_equal(c.v[i].r.start_us, (int64_t)i * 10 * S_US);
@@ -318,7 +319,8 @@ static void assert_same_result(const struct got *x, const struct got *y)
     assert_memory_equal(&x->r.stddev, &y->r.stddev, sizeof(double));
     assert_int_equal(x->r.first_ts_us, y->r.first_ts_us);
     assert_int_equal(x->r.last_ts_us, y->r.last_ts_us);
-    assert_int_equal(x->r.forced, y->r.forced);
+    assert_int_equal(x->r.closed, y->r.closed);
+    assert_int_equal(x->r.complete, y->r.complete);
 }
 
 /* Runs a fixed sequence, with or without extra late samples mixed in. */
@@ -327,11 +329,11 @@ static void run_with_late(struct collector *c, int with_late, int *nlate)
     struct sb_windows *w = new1(10 * S_US, 2 * S_US, 10, c);
     *nlate = 0;
     for (int64_t t = 0; t < 100; t++) {
-        assert_int_equal(sb_windows_add(w, "x", t * S_US, (double)(t * t % 17)),
+        assert_int_equal(sb_windows_add(w, "x", t * S_US, (double)(t * t % 17), NULL),
                          SB_WINDOW_ACCEPTED);
         if (with_late && t % 10 == 5 && t > 10) {
             /* Into the window before the current one: closed at t = 12, 22... */
-            enum sb_window_verdict v = sb_windows_add(w, "x", (t - 10) * S_US, 1e6);
+            enum sb_window_verdict v = sb_windows_add(w, "x", (t - 10) * S_US, 1e6, NULL);
             assert_int_equal(v, SB_WINDOW_LATE);
             (*nlate)++;
         }
@@ -361,18 +363,18 @@ static void window_lateness_boundary(void **state)
     (void)state;
     struct collector c = {0};
     struct sb_windows *w = new1(60 * S_US, 10 * S_US, 10, &c);
-    sb_windows_add(w, "x", 30 * S_US, 1);
+    sb_windows_add(w, "x", 30 * S_US, 1, NULL);
     /* max_ts 70 s - 1 us: watermark 60 s - 1 us < end 60 s: still open. */
-    sb_windows_add(w, "x", 70 * S_US - 1, 2);
+    sb_windows_add(w, "x", 70 * S_US - 1, 2, NULL);
     assert_int_equal(c.n, 0);
-    assert_int_equal(sb_windows_add(w, "x", 60 * S_US - 1, 3), SB_WINDOW_ACCEPTED);
+    assert_int_equal(sb_windows_add(w, "x", 60 * S_US - 1, 3, NULL), SB_WINDOW_ACCEPTED);
     /* max_ts 70 s: watermark 60 s = end: closed, and the sample is late. */
-    sb_windows_add(w, "x", 70 * S_US, 4);
+    sb_windows_add(w, "x", 70 * S_US, 4, NULL);
     assert_int_equal(c.n, 1);
     assert_int_equal(c.v[0].r.count, 2);
-    assert_int_equal(sb_windows_add(w, "x", 60 * S_US - 1, 5), SB_WINDOW_LATE);
+    assert_int_equal(sb_windows_add(w, "x", 60 * S_US - 1, 5, NULL), SB_WINDOW_LATE);
     /* A sample that does not raise max_ts but is within the lateness. */
-    assert_int_equal(sb_windows_add(w, "x", 60 * S_US, 6), SB_WINDOW_ACCEPTED);
+    assert_int_equal(sb_windows_add(w, "x", 60 * S_US, 6, NULL), SB_WINDOW_ACCEPTED);
     sb_windows_free(w);
     collector_free(&c);
 }
@@ -382,19 +384,19 @@ static void window_watermark_zero(void **state)
     (void)state;
     struct collector c = {0};
     struct sb_windows *w = new1(S_US, 0, 10, &c);
-    sb_windows_add(w, "x", 0, 1);
-    sb_windows_add(w, "x", S_US - 1, 2);
+    sb_windows_add(w, "x", 0, 1, NULL);
+    sb_windows_add(w, "x", S_US - 1, 2, NULL);
     assert_int_equal(c.n, 0);
     /* A sample exactly at the end closes the window at once. */
-    sb_windows_add(w, "x", S_US, 3);
+    sb_windows_add(w, "x", S_US, 3, NULL);
     assert_int_equal(c.n, 1);
     assert_int_equal(c.v[0].r.count, 2);
     /* Any sample of an earlier window is late, even 1 us after max_ts... */
-    assert_int_equal(sb_windows_add(w, "x", S_US - 1, 4), SB_WINDOW_LATE);
+    assert_int_equal(sb_windows_add(w, "x", S_US - 1, 4, NULL), SB_WINDOW_LATE);
     /* ...but one in the current window is not, even if older than max_ts. */
-    sb_windows_add(w, "x", S_US + 500000, 5);
-    assert_int_equal(sb_windows_add(w, "x", S_US + 1, 6), SB_WINDOW_ACCEPTED);
-    sb_windows_add(w, "x", 2 * S_US, 0);
+    sb_windows_add(w, "x", S_US + 500000, 5, NULL);
+    assert_int_equal(sb_windows_add(w, "x", S_US + 1, 6, NULL), SB_WINDOW_ACCEPTED);
+    sb_windows_add(w, "x", 2 * S_US, 0, NULL);
     assert_int_equal(c.n, 2);
     assert_int_equal(c.v[1].r.count, 3);
     assert_true(c.v[1].r.sum == 14);
@@ -407,11 +409,11 @@ static void window_negative_timestamps(void **state)
     (void)state;
     struct collector c = {0};
     struct sb_windows *w = new1(60 * S_US, 0, 10, &c);
-    sb_windows_add(w, "x", -60 * S_US - 1, 1); /* [-120 s, -60 s) */
-    sb_windows_add(w, "x", -60 * S_US, 2);     /* [-60 s, 0) */
-    sb_windows_add(w, "x", -1, 3);             /* [-60 s, 0) */
-    sb_windows_add(w, "x", 0, 4);              /* [0, 60 s) */
-    sb_windows_add(w, "x", 60 * S_US, 5);
+    sb_windows_add(w, "x", -60 * S_US - 1, 1, NULL); /* [-120 s, -60 s) */
+    sb_windows_add(w, "x", -60 * S_US, 2, NULL);     /* [-60 s, 0) */
+    sb_windows_add(w, "x", -1, 3, NULL);             /* [-60 s, 0) */
+    sb_windows_add(w, "x", 0, 4, NULL);              /* [0, 60 s) */
+    sb_windows_add(w, "x", 60 * S_US, 5, NULL);
     assert_int_equal(c.n, 3);
     assert_int_equal(c.v[0].r.start_us, -120 * S_US);
     assert_int_equal(c.v[0].r.end_us, -60 * S_US);
@@ -435,7 +437,7 @@ static void window_multiple_sizes_close_in_order(void **state)
     struct sb_windows *w = sb_windows_new(sizes, 2, 5 * S_US, 10, collect, &c);
     assert_non_null(w);
     for (int64_t t = 0; t < 660; t++)
-        assert_int_equal(sb_windows_add(w, "x", t * S_US, 1), SB_WINDOW_ACCEPTED);
+        assert_int_equal(sb_windows_add(w, "x", t * S_US, 1, NULL), SB_WINDOW_ACCEPTED);
     /* Watermark 654 s: 60 s windows up to 600 s and 300 s windows up to 600 s. */
     assert_int_equal(c.n, 12);
     const int64_t want_end[] = {60, 120, 180, 240, 300, 300, 360, 420, 480, 540, 600, 600};
@@ -457,12 +459,12 @@ static void window_late_for_one_size_only(void **state)
     struct collector c = {0};
     int64_t sizes[] = {10 * S_US, 60 * S_US};
     struct sb_windows *w = sb_windows_new(sizes, 2, 0, 10, collect, &c);
-    sb_windows_add(w, "x", 5 * S_US, 1);
-    sb_windows_add(w, "x", 25 * S_US, 2);
+    sb_windows_add(w, "x", 5 * S_US, 1, NULL);
+    sb_windows_add(w, "x", 25 * S_US, 2, NULL);
     assert_int_equal(c.n, 1); /* [0, 10) */
     /* [10, 20) of size 10 s is behind the watermark; [0, 60) is open. */
-    assert_int_equal(sb_windows_add(w, "x", 15 * S_US, 4), SB_WINDOW_LATE);
-    sb_windows_add(w, "x", 60 * S_US, 0);
+    assert_int_equal(sb_windows_add(w, "x", 15 * S_US, 4, NULL), SB_WINDOW_LATE);
+    sb_windows_add(w, "x", 60 * S_US, 0, NULL);
     assert_int_equal(c.n, 3);
     assert_int_equal(c.v[1].r.size_us, 10 * S_US);
     assert_int_equal(c.v[1].r.start_us, 20 * S_US);
@@ -479,32 +481,34 @@ static void window_forced_close_when_max_open(void **state)
     (void)state;
     struct collector c = {0};
     struct sb_windows *w = new1(S_US, 3600 * S_US, 2, &c);
-    sb_windows_add(w, "x", 0, 1);
-    sb_windows_add(w, "x", S_US, 2);
+    sb_windows_add(w, "x", 0, 1, NULL);
+    sb_windows_add(w, "x", S_US, 2, NULL);
     assert_int_equal(c.n, 0);
     assert_int_equal(sb_windows_open_count(w), 2);
-    sb_windows_add(w, "x", 2 * S_US, 3);
+    sb_windows_add(w, "x", 2 * S_US, 3, NULL);
     assert_int_equal(c.n, 1);
     assert_int_equal(c.v[0].r.start_us, 0);
-    assert_int_equal(c.v[0].r.forced, 1);
+    assert_int_equal(c.v[0].r.closed, SB_WINDOW_CLOSED_FORCED);
+    assert_false(c.v[0].r.complete);
     assert_true(c.v[0].r.sum == 1);
     assert_int_equal(sb_windows_open_count(w), 2);
     /* The force-closed window is never reopened: its samples are late now. */
-    assert_int_equal(sb_windows_add(w, "x", 500000, 9), SB_WINDOW_LATE);
+    assert_int_equal(sb_windows_add(w, "x", 500000, 9, NULL), SB_WINDOW_LATE);
     /* Samples of open windows are still fine. */
-    assert_int_equal(sb_windows_add(w, "x", S_US + 1, 2), SB_WINDOW_ACCEPTED);
-    sb_windows_add(w, "x", 10 * S_US, 5); /* forces [1 s, 2 s) out */
+    assert_int_equal(sb_windows_add(w, "x", S_US + 1, 2, NULL), SB_WINDOW_ACCEPTED);
+    sb_windows_add(w, "x", 10 * S_US, 5, NULL); /* forces [1 s, 2 s) out */
     assert_int_equal(c.n, 2);
     assert_int_equal(c.v[1].r.count, 2);
-    assert_int_equal(c.v[1].r.forced, 1);
+    assert_int_equal(c.v[1].r.closed, SB_WINDOW_CLOSED_FORCED);
+    assert_false(c.v[1].r.complete);
     /* A window between the open ones forces the oldest, [2 s, 3 s), out. */
-    assert_int_equal(sb_windows_add(w, "x", 5 * S_US, 7), SB_WINDOW_ACCEPTED);
+    assert_int_equal(sb_windows_add(w, "x", 5 * S_US, 7, NULL), SB_WINDOW_ACCEPTED);
     assert_int_equal(c.n, 3);
     assert_int_equal(c.v[2].r.start_us, 2 * S_US);
     assert_int_equal(sb_windows_open_count(w), 2);
     /* A window older than both open ones would be the one force-closed by
      * its own opening: late. */
-    assert_int_equal(sb_windows_add(w, "x", 3 * S_US, 7), SB_WINDOW_LATE);
+    assert_int_equal(sb_windows_add(w, "x", 3 * S_US, 7, NULL), SB_WINDOW_LATE);
     assert_int_equal(c.n, 3);
     sb_windows_free(w);
     collector_free(&c);
@@ -522,11 +526,11 @@ static void window_random_order_reports_each_window_once(void **state)
     uint64_t applied = 0, forced = 0;
     for (int64_t i = 0; i < 200000; i++) {
         int64_t ts = i * 1000 - (int64_t)((noise(&seed) + 1) * 12.5 * S_US);
-        if (sb_windows_add(w, "x", ts, noise(&seed)) == SB_WINDOW_ACCEPTED)
+        if (sb_windows_add(w, "x", ts, noise(&seed), NULL) == SB_WINDOW_ACCEPTED)
             applied += 2;
         assert_true(sb_windows_open_count(w) <= 6);
     }
-    sb_windows_add(w, "x", INT64_C(1) << 40, 0);
+    sb_windows_add(w, "x", INT64_C(1) << 40, 0, NULL);
     int64_t last[2] = {INT64_MIN, INT64_MIN};
     uint64_t total = 0;
     for (size_t k = 0; k < c.n; k++) {
@@ -537,7 +541,7 @@ static void window_random_order_reports_each_window_once(void **state)
         assert_true(r->first_ts_us >= r->start_us && r->last_ts_us < r->end_us);
         assert_true(r->first_ts_us <= r->last_ts_us);
         total += r->count;
-        forced += (uint64_t)r->forced;
+        forced += r->closed == SB_WINDOW_CLOSED_FORCED;
     }
     assert_true(forced > 0);
     assert_true(total >= applied);
@@ -557,14 +561,14 @@ static void window_open_count_bounded(void **state)
         const char *sensor = (i & 1) ? "PS1" : "TS1";
         /* 100 Hz per sensor, slightly shuffled within the lateness. */
         int64_t ts = (i / 2) * 10000 + ((i % 7) - 3) * 300000;
-        assert_int_not_equal(sb_windows_add(w, sensor, ts, 1), SB_WINDOW_OVERFLOW);
+        assert_int_not_equal(sb_windows_add(w, sensor, ts, 1, NULL), SB_WINDOW_OVERFLOW);
         size_t open = sb_windows_open_count(w);
         if (open > max_open)
             max_open = open;
         if (c.n > 1000) {
             for (size_t k = 0; k < c.n; k++) {
                 total += c.v[k].r.count;
-                assert_int_equal(c.v[k].r.forced, 0);
+                assert_int_equal(c.v[k].r.closed, SB_WINDOW_CLOSED_WATERMARK);
             }
             c.n = 0;
         }
@@ -580,7 +584,7 @@ static void window_open_count_bounded(void **state)
     assert_true(total <= 2 * 1000000);
     assert_true(total >= 2 * 1000000 - 2 * (7 + 66) * 100);
     for (size_t k = 0; k < c.n; k++)
-        assert_int_equal(c.v[k].r.forced, 0);
+        assert_int_equal(c.v[k].r.closed, SB_WINDOW_CLOSED_WATERMARK);
     sb_windows_free(w);
     collector_free(&c);
 }
@@ -593,21 +597,21 @@ static void window_sensors_capped(void **state)
     char name[80];
     for (int i = 0; i < SB_WINDOW_MAX_SENSORS; i++) {
         snprintf(name, sizeof(name), "sensor-%d", i);
-        assert_int_equal(sb_windows_add(w, name, 0, i), SB_WINDOW_ACCEPTED);
+        assert_int_equal(sb_windows_add(w, name, 0, i, NULL), SB_WINDOW_ACCEPTED);
     }
-    assert_int_equal(sb_windows_add(w, "one-too-many", 0, 1), SB_WINDOW_OVERFLOW);
-    assert_int_equal(sb_windows_add(w, "sensor-17", 1, 1), SB_WINDOW_ACCEPTED);
+    assert_int_equal(sb_windows_add(w, "one-too-many", 0, 1, NULL), SB_WINDOW_OVERFLOW);
+    assert_int_equal(sb_windows_add(w, "sensor-17", 1, 1, NULL), SB_WINDOW_ACCEPTED);
     assert_int_equal(sb_windows_open_count(w), SB_WINDOW_MAX_SENSORS);
     sb_windows_free(w);
 
     w = new1(60 * S_US, 0, 4, &c);
     memset(name, 'n', sizeof(name));
     name[SB_WINDOW_NAME_MAX] = '\0';
-    assert_int_equal(sb_windows_add(w, name, 0, 1), SB_WINDOW_ACCEPTED);
+    assert_int_equal(sb_windows_add(w, name, 0, 1, NULL), SB_WINDOW_ACCEPTED);
     name[SB_WINDOW_NAME_MAX] = 'n';
     name[SB_WINDOW_NAME_MAX + 1] = '\0';
-    assert_int_equal(sb_windows_add(w, name, 0, 1), SB_WINDOW_OVERFLOW);
-    assert_int_equal(sb_windows_add(w, "", 0, 1), SB_WINDOW_OVERFLOW);
+    assert_int_equal(sb_windows_add(w, name, 0, 1, NULL), SB_WINDOW_OVERFLOW);
+    assert_int_equal(sb_windows_add(w, "", 0, 1, NULL), SB_WINDOW_OVERFLOW);
     sb_windows_free(w);
     collector_free(&c);
 }
@@ -619,12 +623,12 @@ static void window_sensors_independent_and_names_copied(void **state)
     struct sb_windows *w = new1(10 * S_US, 0, 4, &c);
     char name[16];
     strcpy(name, "A");
-    sb_windows_add(w, name, 0, 1);
+    sb_windows_add(w, name, 0, 1, NULL);
     strcpy(name, "B");
-    sb_windows_add(w, name, 100 * S_US, 2); /* B's watermark does not close A */
+    sb_windows_add(w, name, 100 * S_US, 2, NULL); /* B's watermark does not close A */
     assert_int_equal(c.n, 0);
     strcpy(name, "A");
-    sb_windows_add(w, name, 10 * S_US, 3);
+    sb_windows_add(w, name, 10 * S_US, 3, NULL);
     strcpy(name, "zzz");
     assert_int_equal(c.n, 1);
     assert_string_equal(c.v[0].sensor, "A");
@@ -649,17 +653,241 @@ static void window_rejects_bad_input(void **state)
 
     struct sb_windows *w = sb_windows_new(ok, 1, 0, 1, NULL, NULL);
     assert_non_null(w);
-    assert_int_equal(sb_windows_add(w, "x", 0, NAN), SB_WINDOW_LATE);
-    assert_int_equal(sb_windows_add(w, "x", 0, INFINITY), SB_WINDOW_LATE);
-    assert_int_equal(sb_windows_add(w, "x", INT64_MAX, 1), SB_WINDOW_LATE);
-    assert_int_equal(sb_windows_add(w, "x", INT64_MIN, 1), SB_WINDOW_LATE);
+    assert_int_equal(sb_windows_add(w, "x", 0, NAN, NULL), SB_WINDOW_LATE);
+    assert_int_equal(sb_windows_add(w, "x", 0, INFINITY, NULL), SB_WINDOW_LATE);
+    assert_int_equal(sb_windows_add(w, "x", INT64_MAX, 1, NULL), SB_WINDOW_LATE);
+    assert_int_equal(sb_windows_add(w, "x", INT64_MIN, 1, NULL), SB_WINDOW_LATE);
     assert_int_equal(sb_windows_open_count(w), 0);
     /* Without a callback windows still close. */
-    sb_windows_add(w, "x", 0, 1);
-    sb_windows_add(w, "x", 600 * S_US, 1);
+    sb_windows_add(w, "x", 0, 1, NULL);
+    sb_windows_add(w, "x", 600 * S_US, 1, NULL);
     assert_int_equal(sb_windows_open_count(w), 1);
     sb_windows_free(w);
     sb_windows_free(NULL);
+}
+
+/* ---- completeness: runs and resumes ---- */
+
+/* The window of size `size` starting at `start` among those reported, or
+ * NULL (and fails if it was reported twice). */
+static const struct sb_window_result *reported(const struct collector *c, int64_t size,
+                                               int64_t start)
+{
+    const struct sb_window_result *hit = NULL;
+    for (size_t k = 0; k < c->n; k++) {
+        if (c->v[k].r.size_us == size && c->v[k].r.start_us == start) {
+            assert_null(hit);
+            hit = &c->v[k].r;
+        }
+    }
+    return hit;
+}
+
+/* A new sensor whose first sample, at ts0, comes from a run that did not
+ * begin at the start of the stream (lateness L): then samples follow at
+ * 1 Hz up to 300 s. Returns whether the 60-s window starting at `start`
+ * was complete; every window up to 240 s must have been reported. */
+static bool complete_after_resume(int64_t ts0, int64_t lateness, int64_t start)
+{
+    struct collector c = {0};
+    struct sb_windows *w = new1(60 * S_US, lateness, 10, &c);
+    const struct sb_window_run run = {7, false};
+    sb_windows_add(w, "x", ts0, 1, &run);
+    for (int64_t t = ts0 / S_US + 1; t <= 300; t++)
+        sb_windows_add(w, "x", t * S_US, 1, &run);
+    const struct sb_window_result *r = reported(&c, 60 * S_US, start);
+    assert_non_null(r);
+    assert_int_equal(r->closed, SB_WINDOW_CLOSED_WATERMARK);
+    assert_int_equal(r->resumed, !r->complete);
+    bool complete = r->complete;
+    sb_windows_free(w);
+    collector_free(&c);
+    return complete;
+}
+
+/* Samples before ts0 may be missing with event times up to ts0 + L: a
+ * window is complete exactly when its start > ts0 + L. */
+static void window_resume_boundary(void **state)
+{
+    (void)state;
+    /* Lateness 0: resumed at 59 s, [60, 120) is whole; at 60 s it is not. */
+    assert_false(complete_after_resume(59 * S_US, 0, 0));
+    assert_true(complete_after_resume(59 * S_US, 0, 60 * S_US));
+    assert_false(complete_after_resume(60 * S_US, 0, 60 * S_US));
+    assert_true(complete_after_resume(60 * S_US, 0, 120 * S_US));
+    /* To the microsecond: 59.999999 s + 0 < 60 s. */
+    assert_true(complete_after_resume(60 * S_US - 1, 0, 60 * S_US));
+    /* Lateness 10 s: a missing sample may be 10 s newer than ts0. */
+    assert_true(complete_after_resume(49 * S_US + 999999, 10 * S_US, 60 * S_US));
+    assert_false(complete_after_resume(50 * S_US, 10 * S_US, 60 * S_US));
+    assert_true(complete_after_resume(50 * S_US, 10 * S_US, 120 * S_US));
+    /* Whole stream, no resume: the first window is complete already. */
+    struct collector c = {0};
+    struct sb_windows *w = new1(60 * S_US, 10 * S_US, 10, &c);
+    const struct sb_window_run whole = {7, true};
+    for (int64_t t = 30; t <= 200; t++)
+        sb_windows_add(w, "x", t * S_US, 1, &whole);
+    assert_true(reported(&c, 60 * S_US, 0)->complete);
+    assert_false(reported(&c, 60 * S_US, 0)->resumed);
+    sb_windows_free(w);
+    collector_free(&c);
+}
+
+/* A run that changes under a sensor (a gap, a re-delivery, a partition
+ * back from elsewhere): every window open then is resumed, and so is every
+ * window opened later with a start <= ts0 + L, also out of order. */
+static void window_resume_within_a_sensor(void **state)
+{
+    (void)state;
+    struct collector c = {0};
+    int64_t sizes[] = {60 * S_US, 10 * S_US};
+    struct sb_windows *w = sb_windows_new(sizes, 2, 30 * S_US, 10, collect, &c);
+    const struct sb_window_run one = {1, true}, two = {2, false};
+    for (int64_t t = 0; t <= 100; t++)
+        sb_windows_add(w, "x", t * S_US, 1, &one);
+    /* Watermark 70 s: [0, 60) and the 10-s windows up to [60, 70) closed
+     * whole; [60, 120), [70, 80) ... [100, 110) open. */
+    assert_true(reported(&c, 60 * S_US, 0)->complete);
+    assert_true(reported(&c, 10 * S_US, 60 * S_US)->complete);
+    size_t before = c.n;
+    /* Run 2 picks up at 105 s: missing samples may reach 135 s. */
+    sb_windows_add(w, "x", 105 * S_US, 1, &two);
+    for (int64_t t = 106; t <= 300; t++)
+        sb_windows_add(w, "x", t * S_US, 1, &two);
+    sb_windows_add(w, "x", 400 * S_US, 1, &two);
+    assert_true(c.n > before);
+    assert_false(reported(&c, 60 * S_US, 60 * S_US)->complete);  /* open at the resume */
+    assert_false(reported(&c, 60 * S_US, 120 * S_US)->complete); /* 120 <= 135 */
+    assert_true(reported(&c, 60 * S_US, 180 * S_US)->complete);
+    assert_false(reported(&c, 10 * S_US, 70 * S_US)->complete); /* open at the resume */
+    assert_false(reported(&c, 10 * S_US, 130 * S_US)->complete);
+    assert_true(reported(&c, 10 * S_US, 140 * S_US)->complete);
+    assert_true(reported(&c, 10 * S_US, 240 * S_US)->complete);
+    assert_int_equal(reported(&c, 10 * S_US, 240 * S_US)->count, 10);
+    sb_windows_free(w);
+    collector_free(&c);
+}
+
+/* Resumes only where the run changes; a later resume at an older event
+ * time does not shrink the reach of an earlier one, and a window opened
+ * out of order within the reach is resumed too. */
+static void window_resume_only_on_run_change(void **state)
+{
+    (void)state;
+    struct collector c = {0};
+    struct sb_windows *w = new1(10 * S_US, 20 * S_US, 10, &c);
+    const struct sb_window_run a = {5, false}, b = {6, false};
+    sb_windows_add(w, "x", 100 * S_US, 1, &a); /* resume: reach 120 s */
+    sb_windows_add(w, "x", 95 * S_US, 1, &b);  /* resume again, reach stays 120 s */
+    for (int64_t t = 101; t <= 200; t++)
+        sb_windows_add(w, "x", t * S_US, 1, &b);
+    assert_false(reported(&c, 10 * S_US, 90 * S_US)->complete);
+    assert_false(reported(&c, 10 * S_US, 120 * S_US)->complete);
+    assert_true(reported(&c, 10 * S_US, 130 * S_US)->complete);
+    /* Another sensor in run a, seen first now, resumes for itself. */
+    sb_windows_add(w, "y", 200 * S_US, 1, &a);
+    sb_windows_add(w, "y", 300 * S_US, 1, &a);
+    assert_non_null(reported(&c, 10 * S_US, 200 * S_US));
+    for (size_t k = 0; k < c.n; k++)
+        if (strcmp(c.v[k].sensor, "y") == 0)
+            assert_true(c.v[k].r.resumed);
+    sb_windows_free(w);
+    collector_free(&c);
+}
+
+/* Forgetting reports the open windows (not complete), oldest end first,
+ * then the smaller size; the sensor then starts over, whole only if the
+ * caller's run says so. */
+static void window_forget_reports_open_windows(void **state)
+{
+    (void)state;
+    struct collector c = {0};
+    int64_t sizes[] = {60 * S_US, 10 * S_US};
+    struct sb_windows *w = sb_windows_new(sizes, 2, 0, 4, collect, &c);
+    for (int t = 0; t < 12; t++)
+        sb_windows_add(w, "TS1", t * S_US, t, NULL);
+    sb_windows_add(w, "PS1", 20 * S_US, 1, NULL);
+    /* TS1: [0,10) closed; [10,20) and [0,60) open. PS1: [20,30), [0,60). */
+    assert_int_equal(c.n, 1);
+    assert_int_equal(sb_windows_open_count(w), 4);
+    assert_true(sb_windows_forget(w, "TS1"));
+    assert_false(sb_windows_forget(w, "TS1"));
+    assert_false(sb_windows_forget(w, "never-seen"));
+    assert_int_equal(c.n, 3);
+    assert_int_equal(c.v[1].r.size_us, 10 * S_US);
+    assert_int_equal(c.v[1].r.start_us, 10 * S_US);
+    assert_int_equal(c.v[1].r.count, 2);
+    assert_int_equal(c.v[2].r.size_us, 60 * S_US);
+    assert_int_equal(c.v[2].r.count, 12);
+    assert_true(c.v[2].r.sum == 66);
+    for (size_t k = 1; k < 3; k++) {
+        assert_string_equal(c.v[k].sensor, "TS1");
+        assert_int_equal(c.v[k].r.closed, SB_WINDOW_CLOSED_FORGOTTEN);
+        assert_false(c.v[k].r.resumed);
+        assert_false(c.v[k].r.complete);
+    }
+    assert_int_equal(sb_windows_open_count(w), 2);
+    /* A fresh start: no watermark, so t = 5 s is not late any more. The
+     * caller says whether it read on without a miss. */
+    const struct sb_window_run again = {9, false};
+    assert_int_equal(sb_windows_add(w, "TS1", 5 * S_US, 100, &again), SB_WINDOW_ACCEPTED);
+    assert_int_equal(sb_windows_add(w, "TS1", 60 * S_US, 1, &again), SB_WINDOW_ACCEPTED);
+    assert_int_equal(c.n, 5);
+    assert_int_equal(c.v[3].r.start_us, 0);
+    assert_int_equal(c.v[3].r.count, 1); /* only the sample after the forget */
+    assert_true(c.v[3].r.resumed);
+    assert_false(c.v[3].r.complete);
+    assert_int_equal(c.v[3].r.closed, SB_WINDOW_CLOSED_WATERMARK);
+    /* PS1 kept its watermark. */
+    assert_int_equal(sb_windows_add(w, "PS1", 5 * S_US, 1, NULL), SB_WINDOW_LATE);
+    /* Forgetting the sensor of the last sample (the engine remembers it to
+     * skip the hash): the next sample of it must not find the old state
+     * (valgrind and ASan see a stale pointer). */
+    assert_true(sb_windows_forget(w, "PS1"));
+    assert_int_equal(sb_windows_add(w, "PS1", 5 * S_US, 1, NULL), SB_WINDOW_ACCEPTED);
+    assert_int_equal(sb_windows_add(w, "PS1", 10 * S_US, 1, NULL), SB_WINDOW_ACCEPTED);
+    assert_true(c.v[c.n - 1].r.complete); /* a NULL run: the whole stream */
+    sb_windows_free(w);
+    collector_free(&c);
+}
+
+/* Everything open is reported, sensors in name order, and the engine is
+ * left empty but usable. */
+static void window_forget_all_reports_everything(void **state)
+{
+    (void)state;
+    struct collector c = {0};
+    struct sb_windows *w = new1(10 * S_US, 5 * S_US, 4, &c);
+    const char *names[] = {"m", "b", "z", "a"};
+    for (size_t i = 0; i < 4; i++) {
+        sb_windows_add(w, names[i], 0, (double)i, NULL);
+        sb_windows_add(w, names[i], 12 * S_US, (double)i, NULL);
+    }
+    assert_int_equal(sb_windows_open_count(w), 8);
+    sb_windows_forget_all(w);
+    assert_int_equal(sb_windows_open_count(w), 0);
+    assert_int_equal(c.n, 8);
+    const char *order = "aabbmmzz";
+    for (size_t k = 0; k < 8; k++) {
+        assert_int_equal(c.v[k].sensor[0], order[k]);
+        assert_int_equal(c.v[k].r.start_us, k % 2 ? 10 * S_US : 0);
+        assert_int_equal(c.v[k].r.closed, SB_WINDOW_CLOSED_FORGOTTEN);
+        assert_false(c.v[k].r.complete);
+    }
+    /* Nothing is held: a sample at 0 s is not late, and nothing more is
+     * reported by a second call. */
+    sb_windows_forget_all(w);
+    assert_int_equal(c.n, 8);
+    assert_int_equal(sb_windows_add(w, "m", 0, 1, NULL), SB_WINDOW_ACCEPTED);
+    assert_int_equal(sb_windows_open_count(w), 1);
+    sb_windows_free(w);
+    collector_free(&c);
+
+    /* An empty engine. */
+    w = new1(10 * S_US, 0, 4, NULL);
+    sb_windows_forget_all(w);
+    assert_int_equal(sb_windows_open_count(w), 0);
+    sb_windows_free(w);
 }
 
 int main(void)
@@ -683,6 +911,11 @@ int main(void)
         cmocka_unit_test(window_sensors_capped),
         cmocka_unit_test(window_sensors_independent_and_names_copied),
         cmocka_unit_test(window_rejects_bad_input),
+        cmocka_unit_test(window_resume_boundary),
+        cmocka_unit_test(window_resume_within_a_sensor),
+        cmocka_unit_test(window_resume_only_on_run_change),
+        cmocka_unit_test(window_forget_reports_open_windows),
+        cmocka_unit_test(window_forget_all_reports_everything),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
