@@ -571,6 +571,19 @@ static int parse_kafka(struct sb_config *c, const struct opt *o, const char *v, 
     return 0;
 }
 
+/* Topic configs sensorbridge gives the topics it creates unless the file
+ * names them (an empty value leaves one to the broker): in
+ * sb_config_defaults, replaced by a topic.<config> line of that name. A message's Kafka
+ * timestamp is its event time, and Kafka 3.6 and later refuse one more
+ * than message.timestamp.after.max.ms (an hour since Kafka 4.0) ahead of
+ * the broker's clock, which a replay faster than real time from now
+ * reaches within seconds. */
+static const char *const topic_config_defaults[] = {
+    "message.timestamp.after.max.ms",
+    "9223372036854775807",
+    NULL,
+};
+
 /* [kafka] topic.<config>: a topic config (retention.ms, cleanup.policy, ...)
  * given to every topic sensorbridge creates. The broker validates names
  * and values when it creates a topic; a bad one is reported then. */
@@ -585,8 +598,13 @@ static int parse_topic_config(struct sb_config *c, const struct opt *o, const ch
     for (const char *q = name; *q; q++)
         if (!islower((unsigned char)*q) && !isdigit((unsigned char)*q) && *q != '.')
             return why(p, "'%c' is not in a Kafka topic config name (a-z 0-9 .)", *q);
-    if (!*v)
-        return why(p, "empty value; remove the line to keep the cluster's default");
+    for (size_t k = 0; k < l->n; k++) {
+        if (strcmp(l->items[k].key, name) == 0) {
+            free(l->items[k].value);
+            l->items[k].value = sb_xstrdup(v);
+            return 0;
+        }
+    }
     if (l->n >= TOPIC_CONFIG_MAX)
         return why(p, "more than %d topic.* configs", TOPIC_CONFIG_MAX);
     kvlist_add(l, name, v);
@@ -1093,6 +1111,8 @@ void sb_config_defaults(struct sb_config *c)
             abort();
         }
     }
+    for (size_t i = 0; topic_config_defaults[i]; i += 2)
+        kvlist_add(&c->topic_configs, topic_config_defaults[i], topic_config_defaults[i + 1]);
 }
 
 static void kvlist_free(struct sb_kvlist *l)
@@ -1893,6 +1913,7 @@ static void check_dataset(struct loader *ld)
 
 /* Checks that span keys or sections or need the file system, after the
  * whole file: those about the file's own text first, then the file system. */
+
 static void check_final(struct loader *ld)
 {
     check_synthetic(ld);

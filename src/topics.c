@@ -426,11 +426,16 @@ int sb_topics_new(struct sb_topics **out, uv_loop_t *loop, const struct sb_confi
     t->create = create && cfg->create_topics;
     t->partitions = cfg->partitions;
     t->replication_factor = cfg->replication_factor;
+    /* An empty value leaves the config to the broker: not sent. */
     for (size_t i = 0; i < cfg->topic_configs.n; i++) {
-        t->configs.items = sb_xrealloc(t->configs.items, (i + 1) * sizeof(*t->configs.items));
-        t->configs.items[i].key = sb_xstrdup(cfg->topic_configs.items[i].key);
-        t->configs.items[i].value = sb_xstrdup(cfg->topic_configs.items[i].value);
-        t->configs.n = t->configs.cap = i + 1;
+        const struct sb_kv *kv = &cfg->topic_configs.items[i];
+        if (!*kv->value)
+            continue;
+        size_t n = t->configs.n;
+        t->configs.items = sb_xrealloc(t->configs.items, (n + 1) * sizeof(*t->configs.items));
+        t->configs.items[n].key = sb_xstrdup(kv->key);
+        t->configs.items[n].value = sb_xstrdup(kv->value);
+        t->configs.n = t->configs.cap = n + 1;
     }
     t->bootstraps = sb_xstrdup(bootstraps);
     sb_topics_required(cfg, &t->required);

@@ -36,7 +36,7 @@ start_instance "$SB_WORK/waiting.conf" "$SB_WORK/waiting.log"
 W_PID=$INST_PID W_URL=$INST_URL
 for t in $topics_expected; do
     wait_log "$SB_WORK/waiting.log" \
-        "msg=\"topic missing and create_topics = false.*topic=$t create_with=\"kafka-topics.sh --bootstrap-server $KAFKA_BROKERS --create --topic $t --partitions 3\"" 30
+        "msg=\"topic missing and create_topics = false.*topic=$t create_with=\"kafka-topics.sh --bootstrap-server $KAFKA_BROKERS --create --topic $t --partitions 3 --config message.timestamp.after.max.ms=9223372036854775807\"" 30
 done
 code=$(curl -s -o "$SB_WORK/readyz.txt" -w '%{http_code}' "$W_URL/readyz")
 [ "$code" = 503 ] || fail "/readyz answered $code with the topics missing"
@@ -75,7 +75,7 @@ set_key "$SB_WORK/creator.conf" replay enabled false
 start_instance "$SB_WORK/creator.conf" "$SB_WORK/creator.log"
 C_PID=$INST_PID C_URL=$INST_URL
 for t in $topics_expected; do
-    wait_log "$SB_WORK/creator.log" "msg=\"topic created\" topic=$t partitions=3 replication_factor=1 configs=1" 30
+    wait_log "$SB_WORK/creator.log" "msg=\"topic created\" topic=$t partitions=3 replication_factor=1 configs=2" 30
 done
 # The broker's metadata catches up with the creation within moments.
 three_partitions() {
@@ -85,6 +85,9 @@ wait_for 30 "kcat to see tt-samples with 3 partitions" three_partitions
 # The broker applied the topic config to each partition's log.
 wait_for 30 "the broker's log to show retention.ms=3600000 for tt-samples" \
     grep -qE "Created log for partition tt-samples-0 .*retention.ms=3600000" "$SB_WORK/kafka/node1/server.log"
+# And sensorbridge's default: any future event time is accepted.
+grep -qE "Created log for partition tt-samples-0 .*message.timestamp.after.max.ms=9223372036854775807" \
+    "$SB_WORK/kafka/node1/server.log" || fail "tt-samples was created without message.timestamp.after.max.ms"
 wait_for 30 "the creator to be ready" curl -sf -o /dev/null "$C_URL/readyz"
 scrape_url "$C_URL" > "$SB_WORK/c.txt"
 [ "$(metric sensorbridge_kafka_topics_created_total < "$SB_WORK/c.txt")" = 3 ] ||

@@ -887,7 +887,10 @@ static void config_topic_keys(void **state)
     assert_int_equal(c.layout, SB_LAYOUT_PER_SENSOR);
     assert_true(c.create_topics);
     assert_int_equal(c.replication_factor, -1);
-    assert_int_equal(c.topic_configs.n, 0);
+    /* One default: created topics accept any future event time. */
+    assert_int_equal(c.topic_configs.n, 1);
+    assert_string_equal(c.topic_configs.items[0].key, "message.timestamp.after.max.ms");
+    assert_string_equal(c.topic_configs.items[0].value, "9223372036854775807");
     assert_true(c.sensor_expiry_us == 3600 * 1000000ll);
     sb_config_sample_topic(&c, "PS1", t, sizeof(t));
     assert_string_equal(t, "hydraulic-PS1");
@@ -899,10 +902,10 @@ static void config_topic_keys(void **state)
     assert_int_equal(c.layout, SB_LAYOUT_SHARED);
     assert_false(c.create_topics);
     assert_int_equal(c.replication_factor, 3);
-    assert_int_equal(c.topic_configs.n, 2);
-    assert_string_equal(c.topic_configs.items[0].key, "retention.ms");
-    assert_string_equal(c.topic_configs.items[0].value, "604800000");
-    assert_string_equal(c.topic_configs.items[1].key, "min.insync.replicas");
+    assert_int_equal(c.topic_configs.n, 3);
+    assert_string_equal(c.topic_configs.items[1].key, "retention.ms");
+    assert_string_equal(c.topic_configs.items[1].value, "604800000");
+    assert_string_equal(c.topic_configs.items[2].key, "min.insync.replicas");
     assert_true(c.sensor_expiry_us == 0);
     /* Every sensor shares the derived samples topic. */
     sb_config_sample_topic(&c, "PS1", t, sizeof(t));
@@ -927,8 +930,19 @@ static void config_topic_keys(void **state)
     load_fails("[kafka]\ntopic. = 1\n", ":2: [kafka] topic.: expected topic.<topic config>", NULL);
     load_fails("[kafka]\ntopic.Retention = 1\n",
                ":2: [kafka] topic.Retention: 'R' is not in a Kafka topic config name", NULL);
-    load_fails("[kafka]\ntopic.retention.ms =\n", ":2: [kafka] topic.retention.ms: empty value",
-               NULL);
+    /* A line replaces the default of its name; empty leaves it to the broker. */
+    load_ok(&c, "[kafka]\ntopic.message.timestamp.after.max.ms = 3600000\n");
+    assert_int_equal(c.topic_configs.n, 1);
+    assert_string_equal(c.topic_configs.items[0].value, "3600000");
+    sb_config_free(&c);
+    load_ok(&c, "[kafka]\ntopic.message.timestamp.after.max.ms =\ntopic.retention.ms =\n");
+    assert_int_equal(c.topic_configs.n, 2);
+    assert_string_equal(c.topic_configs.items[0].value, "");
+    assert_string_equal(c.topic_configs.items[1].key, "retention.ms");
+    assert_string_equal(c.topic_configs.items[1].value, "");
+    sb_config_free(&c);
+    load_fails("[kafka]\ntopic.retention.ms = 1\ntopic.retention.ms = 2\n",
+               ":3: [kafka] topic.retention.ms: duplicate key", NULL);
     load_fails("[kafka]\nsamples_topic = a b\n", ":2: [kafka] samples_topic: ' ' is not allowed",
                NULL);
     load_fails("[consumer]\nsensor_expiry = 31d\n", ":2: [consumer] sensor_expiry: ", NULL);
