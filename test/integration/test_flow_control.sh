@@ -40,25 +40,27 @@ set_key "$conf.new" consumer strict_sensors false
 mv "$conf.new" "$conf"
 kill -HUP "$SB_PID"
 wait_metric sensorbridge_config_reloads_total 1 30
-# caught_up: every sensor's delivered samples are applied (or the
-# consumer is still behind).
+# caught_up: every sensor's produced samples are delivered and applied
+# (or some are still in flight, or the consumer is still behind).
 caught_up() {
     local s
     s=$(scrape) || return 1
     echo "$s" | awk '
+        /^sensorbridge_messages_produced_total\{/ { p[$1] = $2 }
         /^sensorbridge_messages_delivered_total\{/ { d[$1] = $2 }
         /^sensorbridge_sensor_samples_consumed_total\{/ { c[$1] = $2 }
         END {
             n = 0
-            for (k in d) {
+            for (k in p) {
                 n++
-                a = k; sub(/messages_delivered_total/, "sensor_samples_consumed_total", a)
-                if (c[a] != d[k]) exit 1
+                a = k; sub(/messages_produced_total/, "messages_delivered_total", a)
+                b = k; sub(/messages_produced_total/, "sensor_samples_consumed_total", b)
+                if (d[a] != p[k] || c[b] != p[k]) exit 1
             }
             exit n == 22 ? 0 : 1
         }'
 }
-wait_for 240 "every delivered sample applied" caught_up
+wait_for 240 "every produced sample delivered and applied" caught_up
 scrape > "$SB_WORK/scrape.txt"
 for s in $SB_SENSORS; do
     produced=$(metric "sensorbridge_messages_produced_total{sensor=\"$s\"}" < "$SB_WORK/scrape.txt")
