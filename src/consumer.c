@@ -514,8 +514,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rebalance_failed(c, "unassign", rd_kafka_err2str(e));
     }
     c->assigned = false;
+    /* EAGER has taken everything away until the next assignment; under
+     * COOPERATIVE the partitions not listed stay, and only those listed no
+     * longer count (released above). */
     if (c->flow)
-        sb_flow_joined(c->flow, false);
+        sb_flow_joined(c->flow, coop && !lost);
 }
 
 /* Served on the loop from rd_kafka_consumer_poll. A fatal error (static
