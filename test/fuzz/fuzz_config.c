@@ -124,7 +124,7 @@ static bool in(double v, double lo, double hi)
 static void check_bounds(const struct sb_config *c)
 {
     SB_FUZZ_CHECK(in(c->embedded_brokers, 1, 16), "embedded_brokers %d", c->embedded_brokers);
-    SB_FUZZ_CHECK(in(c->partitions, 1, 1024), "partitions %d", c->partitions);
+    SB_FUZZ_CHECK(in(c->partitions, 1, 10000), "partitions %d", c->partitions);
     SB_FUZZ_CHECK(c->replication_factor == -1 || in(c->replication_factor, 1, 32),
                   "replication_factor %d", c->replication_factor);
     SB_FUZZ_CHECK(in(c->flush_timeout_ms, 0, 600000), "flush_timeout_ms %d", c->flush_timeout_ms);
