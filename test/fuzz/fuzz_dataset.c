@@ -7,7 +7,12 @@
  * /proc/self/fd (no disk, and seekable like a file). The number of
  * columns expected is the number of fields of the input's first line, as
  * for a real file whose rows all agree, so later rows exercise the
- * mismatches. Each input is read row by row to the end, and:
+ * mismatches. Each input is checked twice: as it is, and shifted
+ * behind lines of filler so that the end of the reader's first buffer
+ * (BOUNDARY) falls inside it, at a byte the input's first byte chooses:
+ * its rows then cross a read and the buffer moves under them
+ * (dataset.c), which a short input alone never makes it do. Each file is
+ * read row by row to the end, and:
  *   - every call returns 1, 0 or -EINVAL (the reader moves past a
  *     malformed row), row.index counts up from 0 over good and bad rows
  *     alike, and the loop ends within one row per line;
@@ -31,6 +36,15 @@
 
 #include "fuzz.h"
 #include "sensorbridge/dataset.h"
+
+/* The end of the reader's first buffer, two of its 64 KiB reads: the
+ * third read moves the unread rest to the front (dataset.c). */
+#define BOUNDARY (2 * 64 * 1024)
+/* Lines of filler before the shifted input: malformed rows, cheap to skip. */
+#define FILLER_LINE (16 * 1024)
+/* Longer inputs (only from a replayed corpus: -max_len is 16 KiB) are
+ * checked only as they are. */
+#define MAX_SHIFTED (32 * 1024)
 
 /* Outcomes of the sequential read kept for the seek checks: per row,
  * 1 (good, with a hash of its values) or -EINVAL. Rows past this many
@@ -131,28 +145,24 @@ static void expect_row(struct sb_dsfile *f, unsigned index, const char *how)
     }
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Reads the file holding data[0, size) with ncols columns expected. */
+static void check_file(const uint8_t *data, size_t size, size_t ncols)
 {
     write_input(data, size);
-    const uint8_t *nl = memchr(data, '\n', size);
-    size_t first = nl ? (size_t)(nl - data) : size;
-    size_t ncols = 1;
-    for (size_t i = 0; i < first; i++)
-        ncols += data[i] == '\t';
-
     struct sb_dsfile *f;
     char err[512];
     int rc = sb_dsfile_open(&f, path, ncols, err, sizeof(err));
     if (rc == -EINVAL) {
         /* More columns than a row of SB_DSFILE_MAX_ROW_BYTES can hold. */
         SB_FUZZ_CHECK(ncols > SB_DSFILE_MAX_ROW_BYTES / 2 + 1, "open: %s", err);
-        return 0;
+        return;
     }
     SB_FUZZ_CHECK(rc == 0, "open: %s", err);
 
+    /* memchr, not a loop over every byte: the harness is instrumented too. */
     size_t nlines = 1;
-    for (size_t i = 0; i < size; i++)
-        nlines += data[i] == '\n';
+    for (const uint8_t *p = data, *e = data + size; (p = memchr(p, '\n', (size_t)(e - p))); p++)
+        nlines++;
     unsigned nrows = 0;
     for (;;) {
         struct sb_row row;
@@ -199,5 +209,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     SB_FUZZ_CHECK(sb_dsfile_seek(f, nrows) == 1, "seek past the last of %u rows", nrows);
     SB_FUZZ_CHECK(sb_dsfile_next(f, &row, err, sizeof(err)) == 0, "a read after seeking past EOF");
     sb_dsfile_close(f);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static uint8_t shifted[BOUNDARY + MAX_SHIFTED];
+    const uint8_t *nl = memchr(data, '\n', size);
+    size_t first = nl ? (size_t)(nl - data) : size;
+    size_t ncols = 1;
+    for (size_t i = 0; i < first; i++)
+        ncols += data[i] == '\t';
+
+    check_file(data, size, ncols);
+    if (size == 0 || size > MAX_SHIFTED)
+        return 0;
+    /* The input's byte k lands on the boundary; k is up to the input. */
+    size_t k = (size_t)data[0] * size / 256;
+    size_t lead = BOUNDARY - k;
+    for (size_t i = 0; i < lead; i += FILLER_LINE) {
+        size_t n = lead - i < FILLER_LINE ? lead - i : FILLER_LINE;
+        memset(shifted + i, 'x', n - 1);
+        shifted[i + n - 1] = '\n';
+    }
+    memcpy(shifted + lead, data, size);
+    check_file(shifted, lead + size, ncols);
     return 0;
 }

@@ -295,6 +295,25 @@ static void check_exchange(const struct client *c, const uint8_t *data, size_t s
                   c->nreceived, hlen + 2 + strlen(body));
 }
 
+/* A blocking connect completes in the kernel's backlog, before the
+ * server's loop accepts. libFuzzer's timers (SIGALRM) may interrupt it;
+ * the connection then completes on its own, and POLLOUT says when. */
+static void client_connect(int fd)
+{
+    if (connect(fd, (struct sockaddr *)&server_addr, sizeof(server_addr)) == 0)
+        return;
+    SB_FUZZ_CHECK(errno == EINTR, "connect: %s", strerror(errno));
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    int r;
+    while ((r = poll(&p, 1, GUARD_MS)) < 0)
+        SB_FUZZ_CHECK(errno == EINTR, "poll: %s", strerror(errno));
+    SB_FUZZ_CHECK(r == 1, "connect: not done within %d ms", GUARD_MS);
+    int e = 0;
+    socklen_t len = sizeof(e);
+    SB_FUZZ_CHECK(getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) == 0 && e == 0, "connect: %s",
+                  strerror(e));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct client c;
@@ -303,10 +322,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     c.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     SB_FUZZ_CHECK(c.fd >= 0, "socket: %s", strerror(errno));
-    /* A blocking connect completes in the kernel's backlog, before the
-     * server's loop accepts. */
-    SB_FUZZ_CHECK(connect(c.fd, (struct sockaddr *)&server_addr, sizeof(server_addr)) == 0,
-                  "connect: %s", strerror(errno));
+    client_connect(c.fd);
     struct linger lg = {.l_onoff = 1, .l_linger = 0};
     SB_FUZZ_CHECK(setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)) == 0, "SO_LINGER: %s",
                   strerror(errno));
