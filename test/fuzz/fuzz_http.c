@@ -30,6 +30,10 @@
  *     first byte (it answers and closes once it has everything it will
  *     ever get), and never crashes;
  *   - what it sends, if anything, starts with an HTTP/1.x status line;
+ *   - a plain GET or HEAD is answered by a handler (200 or 503) if its
+ *     path, percent-decoded as libmicrohttpd does, is exactly a route,
+ *     and never with a handler's status otherwise (http.h: routes are
+ *     exact paths, the query aside);
  *   - when the first request's method is a plain word of capitals other
  *     than GET and HEAD, no handler runs and no 200 or 503 (the statuses
  *     our handlers give) is sent; if it reaches http.c it gets exactly
@@ -211,21 +215,85 @@ static void client_send(struct client *c, const uint8_t *data, size_t size)
     }
 }
 
-/* The first request's method, after the empty lines a server ignores,
- * if it is a plain one: capital letters up to a space. Otherwise (a NUL,
- * a control character, a lower-case or over-long word) what
- * libmicrohttpd makes of it is its own business and "" is returned. */
-static void first_method(const uint8_t *data, size_t size, char *out, size_t cap)
+/* The first request line, after the empty lines a server ignores, where
+ * it is a plain one: a method of capital letters, one space, a target,
+ * " HTTP/1." and a digit, then LF or CR LF. Otherwise (a NUL, a control
+ * character, a lower-case or over-long word, odd spacing, a bare CR)
+ * what libmicrohttpd makes of it is its own business, and method (and
+ * path) are empty. */
+struct request_line {
+    char method[16];
+    /* The target's path: up to its first '?', %XX decoded as
+     * libmicrohttpd does; path_len counts a decoded NUL too. */
+    char path[1024];
+    size_t path_len;
+};
+
+static int hex_digit(uint8_t c)
 {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+        return (c | 0x20) - 'a' + 10;
+    return -1;
+}
+
+static void first_line(const uint8_t *data, size_t size, struct request_line *rl)
+{
+    memset(rl, 0, sizeof(*rl));
     size_t i = 0;
     while (i < size && (data[i] == '\r' || data[i] == '\n'))
         i++;
     size_t k = 0;
-    while (i < size && data[i] >= 'A' && data[i] <= 'Z' && k + 1 < cap)
-        out[k++] = (char)data[i++];
-    if (i >= size || data[i] != ' ')
-        k = 0;
-    out[k] = '\0';
+    while (i < size && data[i] >= 'A' && data[i] <= 'Z' && k + 1 < sizeof(rl->method))
+        rl->method[k++] = (char)data[i++];
+    if (k == 0 || i >= size || data[i] != ' ') {
+        rl->method[0] = '\0';
+        return;
+    }
+    size_t t = ++i;
+    while (i < size && data[i] > ' ' && data[i] != 0x7f)
+        i++;
+    bool eol = size - i > 9 && (data[i + 9] == '\n' ||
+                                (size - i > 10 && data[i + 9] == '\r' && data[i + 10] == '\n'));
+    if (i == t || !eol || memcmp(data + i, " HTTP/1.", 8) != 0 || data[i + 8] < '0' ||
+        data[i + 8] > '9') {
+        rl->method[0] = '\0';
+        return;
+    }
+    size_t n = 0;
+    for (size_t j = t; j < i && data[j] != '?'; j++) {
+        int hi = j + 2 < i ? hex_digit(data[j + 1]) : -1;
+        int lo = j + 2 < i ? hex_digit(data[j + 2]) : -1;
+        if (n + 1 >= sizeof(rl->path)) {
+            rl->method[0] = '\0';
+            return;
+        }
+        if (data[j] == '%' && hi >= 0 && lo >= 0) {
+            rl->path[n++] = (char)(hi * 16 + lo);
+            j += 2;
+        } else {
+            rl->path[n++] = (char)data[j];
+        }
+    }
+    rl->path_len = n;
+}
+
+static bool is_route(const char *path, size_t len)
+{
+    static const char *const routes[] = {
+        "/",
+        "/metrics",
+        "/healthz",
+        "/readyz",
+        "/api/v1/status",
+        "/api/v1/alerts",
+        "/api/v1/windows",
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (strlen(routes[i]) == len && memcmp(routes[i], path, len) == 0)
+            return true;
+    return false;
 }
 
 /* Status of the response starting at p (n bytes), or 0 if it does not
@@ -274,10 +342,21 @@ static void check_exchange(const struct client *c, const uint8_t *data, size_t s
     unsigned status = status_of(c->kept, c->nkept);
     SB_FUZZ_CHECK(status >= 100 && status <= 599, "the response starts with \"%.*s\"",
                   (int)(c->nkept < 40 ? c->nkept : 40), c->kept);
-    char method[16];
-    first_method(data, size, method, sizeof(method));
-    if (!method[0] || strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0)
+    struct request_line rl;
+    first_line(data, size, &rl);
+    const char *method = rl.method;
+    if (!method[0])
         return;
+    if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
+        /* Routes are exact paths: a %3F or %00 in the path is part of it. */
+        bool route = is_route(rl.path, rl.path_len);
+        SB_FUZZ_CHECK(route || (status != 200 && status != 503),
+                      "%s of \"%.*s\" (%zu bytes decoded) got %u, but it is no route", method,
+                      (int)rl.path_len, rl.path, rl.path_len, status);
+        SB_FUZZ_CHECK(!route || status != 404, "%s of the route %.*s got 404", method,
+                      (int)rl.path_len, rl.path);
+        return;
+    }
     SB_FUZZ_CHECK(handler_calls == 0, "a handler ran for a %s request", method);
     SB_FUZZ_CHECK(status != 200 && status != 503, "a %s request got %u", method, status);
     if (status != 404 && status != 405)
