@@ -87,7 +87,7 @@ test)
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         meson test -C build-asan --no-suite valgrind-daemon --print-errorlogs || status=1
     # The fuzz harnesses under libFuzzer, fuzz_seconds (30) each, two at a
-    # time: about a minute and a half with the build. Only the harnesses:
+    # time: under two minutes with the build. Only the harnesses:
     # the build with tests already replays their corpora.
     CC=clang setup build-fuzz -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined \
         -Db_lundef=false
