@@ -5,8 +5,9 @@
 #   deploy/dev.sh test   install dependencies if missing (and the pinned Apache
 #                        Kafka, into ~/.cache/sensorbridge), build, and run the whole
 #                        test suite: plain (with the daemon under valgrind in the
-#                        valgrind-daemon suite), the unit tests under valgrind, and
-#                        all but valgrind-daemon under ASan/UBSan
+#                        valgrind-daemon suite), the unit tests under valgrind,
+#                        all but valgrind-daemon under ASan/UBSan, and the fuzz
+#                        harnesses under libFuzzer (clang), each for a bounded time
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,6 +18,8 @@ build_pkgs=(meson ninja-build pkg-config gcc librdkafka-dev libuv1-dev libmicroh
 # default-jre-headless and maven: the real Apache Kafka of the kafka suite
 # (test/tools/kafka.sh fetches it with Maven; the broker runs on Java 17).
 test_pkgs=(libcmocka-dev kcat prometheus valgrind curl jq iproute2 default-jre-headless maven)
+# clang: libFuzzer and its sanitizers for the fuzz suite (build-fuzz/).
+test_pkgs+=(clang)
 
 install_missing() {
     local missing=() p
@@ -83,6 +86,12 @@ test)
     setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         meson test -C build-asan --no-suite valgrind-daemon --print-errorlogs || status=1
+    # The fuzz harnesses under libFuzzer, fuzz_seconds (30) each, two at a
+    # time: under two minutes with the build. Only the harnesses:
+    # the build with tests already replays their corpora.
+    CC=clang setup build-fuzz -Dfuzz=true -Dtests=false -Db_sanitize=address,undefined \
+        -Db_lundef=false
+    meson test -C build-fuzz --suite fuzz --print-errorlogs || status=1
     exit $status
     ;;
 *)

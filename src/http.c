@@ -280,15 +280,30 @@ static void mhd_log_cb(void *cls, const char *fmt, va_list ap)
 
 static const struct sb_http_route_entry *find_route(const struct sb_http *h, const char *url)
 {
-    /* MHD already splits off the query string; strip it again so matching
-     * does not depend on that. */
-    size_t len = strcspn(url, "?");
+    /* MHD has split off the query string at the first '?' before decoding
+     * the path, so a '?' still in url was written %3F and is part of the
+     * path: "/metrics%3F" is no route. */
+    size_t len = strlen(url);
     for (size_t i = 0; i < h->nroutes; i++) {
         const struct sb_http_route_entry *r = &h->routes[i];
         if (r->path_len == len && memcmp(r->path, url, len) == 0)
             return r;
     }
     return NULL;
+}
+
+/* MHD decodes %XX in the path in place and hands it over as a C string,
+ * so "%00" would end it early: "/metrics%00x" would be served as
+ * /metrics. A path holding %00 is left undecoded, so it matches no route.
+ * (The same callback decodes the query's arguments, which no route
+ * reads.) */
+static size_t unescape_cb(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls;
+    (void)conn;
+    if (strstr(s, "%00"))
+        return strlen(s);
+    return MHD_http_unescape(s);
 }
 
 static enum MHD_Result queue_static(struct MHD_Connection *conn, unsigned status, const char *body,
@@ -471,11 +486,12 @@ int sb_http_start(struct sb_http *h, char *err, size_t errlen)
     h->start_msg[0] = '\0';
     errno = 0;
     /* The logger goes first so MHD's own start-up messages reach it. */
-    struct MHD_Daemon *d = MHD_start_daemon(
-        flags, port, NULL, NULL, access_cb, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, h,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)SB_HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-        SB_HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_END);
+    struct MHD_Daemon *d =
+        MHD_start_daemon(flags, port, NULL, NULL, access_cb, h, MHD_OPTION_EXTERNAL_LOGGER,
+                         mhd_log_cb, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr,
+                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)SB_HTTP_MAX_CONNECTIONS,
+                         MHD_OPTION_CONNECTION_TIMEOUT, SB_HTTP_CONNECTION_TIMEOUT_S,
+                         MHD_OPTION_UNESCAPE_CALLBACK, unescape_cb, NULL, MHD_OPTION_END);
     int saved = errno;
     h->starting = false;
     if (!d) {

@@ -115,7 +115,7 @@ struct sb_config {
     /* [kafka] */
     char *brokers;        /* "embedded" or "host:port[,host:port...]" */
     int embedded_brokers; /* brokers in the embedded mock cluster, 1..16 */
-    int partitions;       /* partitions of each topic sensorbridge creates, 1..1024 */
+    int partitions;       /* partitions of each topic sensorbridge creates, 1..10000 */
     char *topic_prefix;   /* topics are "<prefix>-<SENSOR>" */
     enum sb_topic_layout layout;
     char *samples_topic;            /* shared layout; "" = "<topic_prefix>-samples" */

@@ -2,7 +2,9 @@
  * http.h - the embedded HTTP server: libmicrohttpd driven from the libuv
  * loop with no thread of its own (MHD_USE_EPOLL; its epoll fd watched by a
  * uv_poll_t, MHD_run() on readiness, a uv_timer_t re-armed from
- * MHD_get_timeout()). Routes are exact paths; GET and HEAD only.
+ * MHD_get_timeout()). Routes are exact paths, matched after the query
+ * string is split off and %XX decoded ("/metrics%3F" and "/metrics%00"
+ * are not /metrics); GET and HEAD only.
  *
  * Lifecycle (libuv style): sb_http_new -> sb_http_route... -> sb_http_start
  * -> sb_http_close(cb); memory is released just before cb runs.
