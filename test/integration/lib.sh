@@ -29,6 +29,10 @@ read -r -a SB_WRAP <<< "${SB_DAEMON_WRAPPER:-}"
 
 fail() {
     echo "FAIL: $*" >&2
+    if [ -s "$SB_WORK/state.txt" ]; then
+        echo "---- the last state waited on ----" >&2
+        cat "$SB_WORK/state.txt" >&2
+    fi
     if [ -f "$SB_LOG" ]; then
         echo "---- last lines of the daemon log ----" >&2
         tail -n 40 "$SB_LOG" >&2
@@ -575,37 +579,94 @@ delivered_at_least() {
     [ "$(scrape_url "$1" | metric_sum sensorbridge_messages_delivered_total)" -ge "$2" ]
 }
 
-# all_applied PRODUCER TOTAL CONSUMER...: every one of TOTAL samples
-# delivered by PRODUCER (a daemon's URL, or the last counts of one that is
-# gone: a file) and at least TOTAL applied across the consumers; each CONSUMER
-# is the URL of a running daemon, which must be ready (so holding its
-# partitions) and at the end of every one of them, or the last scrape (a
-# file) of one that is gone. The last scrapes are left in
-# $SB_WORK/final-producer.txt and $SB_WORK/final-consumerK.txt (K from 1,
-# in the order of the arguments).
+# use_kafkajs: kafkajs, the independent Kafka client of the tests, where
+# deploy/dev.sh test installs it (or anywhere on NODE_PATH); sets
+# KAFKAJS_VERSION.
+use_kafkajs() {
+    export NODE_PATH=${SB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sensorbridge}/node/node_modules${NODE_PATH:+:$NODE_PATH}
+    command -v node > /dev/null || fail "node not found (deploy/dev.sh test installs it)"
+    KAFKAJS_VERSION=$(node -p 'require("kafkajs/package.json").version' 2> /dev/null) ||
+        fail "kafkajs not found on NODE_PATH=$NODE_PATH (deploy/dev.sh test installs kafkajs@2.2.4 there)"
+}
+
+# group_at_end BROKERS TOPIC...: consumer group sb-it has committed, for
+# every partition of each TOPIC that holds messages, its high watermark:
+# it applied everything there is (offsets are committed only once their
+# samples were applied). Asked of the coordinator with kafkajs, so neither
+# the daemon's client nor its lag gauge is the judge (the gauge cannot
+# tell where a consumer that resumed at the end of a partition is).
+group_at_end() {
+    local brokers=$1
+    shift
+    [ -n "${KAFKAJS_VERSION:-}" ] || use_kafkajs
+    topic_offsets "$brokers" -1 "$@" > "$SB_WORK/at-end-high.txt"
+    timeout 60 node "$SB_SOURCE_ROOT/test/tools/kafkajs-committed.js" "$brokers" sb-it "$@" \
+        > "$SB_WORK/at-end-committed.txt" 2> "$SB_WORK/at-end.err" || return 1
+    awk 'NR == FNR { high[$1 " " $2] = $3; next }
+         high[$1 " " $2] > 0 && $3 != high[$1 " " $2] { n++; s = s " " $1 "[" $2 "] " $3 "/" high[$1 " " $2] }
+         END { if (n) { print n " partitions not committed to their end:" s; exit 1 } }' \
+        "$SB_WORK/at-end-high.txt" "$SB_WORK/at-end-committed.txt" > "$SB_WORK/at-end.txt"
+}
+
+# all_applied BROKERS PRODUCER TOTAL CONSUMER...: 0 when every one of TOTAL
+# samples was delivered by PRODUCER (a daemon's URL, or the last counts of
+# one that is gone: a file), the group committed every sample topic to its
+# end (group_at_end) and at least TOTAL were applied across the consumers;
+# 2 when all that holds but fewer were applied (nothing more is coming);
+# else 1. Each CONSUMER is the URL of a running daemon, which must be
+# ready (holding its partitions), or the last scrape (a file) of one that
+# is gone. The last scrapes are left in $SB_WORK/final-producer.txt and
+# $SB_WORK/final-consumerK.txt (K from 1, in the order of the arguments);
+# $SB_WORK/state.txt says what was seen.
 all_applied() {
-    local p=$1 total=$2 u k=0 applied=0 f
-    shift 2
+    local brokers=$1 p=$2 total=$3 u k=0 applied=0 f state=$SB_WORK/state.txt topics=() s
+    shift 3
+    for s in $SB_SENSORS; do topics+=("${SB_TOPIC_PREFIX:-hydraulic}-$s"); done
+    echo "all_applied: no answer from the producer $p" > "$state"
     if [ -f "$p" ]; then
         cp "$p" "$SB_WORK/final-producer.txt"
     else
         scrape_url "$p" > "$SB_WORK/final-producer.txt" || return 1
     fi
+    echo "all_applied: $(metric_sum sensorbridge_messages_delivered_total < "$SB_WORK/final-producer.txt") of $total delivered" > "$state"
     [ "$(metric_sum sensorbridge_messages_delivered_total < "$SB_WORK/final-producer.txt")" = "$total" ] ||
         return 1
+    if ! group_at_end "$brokers" "${topics[@]}"; then
+        echo "all_applied: $(cat "$SB_WORK/at-end.txt" "$SB_WORK/at-end.err")" >> "$state"
+        return 1
+    fi
     for u in "$@"; do
         k=$((k + 1))
         f=$SB_WORK/final-consumer$k.txt
         if [ -f "$u" ]; then
             cp "$u" "$f"
         else
-            scrape_url "$u" > "$f" || return 1
-            [ "$(metric sensorbridge_ready < "$f")" = 1 ] &&
-                [ "$(metric_sum sensorbridge_consumer_lag_messages < "$f")" = 0 ] || return 1
+            scrape_url "$u" > "$f" || { echo "all_applied: no answer from $u" >> "$state"; return 1; }
+            [ "$(metric sensorbridge_ready < "$f")" = 1 ] || { echo "all_applied: $u not ready" >> "$state"; return 1; }
         fi
         applied=$((applied + $(metric_sum sensorbridge_sensor_samples_consumed_total < "$f")))
     done
-    [ "$applied" -ge "$total" ]
+    echo "all_applied: committed to the end, $applied applied" >> "$state"
+    [ "$applied" -ge "$total" ] || return 2
+}
+
+# wait_applied TIMEOUT_S BROKERS PRODUCER TOTAL CONSUMER...: all_applied
+# within TIMEOUT_S. If not, or if it answered 2 (fewer applied, nothing
+# more coming) for 10 s, a problem for the row with the last state seen,
+# and the test goes on to its accounting, which says per sensor what is
+# missing.
+wait_applied() {
+    local timeout=$1 i rc settled=0
+    shift
+    for i in $(seq 1 $((timeout * 5))); do
+        rc=0
+        all_applied "$@" || rc=$?
+        [ $rc != 0 ] || return 0
+        if [ $rc = 2 ]; then settled=$((settled + 1)); else settled=0; fi
+        [ $settled -lt 50 ] || break
+        sleep 0.2
+    done
+    fault_problem "not every sample delivered and applied: $(tr '\n' ';' < "$SB_WORK/state.txt")"
 }
 
 # final_counts LOG: the counters a daemon logged at the end of its stop

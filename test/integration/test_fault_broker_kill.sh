@@ -39,7 +39,7 @@ scrape_url "$P_URL" > "$SB_WORK/back.txt"
 queued=$(metric sensorbridge_producer_queue_messages < "$SB_WORK/back.txt")
 [ "$d1" -lt "$total" ] || fault_problem "everything was delivered before the kill; nothing tested"
 
-wait_for 120 "every sample delivered and applied after the restart" all_applied "$P_URL" "$total" "$C_URL"
+wait_applied 120 "$KAFKA_BROKERS" "$P_URL" "$total" "$C_URL"
 wait_for 30 "the producer's /readyz to answer 200 again" readyz_says "$P_URL" 200
 unwatch_metrics consumer
 scrapes=$WATCH_SCRAPES

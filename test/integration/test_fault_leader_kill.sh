@@ -49,7 +49,7 @@ new_leader() {
 }
 wait_for 60 "another leader for hydraulic-PS1 [$part]" new_leader
 
-wait_for 120 "every sample delivered and applied with node $leader down" all_applied "$P_URL" "$total" "$C_URL"
+wait_applied 120 "$KAFKA_BROKERS" "$P_URL" "$total" "$C_URL"
 unwatch_metrics consumer
 scrapes=$WATCH_SCRAPES
 unwatch_metrics producer

@@ -72,7 +72,7 @@ echo "[${SECONDS}s] member b ($b_parts partitions, $b_applied samples applied) k
 
 all_on_a() { [ "$(holds "$A_URL")" = "$parts" ]; }
 wait_for 60 "member a to take all $parts partitions" all_on_a
-wait_for 120 "every sample delivered and applied" all_applied "$P_URL" "$total" "$A_URL" "$SB_WORK/b-last.txt"
+wait_applied 120 "$MB_BROKERS" "$P_URL" "$total" "$A_URL" "$SB_WORK/b-last.txt"
 unwatch_metrics a
 scrapes=$((scrapes + WATCH_SCRAPES))
 unwatch_metrics producer

@@ -57,7 +57,7 @@ queued=$(metric sensorbridge_producer_queue_messages < "$SB_WORK/paused.txt")
 timeouts=$(cat "$C_LOG" "$P_LOG" | grep -c 'request(s) timed out' || true)
 [ "$timeouts" -gt 0 ] || fault_problem "no request timed out during the ${pause_s} s pause"
 
-wait_for 120 "every sample delivered and applied after the pause" all_applied "$P_URL" "$total" "$C_URL"
+wait_applied 120 "$MB_BROKERS" "$P_URL" "$total" "$C_URL"
 unwatch_metrics consumer
 scrapes=$WATCH_SCRAPES
 unwatch_metrics producer

@@ -65,7 +65,7 @@ applied1=$(metric_sum sensorbridge_sensor_samples_consumed_total < "$SB_WORK/fir
 start_instance "$SB_WORK/consumer.conf" "$SB_WORK/second.log"
 SECOND_PID=$INST_PID SECOND_URL=$INST_URL
 watch_metrics second "$SECOND_URL"
-wait_for 120 "the second daemon to apply the rest" all_applied "$SB_WORK/first-final.txt" "$produced" \
+wait_applied 120 "$MB_BROKERS" "$SB_WORK/first-final.txt" "$produced" \
     "$SB_WORK/first-final.txt" "$SECOND_URL"
 unwatch_metrics second
 scrapes=$((scrapes + WATCH_SCRAPES))
