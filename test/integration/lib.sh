@@ -688,8 +688,8 @@ topic_offsets() {
     for t in "$@"; do
         for p in $(seq 0 $((${SB_PARTITIONS:-4} - 1))); do args+=(-t "$t:$p:$which"); done
     done
-    timeout 60 kcat -Q -b "$brokers" "${args[@]}" > "$SB_WORK/offsets.txt" ||
-        fail "kcat could not query the offsets of $*"
+    timeout 60 kcat -Q -b "$brokers" "${args[@]}" > "$SB_WORK/offsets.txt" 2> "$SB_WORK/kcat.err" ||
+        fail "kcat could not query the offsets of $*: $(tail -n 3 "$SB_WORK/kcat.err")"
     awk '$3 == "offset" { gsub(/[][]/, "", $2); print $1, $2, $4 }' "$SB_WORK/offsets.txt" > "$SB_WORK/offsets.out"
     [ "$(wc -l < "$SB_WORK/offsets.out")" = $((${#args[@]} / 2)) ] ||
         fail "kcat -Q answered $(wc -l < "$SB_WORK/offsets.out") of $((${#args[@]} / 2)) partitions"
@@ -704,7 +704,8 @@ topic_identities() {
     : > "$out"
     [ "$n" -gt 0 ] || return 0
     timeout 120 kcat -C -q -b "$brokers" -t "$topic" -o beginning -c "$n" -f '%s\n' \
-        -X fetch.wait.max.ms=10 > "$SB_WORK/messages.txt" || fail "kcat could not read $n messages of $topic"
+        -X fetch.wait.max.ms=10 > "$SB_WORK/messages.txt" 2> "$SB_WORK/kcat.err" ||
+        fail "kcat could not read $n messages of $topic: $(tail -n 3 "$SB_WORK/kcat.err")"
     [ "$(wc -l < "$SB_WORK/messages.txt")" = "$n" ] ||
         fail "kcat read $(wc -l < "$SB_WORK/messages.txt") messages of $topic, not $n"
     sed -e 's/.*"cycle":\([0-9]*\),"sample_idx":\([0-9]*\),.*/\1 \2/' -e t -e 's/.*/?/' \
@@ -733,7 +734,8 @@ topic_identities() {
 # identity or outside the dataset, produced = expected unless
 # FAULT_PARTIAL=1 (a replay stopped on purpose), and no duplicate on the
 # topic unless FAULT_TOPIC_DUPLICATES=counted (the idempotent producer
-# promises none; the mock cluster may not keep that promise). Leaves one
+# promises none where the broker checks its sequence numbers; see
+# docs/operations.md, Broker outage, for where that promise fails). Leaves one
 # TSV line per sensor in $SB_WORK/fault-sensors.tsv for fault_report.
 fault_account() {
     local brokers=$1 ds=$2 prod=() cons=() s f

@@ -5,11 +5,17 @@
 # A quarter into the replay the broker's JVM is killed (no clean shutdown:
 # Kafka recovers its log at the next start); the producer buffers, /readyz
 # of both daemons says the brokers do not answer; the node is started again
-# with its data. Then every sample is on its topic exactly once (the
-# idempotent producer: a batch the broker wrote but never acknowledged is
-# not written again) and applied; what the consumer applied again after the
-# restart (from its committed offsets) is counted. /metrics of both daemons
-# answers throughout.
+# with its data. Then every sample is on its topic and applied; what the
+# consumer applied again after the restart (from its committed offsets) is
+# counted, and so are samples on the topic twice: in 3 of 9 runs the
+# restarted broker wrote a batch again that it had written before the kill
+# (librdkafka resent it with the same producer id, epoch and sequence after
+# the connection broke; the partition had come back through an unclean
+# leader election, its only replica having left the ISR when the killed
+# broker's session expired), so the idempotent producer's promise of no
+# duplicate does not hold for this fault (docs/operations.md, Broker
+# outage). /metrics of both daemons answers
+# throughout.
 # Real Kafka only: the embedded broker is in memory, a killed one is gone
 # with its data (its outage without loss is test_broker_outage).
 SB_BIN=$1
@@ -18,6 +24,7 @@ SB_BROKER=kafka
 . "$SB_SOURCE_ROOT/test/integration/lib.sh"
 
 start_mockbroker_sensors
+FAULT_TOPIC_DUPLICATES=counted
 ds=$(make_dataset)
 total=0
 for s in $SB_SENSORS; do total=$((total + $(sensor_samples "$ds" "$s"))); done

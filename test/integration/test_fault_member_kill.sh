@@ -28,7 +28,10 @@ set_key "$SB_WORK/consumer.conf" consumer kafka.auto.commit.interval.ms 5000
 holds() {
     curl -sf "$1/api/v1/status" | jq -r 'if .ready then (.consumer.partitions | length) else -1 end'
 }
-parts=$(kcat -L -b "$MB_BROKERS" 2>/dev/null | grep -cE '^ +partition [0-9]+, leader .*$' || true)
+# The partitions the members' pattern (^hydraulic-.*) matches.
+parts=$(kcat -L -b "$MB_BROKERS" 2>/dev/null |
+    sed -n 's/^ *topic "hydraulic-[^"]*" with \([0-9]*\) partitions:$/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+[ "$parts" -gt 0 ] || fail "no hydraulic-* partitions on the broker"
 start_instance "$SB_WORK/consumer.conf" "$SB_WORK/a.log"
 A_PID=$INST_PID A_URL=$INST_URL
 start_instance "$SB_WORK/consumer.conf" "$SB_WORK/b.log"
