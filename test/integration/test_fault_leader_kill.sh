@@ -5,8 +5,8 @@
 # consumer-only daemon joins the group, then a producer-only daemon replays
 # two cycles at speed 10; a quarter into the replay the node that leads the
 # partition holding PS1 (a 100 Hz sensor) is killed with SIGKILL and stays
-# down. Another replica takes over the partition (the metadata
-# names a new leader), two replicas stay in sync, so acks=all writes go on;
+# down. Another replica takes over the partition (the metadata names a new
+# leader), two replicas stay in sync, so acks=all writes go on;
 # every sample is on its topic exactly once and applied (what the consumer
 # applied again from its committed offsets, if its group coordinator was on
 # the killed node, is counted). /metrics of both daemons answers throughout.

@@ -7,10 +7,12 @@
 # stopped (SIGSTOP) just before, b applies what is on its partitions, its
 # last scrape is taken, it is killed, and the producer goes on (SIGCONT).
 # Member a takes b's partitions once the group notices (session.timeout.ms
-# 6000) and resumes from b's committed offsets: every sample is applied, what
-# b applied after its last commit is applied again by a and counted, none is
-# lost. /metrics answers throughout on a, on b until the kill and on the
-# producer except while it is stopped.
+# 6000) and resumes from b's committed offsets: every sample is applied, none
+# is lost; what b applied after its last commit is applied again by a, and
+# so is what a applied of its own partitions after its last commit if its
+# commit before the rebalance fails (the mock refuses commits during a
+# rebalance): both counted. /metrics answers throughout on a, on b until the
+# kill and on the producer except while it is stopped.
 # Embedded broker: the standalone mock cluster (its group coordinator);
 # SB_BROKER=kafka: a single-node Apache Kafka.
 SB_BIN=$1
@@ -93,4 +95,4 @@ stop_pid "$P_PID" "the producer"
 stop_pid "$A_PID" "member a"
 stop_mockbroker
 fault_report "member b of two killed (SIGKILL) a third into the replay (the producer stopped for the moment of b's last scrape); auto.commit.interval.ms 5000" \
-    "b held $b_parts of $parts partitions and had applied $b_applied samples; a took all $parts and applied again $again_b samples of b's sensors (applied by b after its last commit) and $again_a of its own ($commit_failed failed commits before a revocation); /metrics answered $scrapes scrapes, none failed"
+    "b held $b_parts of $parts partitions and had applied $b_applied samples; a took all $parts and applied again $again_b samples of b's sensors (applied by b after its last commit) and $again_a of its own (its commit before giving up its partitions failed $commit_failed time(s)); /metrics answered $scrapes scrapes, none failed"

@@ -4,7 +4,7 @@
 # producer-only daemon replays two cycles at speed 10; both run with
 # socket.timeout.ms = 3000 (librdkafka's timeout for a request in flight,
 # producer and consumer alike). A quarter into the replay every broker
-# process is stopped for 7 s: nothing is delivered, requests time out and
+# process is stopped for 6 s: nothing is delivered, requests time out and
 # are retried, the consumer's group session runs out. Once the broker runs
 # again every sample is on its topic and applied; what the consumer applied
 # again after losing its partitions (from its committed offsets) is counted.
@@ -17,7 +17,7 @@ SB_BIN=$1
 SB_SOURCE_ROOT=$2
 . "$SB_SOURCE_ROOT/test/integration/lib.sh"
 
-pause_s=7
+pause_s=6
 start_mockbroker_sensors
 if [ "$SB_BROKER" = kafka ]; then
     mapfile -t broker_pids < "$KAFKA_DIR/pids"

@@ -2,7 +2,7 @@
 # Fault matrix: injected request errors and high round-trip times on the
 # embedded broker (the standalone mock cluster, 3 brokers). A consumer-only
 # daemon joins the group, then a producer-only daemon replays two cycles at
-# speed 10. A quarter into the replay every broker answers 1 s late for 4 s;
+# speed 10. A quarter into the replay every broker answers 1 s late for 3 s;
 # then each broker fails its next requests with retriable errors: Produce
 # (NOT_LEADER_OR_FOLLOWER, REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS; a failed
 # Produce writes nothing), Fetch (NOT_LEADER_OR_FOLLOWER), OffsetCommit (NOT_COORDINATOR,
@@ -38,17 +38,17 @@ watch_metrics consumer "$C_URL"
 watch_metrics producer "$P_URL"
 wait_for 60 "a quarter of the replay delivered" delivered_at_least "$P_URL" $((total / 4))
 
-# ---- round-trip time: 1 s on every broker for 4 s ----
+# ---- round-trip time: 1 s on every broker for 3 s ----
 d0=$(scrape_url "$P_URL" | metric_sum sensorbridge_messages_delivered_total)
 mockbroker_run "rtt -1 1000"
-sleep 4
+sleep 3
 scrape_url "$P_URL" > "$SB_WORK/rtt-producer.txt"
 scrape_url "$C_URL" > "$SB_WORK/rtt-consumer.txt"
 mockbroker_run "rtt -1 0"
 d1=$(metric_sum sensorbridge_messages_delivered_total < "$SB_WORK/rtt-producer.txt")
 rtt_queued=$(metric sensorbridge_producer_queue_messages < "$SB_WORK/rtt-producer.txt")
 rtt_lag=$(metric_sum sensorbridge_consumer_lag_messages < "$SB_WORK/rtt-consumer.txt")
-echo "[${SECONDS}s] 4 s of 1 s round trips: $((d1 - d0)) delivered, $rtt_queued queued, consumer $rtt_lag behind" >&2
+echo "[${SECONDS}s] 3 s of 1 s round trips: $((d1 - d0)) delivered, $rtt_queued queued, consumer $rtt_lag behind" >&2
 
 # ---- request errors: each of the 3 brokers gets every list ----
 produce_errs=6,7,19,6,7,19,6,7,19,6
@@ -86,5 +86,5 @@ rebalances=$(grep -c 'msg="partitions assigned"' "$C_LOG" || true)
 stop_pid "$P_PID" "the producer"
 stop_pid "$C_PID" "the consumer"
 stop_mockbroker
-fault_report "every broker answered 1 s late for 4 s a quarter into the replay; then retriable errors on the next requests of each broker: Produce ($produce_errs), Fetch ($fetch_errs), OffsetCommit ($commit_errs), Heartbeat ($heartbeat_errs)" \
-    "during the 4 s of 1 s round trips $((d1 - d0)) samples were delivered, $rtt_queued queued, the consumer $rtt_lag behind; the clients met $met_produce Produce, $met_fetch Fetch, $met_commit OffsetCommit and $met_heartbeat Heartbeat errors; the consumer was assigned its partitions $rebalances times; /metrics answered $scrapes scrapes, none failed"
+fault_report "every broker answered 1 s late for 3 s a quarter into the replay; then retriable errors on the next requests of each broker: Produce ($produce_errs), Fetch ($fetch_errs), OffsetCommit ($commit_errs), Heartbeat ($heartbeat_errs)" \
+    "during the 3 s of 1 s round trips $((d1 - d0)) samples were delivered, $rtt_queued queued, the consumer $rtt_lag behind; the clients met $met_produce Produce, $met_fetch Fetch, $met_commit OffsetCommit and $met_heartbeat Heartbeat errors; the consumer was assigned its partitions $rebalances times; /metrics answered $scrapes scrapes, none failed"

@@ -1,17 +1,17 @@
 #!/bin/bash
 # Fault matrix: SIGTERM under full load. One daemon replays eight cycles
-# (two of PS2 and FS1, whose excerpts have two) at speed max and consumes
-# them, its producer queue held to 10,000 messages so the replay is still
-# going, paced by deliveries, when SIGTERM comes: with samples queued in the
-# producer and the consumer behind (the replay is switched on by a reload
-# once the consumer holds its partitions). It must stop
-# within the unit's stop budget (TimeoutStopSec, 30 s) with exit status 0:
-# sources stopped, the queue flushed, what the consumer fetched applied and
-# committed. Its last counts come from its log ("final count" lines). Then a
-# consumer-only daemon of the same group resumes from the committed offsets
-# and applies the rest: every sample the replay produced before the stop is
-# on its topic and applied, none lost; what the second applied again (a
-# failed final commit) would be counted. /metrics answers throughout on both.
+# (PS2 and FS1 from their stand-ins) at speed max and consumes them
+# (producer queue 10,000 messages; the replay is switched on by a reload
+# once the consumer holds its partitions). SIGTERM comes while the replay is
+# going, with samples queued in the producer and the consumer behind. It
+# must stop within the unit's stop budget (TimeoutStopSec, 30 s) with exit
+# status 0: sources stopped, the queue flushed, what the consumer fetched
+# applied and committed. Its last counts come from its log ("final count"
+# lines). Then a consumer-only daemon of the same group resumes from the
+# committed offsets and applies the rest: every sample the replay produced
+# before the stop is on its topic and applied, none lost; what the second
+# applied again (after a failed final commit) would be counted. /metrics
+# answers on both throughout (on the first until its stop).
 # Embedded broker: the standalone mock cluster, which outlives the daemons;
 # SB_BROKER=kafka: a single-node Apache Kafka.
 SB_BIN=$1

@@ -57,8 +57,7 @@ static void on_signal(int sig)
 static int run_command(rd_kafka_mock_cluster_t *mc, int nbrokers, const char *line)
 {
     char list[8192];
-    int b, k, ms;
-    int first, last;
+    int b, k, ms, first, last;
     if (sscanf(line, "errors %d %d %8191s", &b, &k, list) == 3) {
         first = b < 0 ? 1 : b;
         last = b < 0 ? nbrokers : b;

@@ -64,7 +64,10 @@ render() {
           "- **lost** = (produced - distinct) + offsets nobody applied. It must be 0; a test fails",
           "  otherwise, and also on a delivery failure, a message that is not a sample of the",
           "  dataset, fewer produced than the dataset has (unless the test stops the replay on",
-          "  purpose), or a duplicate on a real Kafka topic (the idempotent producer promises none).",
+          "  purpose), or a duplicate on the topic: the idempotent producer promises none where the",
+          "  broker checks its sequence numbers, so they are only counted where it cannot (the mock",
+          "  cluster after a timeout, a single Kafka node after a crash: docs/operations.md, Broker",
+          "  outage).",
           "",
           "**Run:** "
             + (if ($have | length) == 0 then "none"
