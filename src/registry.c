@@ -794,19 +794,24 @@ static void put_sample(struct sb_buf *out, const struct sb_family *f, const char
     sb_buf_putc(out, '\n');
 }
 
+static void sort_children(struct sb_family *f)
+{
+    if (f->sorted)
+        return;
+    /* Children arrive in creation order; sort once and keep the order until
+     * a child is added out of place or another moved into a removed one's
+     * place. */
+    qsort(f->children, f->nchildren, sizeof(f->children[0]), child_cmp);
+    for (size_t i = 0; i < f->nchildren; i++)
+        f->children[i]->idx = i;
+    f->sorted = true;
+}
+
 static void expose_family(struct sb_family *f, struct sb_buf *out)
 {
     sb_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help_esc, f->name,
                   type_names[f->type]);
-    if (!f->sorted) {
-        /* Children arrive in creation order; sort once and keep the order
-         * until a child is added out of place or another moved into a
-         * removed one's place. */
-        qsort(f->children, f->nchildren, sizeof(f->children[0]), child_cmp);
-        for (size_t i = 0; i < f->nchildren; i++)
-            f->children[i]->idx = i;
-        f->sorted = true;
-    }
+    sort_children(f);
     char num[40];
     for (size_t i = 0; i < f->nchildren; i++) {
         const struct sb_metric *m = f->children[i];
@@ -821,6 +826,26 @@ static void expose_family(struct sb_family *f, struct sb_buf *out)
         }
         put_sample(out, f, "_sum", m, NULL, num, fmt_value(num, sizeof(num), m->value));
         put_sample(out, f, "_count", m, NULL, num, fmt_u64(num, cum));
+    }
+}
+
+void sb_registry_each_child(struct sb_registry *r, const char *name, sb_child_cb cb, void *ud)
+{
+    bool found;
+    size_t pos = family_pos(r, name, &found);
+    if (!found)
+        return;
+    struct sb_family *f = r->families[pos];
+    sort_children(f);
+    const char *values[SB_METRIC_MAX_LABELS];
+    for (size_t i = 0; i < f->nchildren; i++) {
+        const struct sb_metric *m = f->children[i];
+        const char *v = m->key;
+        for (size_t l = 0; l < f->nlabels; l++) {
+            values[l] = v;
+            v += strlen(v) + 1;
+        }
+        cb(ud, f->nlabels, (const char *const *)f->labelnames, values, sb_metric_value(m));
     }
 }
 

@@ -101,6 +101,15 @@ void sb_registry_add_collector(struct sb_registry *r, sb_collect_cb cb, void *ud
  * order. Returns whether there was one. Not from inside a collector. */
 bool sb_registry_remove_collector(struct sb_registry *r, sb_collect_cb cb, void *ud);
 
+/* Calls cb for each child of the family called `name` (nothing if there is
+ * none), in exposition order, with the family's label names, the child's
+ * label values (as stored: UTF-8, not escaped) and its value as
+ * sb_metric_value gives it. Collectors are not run. The arrays are valid
+ * during the call only; cb must not add or remove children of the family. */
+typedef void (*sb_child_cb)(void *ud, size_t nlabels, const char *const *labelnames,
+                            const char *const *labelvalues, double value);
+void sb_registry_each_child(struct sb_registry *r, const char *name, sb_child_cb cb, void *ud);
+
 /* Runs the collectors, then appends the whole registry to out in the
  * Prometheus text format 0.0.4: families sorted by name, each with its
  * HELP and TYPE lines and its samples contiguous, children sorted by label

@@ -26,15 +26,11 @@ SB_BIN=$1
 SB_SOURCE_ROOT=$2
 . "$SB_SOURCE_ROOT/test/integration/lib.sh"
 
-# kafkajs: where deploy/dev.sh test installs it, or anywhere on NODE_PATH.
-export NODE_PATH=${SB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sensorbridge}/node/node_modules${NODE_PATH:+:$NODE_PATH}
-command -v node > /dev/null || fail "node not found (deploy/dev.sh test installs it)"
-kafkajs_version=$(node -p 'require("kafkajs/package.json").version' 2> /dev/null) ||
-    fail "kafkajs not found on NODE_PATH=$NODE_PATH (deploy/dev.sh test installs kafkajs@2.2.4 there)"
+use_kafkajs
 KAFKAJS_READ=$SB_SOURCE_ROOT/test/tools/kafkajs-read.js
 
 start_kafka 1
-echo "Kafka $KAFKA_VERSION at $KAFKA_BROKERS; kcat $(kcat -V 2>&1 | sed -n 's/^Version \([^ ]*\).*/\1/p'), kafkajs $kafkajs_version"
+echo "Kafka $KAFKA_VERSION at $KAFKA_BROKERS; kcat $(kcat -V 2>&1 | sed -n 's/^Version \([^ ]*\).*/\1/p'), kafkajs $KAFKAJS_VERSION"
 
 ds=$(make_dataset)
 total=$(samples_in_cycles 2)

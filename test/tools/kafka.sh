@@ -38,6 +38,18 @@
 #       to a race (a bind error in a node's log) is retried twice with new
 #       ports.
 #
+#   kafka.sh kill-node DIR K
+#       SIGKILL to node K of the cluster in DIR (a crash: no clean shutdown,
+#       the log is recovered at the next start) and waits until it is gone.
+#       Its line in DIR/pids stays; stop skips it.
+#
+#   kafka.sh start-node DIR K
+#       Starts node K of the cluster in DIR again, with its configuration,
+#       data and ports, and the JVM options start would use now; replaces
+#       its PID in DIR/pids and exits 0 once every node of DIR is in kcat's
+#       metadata again (within KAFKA_START_TIMEOUT seconds, else 1 with the
+#       end of the node's log). Node K must not be running.
+#
 #   kafka.sh stop DIR
 #       SIGTERM to every PID in DIR/pids that is a kafka.Kafka JVM of DIR
 #       (/proc/PID/cmdline must name DIR/nodeK/server.properties; any other
@@ -110,7 +122,8 @@ die() {
 }
 
 usage() {
-    echo "usage: kafka.sh fetch | start DIR [-n 1|3] [-o key=value]... | stop DIR" >&2
+    echo "usage: kafka.sh fetch | start DIR [-n 1|3] [-o key=value]... | kill-node DIR K |" \
+        "start-node DIR K | stop DIR" >&2
     exit 2
 }
 
@@ -346,6 +359,43 @@ stop_dir() {
     return $rc
 }
 
+# node_dir DIR K: DIR's absolute path, once DIR holds a cluster with a node K.
+node_dir() {
+    [ -f "$1/pids" ] && [ -f "$1/node$2/server.properties" ] || die "no node $2 of a cluster in $1"
+    cd "$1" && pwd -P
+}
+
+cmd_kill_node() {
+    [ $# -eq 2 ] || usage
+    local dir k=$2 p
+    dir=$(node_dir "$1" "$2")
+    p=$(sed -n "${k}p" "$dir/pids")
+    is_ours "$p" "$dir" || die "node $k of $dir (PID $p) is not running"
+    kill -KILL "$p"
+    wait_gone "$p" "$dir" 100 || die "node $k (PID $p) survived SIGKILL"
+    echo "kafka.sh: killed node $k of $dir (PID $p)" >&2
+}
+
+cmd_start_node() {
+    [ $# -eq 2 ] || usage
+    local dir k=$2 p t0 cds=() rc=0
+    dir=$(node_dir "$1" "$2")
+    p=$(sed -n "${k}p" "$dir/pids")
+    ! is_ours "$p" "$dir" || die "node $k of $dir is running (PID $p)"
+    need_java
+    [ ! -f "$(cds_archive)" ] || cds=(-XX:SharedArchiveFile="$(cds_archive)")
+    t0=$(now)
+    start_node "$dir" "$k" "$(cache_dir)/lib" "${cds[@]}"
+    sed -i "${k}s/.*/$node_pid/" "$dir/pids"
+    bootstrap=$(cat "$dir/bootstrap")
+    wait_ready "$dir" "$(wc -l < "$dir/pids")" || rc=$?
+    if [ $rc != 0 ]; then
+        show_logs "$dir"
+        die "node $k of $dir did not come back"
+    fi
+    echo "kafka.sh: node $k of $dir is back (PID $node_pid) in $(since "$t0") s" >&2
+}
+
 cmd_stop() {
     [ $# -eq 1 ] || usage
     [ -d "$1" ] || return 0
@@ -404,7 +454,7 @@ abort() {
 # launch DIR NODES LIB JVMOPT...: configures, formats and starts every
 # node; sets bootstrap. 0 when all were started (not yet ready).
 launch() {
-    local dir=$1 nodes=$2 lib=$3 k i ports voters= cid fmt_pids=() rc=0 p
+    local dir=$1 nodes=$2 lib=$3 k ports voters= cid fmt_pids=() rc=0
     shift 3
     read -r -a ports <<< "$(free_ports $((2 * nodes)))"
     [ ${#ports[@]} -eq $((2 * nodes)) ] || return 1
@@ -438,24 +488,31 @@ launch() {
     done
     [ $rc = 0 ] || return 1
     t_storage=$(since "$t_launch")
-    local heap perf extra
-    read -r -a heap <<< "${KAFKA_HEAP_OPTS:-$DEFAULT_HEAP_OPTS}"
-    read -r -a perf <<< "${KAFKA_JVM_PERFORMANCE_OPTS:-$DEFAULT_PERF_OPTS}"
-    read -r -a extra <<< "${KAFKA_OPTS:-}"
     : > "$dir/pids"
     t_jvm=$(now)
     for k in $(seq 1 "$nodes"); do
-        java "${heap[@]}" "${perf[@]}" "$@" "${extra[@]}" \
-            -Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$lib/*" \
-            kafka.Kafka "$dir/node$k/server.properties" < /dev/null > "$dir/node$k/server.log" 2>&1 &
-        p=$!
-        echo "$p" >> "$dir/pids"
-        # Until the background shell has exec'd java, /proc/PID/cmdline
-        # is this script's and stop would not recognise the PID.
-        for i in $(seq 1 200); do
-            is_ours "$p" "$dir" || ! alive "$p" && break
-            sleep 0.01
-        done
+        start_node "$dir" "$k" "$lib" "$@"
+        echo "$node_pid" >> "$dir/pids"
+    done
+}
+
+# start_node DIR K LIB JVMOPT...: starts the JVM of node K (appending to its
+# log); sets node_pid once /proc shows it as a node of DIR.
+start_node() {
+    local dir=$1 k=$2 lib=$3 heap perf extra i
+    shift 3
+    read -r -a heap <<< "${KAFKA_HEAP_OPTS:-$DEFAULT_HEAP_OPTS}"
+    read -r -a perf <<< "${KAFKA_JVM_PERFORMANCE_OPTS:-$DEFAULT_PERF_OPTS}"
+    read -r -a extra <<< "${KAFKA_OPTS:-}"
+    java "${heap[@]}" "${perf[@]}" "$@" "${extra[@]}" \
+        -Dlog4j2.configurationFile="$dir/log4j2.properties" -cp "$lib/*" \
+        kafka.Kafka "$dir/node$k/server.properties" < /dev/null >> "$dir/node$k/server.log" 2>&1 &
+    node_pid=$!
+    # Until the background shell has exec'd java, /proc/PID/cmdline is
+    # this script's and stop would not recognise the PID.
+    for i in $(seq 1 200); do
+        is_ours "$node_pid" "$dir" || ! alive "$node_pid" && break
+        sleep 0.01
     done
 }
 
@@ -582,6 +639,14 @@ fetch)
 start)
     shift
     cmd_start "$@"
+    ;;
+kill-node)
+    shift
+    cmd_kill_node "$@"
+    ;;
+start-node)
+    shift
+    cmd_start_node "$@"
     ;;
 stop)
     shift

@@ -4,7 +4,8 @@
  * tested with brokers = host:port, a second instance can join the same
  * group, and kcat can be measured against the same kind of broker.
  *
- *   mockbroker [-b BROKERS] [-p PARTITIONS] [-f BOOTSTRAP_FILE] [-i ERR] [TOPIC...]
+ *   mockbroker [-b BROKERS] [-p PARTITIONS] [-f BOOTSTRAP_FILE] [-i ERR] [-c CMD_FILE]
+ *              [TOPIC...]
  *
  * Creates each TOPIC with PARTITIONS partitions, writes the bootstrap list
  * to BOOTSTRAP_FILE (atomically, via rename) or stdout, and runs until
@@ -15,6 +16,19 @@
  * An outage on demand: SIGUSR1 takes every broker down (connections are
  * closed, new ones refused), SIGUSR2 brings them back; each is logged on
  * stderr once done.
+ * More faults on demand: SIGHUP runs the commands in CMD_FILE (-c), one a
+ * line, each logged on stderr as "mockbroker: <command>: <result>"; BROKER
+ * is a broker id (1..BROKERS) or -1 for every broker:
+ *   errors BROKER APIKEY ERR[,ERR...]
+ *       the next requests of that API key (0 Produce, 1 Fetch, 8
+ *       OffsetCommit, 12 Heartbeat ...) that BROKER handles fail with these
+ *       Kafka error codes, one request each, in order (with -1, each
+ *       broker gets the whole list); a failed Produce appends nothing
+ *   pending BROKER APIKEY
+ *       logs how many of those errors are still to come ("...: N")
+ *   rtt BROKER MS
+ *       every response of BROKER is sent MS milliseconds late (0: on
+ *       time); the request itself is handled at once
  */
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -24,7 +38,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t stop, down, up;
+static volatile sig_atomic_t stop, down, up, hup;
 
 static void on_signal(int sig)
 {
@@ -32,15 +46,74 @@ static void on_signal(int sig)
         down = 1;
     else if (sig == SIGUSR2)
         up = 1;
+    else if (sig == SIGHUP)
+        hup = 1;
     else
         stop = 1;
+}
+
+/* One line of the command file; 0 when it was understood. Broker -1
+ * stands for every broker (ids 1..nbrokers). */
+static int run_command(rd_kafka_mock_cluster_t *mc, int nbrokers, const char *line)
+{
+    char list[8192];
+    int b, k, ms, first, last;
+    if (sscanf(line, "errors %d %d %8191s", &b, &k, list) == 3) {
+        first = b < 0 ? 1 : b;
+        last = b < 0 ? nbrokers : b;
+        size_t n = 0;
+        rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+        for (char *tok = strtok(list, ","); tok && !e; tok = strtok(NULL, ","), n++)
+            for (int i = first; i <= last && !e; i++)
+                e = rd_kafka_mock_broker_push_request_error_rtts(mc, i, (int16_t)k, 1,
+                                                                 (rd_kafka_resp_err_t)atoi(tok), 0);
+        fprintf(stderr, "mockbroker: errors %d %d x%zu: %s\n", b, k, n, rd_kafka_err2str(e));
+        return 0;
+    }
+    if (sscanf(line, "pending %d %d", &b, &k) == 2) {
+        first = b < 0 ? 1 : b;
+        last = b < 0 ? nbrokers : b;
+        size_t total = 0, cnt = 0;
+        rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+        for (int i = first; i <= last && !e; i++) {
+            e = rd_kafka_mock_broker_error_stack_cnt(mc, i, (int16_t)k, &cnt);
+            total += cnt;
+        }
+        if (e)
+            fprintf(stderr, "mockbroker: pending %d %d: %s\n", b, k, rd_kafka_err2str(e));
+        else
+            fprintf(stderr, "mockbroker: pending %d %d: %zu\n", b, k, total);
+        return 0;
+    }
+    if (sscanf(line, "rtt %d %d", &b, &ms) == 2) {
+        rd_kafka_resp_err_t e = rd_kafka_mock_broker_set_rtt(mc, b, ms);
+        fprintf(stderr, "mockbroker: rtt %d %d: %s\n", b, ms, rd_kafka_err2str(e));
+        return 0;
+    }
+    return -1;
+}
+
+static void run_commands(rd_kafka_mock_cluster_t *mc, int nbrokers, const char *path)
+{
+    FILE *f = path ? fopen(path, "r") : NULL;
+    if (!f) {
+        fprintf(stderr, "mockbroker: SIGHUP: no command file to run\n");
+        return;
+    }
+    char line[8300];
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        if (line[0] && run_command(mc, nbrokers, line))
+            fprintf(stderr, "mockbroker: %s: not understood\n", line);
+    }
+    fclose(f);
 }
 
 int main(int argc, char **argv)
 {
     int brokers = 3, partitions = 4, init_pid_err = 0, c;
-    const char *file = NULL;
-    while ((c = getopt(argc, argv, "b:p:f:i:")) != -1) {
+    const char *file = NULL, *cmdfile = NULL;
+    while ((c = getopt(argc, argv, "b:p:f:i:c:")) != -1) {
         switch (c) {
         case 'b':
             brokers = atoi(optarg);
@@ -54,10 +127,12 @@ int main(int argc, char **argv)
         case 'i':
             init_pid_err = atoi(optarg);
             break;
+        case 'c':
+            cmdfile = optarg;
+            break;
         default:
-            fprintf(
-                stderr,
-                "usage: mockbroker [-b BROKERS] [-p PARTITIONS] [-f FILE] [-i ERR] [TOPIC...]\n");
+            fprintf(stderr, "usage: mockbroker [-b BROKERS] [-p PARTITIONS] [-f FILE] [-i ERR] "
+                            "[-c CMD_FILE] [TOPIC...]\n");
             return 2;
         }
     }
@@ -71,6 +146,7 @@ int main(int argc, char **argv)
     sigaddset(&block, SIGTERM);
     sigaddset(&block, SIGUSR1);
     sigaddset(&block, SIGUSR2);
+    sigaddset(&block, SIGHUP);
     sigprocmask(SIG_BLOCK, &block, &old);
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -115,6 +191,7 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_signal);
     signal(SIGUSR1, on_signal);
     signal(SIGUSR2, on_signal);
+    signal(SIGHUP, on_signal);
     while (!stop) {
         sigsuspend(&old);
         if (down) {
@@ -126,6 +203,10 @@ int main(int argc, char **argv)
             up = 0;
             rd_kafka_resp_err_t e = rd_kafka_mock_broker_set_up(mc, -1);
             fprintf(stderr, "mockbroker: brokers up: %s\n", rd_kafka_err2str(e));
+        }
+        if (hup) {
+            hup = 0;
+            run_commands(mc, brokers, cmdfile);
         }
     }
     rd_kafka_mock_cluster_destroy(mc);

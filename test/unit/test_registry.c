@@ -527,6 +527,48 @@ static void registry_family_clear(void **state)
     sb_registry_free(r);
 }
 
+/* Appends "name=value,...:value;" per child to the sb_buf in ud. */
+static void collect_child(void *ud, size_t nlabels, const char *const *labelnames,
+                          const char *const *labelvalues, double value)
+{
+    struct sb_buf *b = ud;
+    for (size_t i = 0; i < nlabels; i++)
+        sb_buf_printf(b, "%s%s=%s", i ? "," : "", labelnames[i], labelvalues[i]);
+    sb_buf_printf(b, ":%g;", value);
+}
+
+static void registry_each_child(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    const char *labels[] = {"sensor", "kind"};
+    struct sb_family *f =
+        sb_registry_family(r, SB_COUNTER, "samples_total", "Samples.", 2, labels, NULL, 0);
+    sb_counter_add(child2(f, "TS1", "a\"b"), 3);
+    sb_counter_add(child2(f, "PS1", "x"), 12000);
+    sb_counter_add(child2(f, "PS1", "w"), 1);
+    struct sb_family *h =
+        sb_registry_family(r, SB_HISTOGRAM, "lat", "L.", 0, NULL, (const double[]){1}, 1);
+    sb_histogram_observe(sb_family_child(h, NULL), 0.5);
+    sb_histogram_observe(sb_family_child(h, NULL), 7);
+    struct sb_buf b;
+    sb_buf_init(&b);
+    /* Exposition order, values as stored (the quote is not escaped). */
+    sb_registry_each_child(r, "samples_total", collect_child, &b);
+    assert_string_equal(b.data, "sensor=PS1,kind=w:1;sensor=PS1,kind=x:12000;"
+                                "sensor=TS1,kind=a\"b:3;");
+    sb_buf_reset(&b);
+    /* A histogram child's value is its count. */
+    sb_registry_each_child(r, "lat", collect_child, &b);
+    assert_string_equal(b.data, ":2;");
+    sb_buf_reset(&b);
+    sb_registry_each_child(r, "no_such_family", collect_child, &b);
+    sb_registry_each_child(r, "samples", collect_child, &b);
+    assert_int_equal(b.len, 0);
+    sb_buf_free(&b);
+    sb_registry_free(r);
+}
+
 static void registry_many_children_lookup(void **state)
 {
     (void)state;
@@ -966,6 +1008,7 @@ int main(void)
         cmocka_unit_test(registry_collector_removed_is_not_called),
         cmocka_unit_test(registry_collector_changes_from_a_collector_abort),
         cmocka_unit_test(registry_family_clear),
+        cmocka_unit_test(registry_each_child),
         cmocka_unit_test(registry_many_children_lookup),
         cmocka_unit_test(registry_children_capped),
         cmocka_unit_test(registry_metric_remove_exposition),
