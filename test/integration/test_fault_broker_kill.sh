@@ -7,7 +7,7 @@
 # of both daemons says the brokers do not answer; the node is started again
 # with its data. Then every sample is on its topic and applied; what the
 # consumer applied again after the restart (from its committed offsets) is
-# counted, and so are samples on the topic twice: in 3 of 9 runs the
+# counted, and so are samples on the topic twice: in 4 of 10 runs the
 # restarted broker wrote a batch again that it had written before the kill
 # (librdkafka resent it with the same producer id, epoch and sequence after
 # the connection broke; the partition had come back through an unclean
