@@ -18,7 +18,7 @@ SB_BROKER=kafka
 
 start_kafka 3
 make_sensor_topics replication_factor 3 topic.min.insync.replicas 2
-grep -q 'msg="topic created" topic=hydraulic-PS1 partitions=4 replication_factor=3 configs=1' "$SB_WORK/topics.log" ||
+grep -q 'msg="topic created" topic=hydraulic-PS1 partitions=4 replication_factor=3 configs=2' "$SB_WORK/topics.log" ||
     fail "hydraulic-PS1 was not created with 3 replicas and min.insync.replicas"
 ds=$(make_dataset)
 total=0

@@ -21,7 +21,7 @@ set_key "$conf" kafka topic.min.insync.replicas 2
 set_key "$conf" producer kafka.acks all
 start_daemon "$conf"
 
-wait_log "$SB_LOG" 'msg="topic created" topic=hydraulic-TS1 partitions=4 replication_factor=3 configs=1' 30
+wait_log "$SB_LOG" 'msg="topic created" topic=hydraulic-TS1 partitions=4 replication_factor=3 configs=2' 30
 replicated() {
     kcat -L -b "$KAFKA_BROKERS" -t hydraulic-TS1 > "$SB_WORK/md.txt" 2>/dev/null || return 1
     [ "$(grep -cE 'partition [0-3], leader [1-3], replicas: [1-3],[1-3],[1-3], isrs: [1-3],[1-3],[1-3]$' "$SB_WORK/md.txt")" = 4 ]
