@@ -120,16 +120,17 @@ while read -r sec key _; do
     case $sec in
     alert.*|synthetic.*)
         intro=$(awk -v s="# [$sec] -" 'index($0, s) == 1 { on = 1 } on && /^\[/ { exit } on' "$CONF")
-        printf '%s\n' "$intro" | grep -qE "^#( |.*, )$key( |,|$)" ||
+        grep -qE "^#( |.*, )$key( |,|$)" <<< "$intro" ||
             problem "conf/sensorbridge.conf does not describe [$sec] $key"
         ;;
     *)
+        # The section's text first: grep -q in a pipeline could end awk by
+        # SIGPIPE, and pipefail would take that for a missing key.
+        body=$(awk -v s="[$sec]" '$0 == s { on = 1; next } /^\[/ { on = 0 } on' "$CONF")
         if [ "$key" = "kafka.<property>" ] || [ "$key" = "topic.<config>" ]; then
-            awk -v s="[$sec]" '$0 == s { on = 1; next } /^\[/ { on = 0 } on' "$CONF" |
-                grep -q "^#${key%%.*}\." || problem "conf/sensorbridge.conf [$sec] does not explain $key"
+            grep -q "^#${key%%.*}\." <<< "$body" || problem "conf/sensorbridge.conf [$sec] does not explain $key"
         else
-            awk -v s="[$sec]" '$0 == s { on = 1; next } /^\[/ { on = 0 } on' "$CONF" |
-                grep -qE "^$key =" || problem "conf/sensorbridge.conf [$sec] does not set $key"
+            grep -qE "^$key =" <<< "$body" || problem "conf/sensorbridge.conf [$sec] does not set $key"
         fi
         ;;
     esac
