@@ -568,9 +568,13 @@ static void collect(void *ud)
         int64_t lo, hi;
         if (rd_kafka_get_watermark_offsets(c->rk, tp->topic, tp->partition, &lo, &hi) || hi < 0)
             continue;
-        /* Before the first fetch the position is unknown: everything from
+        /* Before the first message of an assignment librdkafka has no
+         * position: the partition is where the assignment started it (its
+         * committed offset, see start_positions), so a consumer resuming at
+         * the end shows no lag; without a committed offset everything from
          * the low watermark is still to be consumed. */
-        int64_t pos = tp->offset >= 0 ? tp->offset : lo;
+        int64_t start = c->parts[part_find(c, tp->topic, tp->partition)].next;
+        int64_t pos = tp->offset >= 0 ? tp->offset : start >= 0 ? start : lo;
         char pbuf[16];
         snprintf(pbuf, sizeof(pbuf), "%" PRId32, tp->partition);
         const char *lv[] = {tp->topic, pbuf};

@@ -73,6 +73,18 @@ FAULT_PARTIAL=1 fault_account "$MB_BROKERS" "$ds" "$SB_WORK/first-final.txt" \
     "$SB_WORK/final-consumer1.txt $SB_WORK/final-consumer2.txt"
 applied2=$(metric_sum sensorbridge_sensor_samples_consumed_total < "$SB_WORK/final-consumer2.txt")
 stop_pid "$SECOND_PID" "the second daemon"
+# A third member of the group finds every offset committed at the end of its
+# partition: it reads nothing (so librdkafka has no position for any), and
+# shows no lag (it showed each whole partition).
+start_instance "$SB_WORK/consumer.conf" "$SB_WORK/third.log"
+THIRD_PID=$INST_PID THIRD_URL=$INST_URL
+lag_known() {
+    [ "$(scrape_url "$THIRD_URL" | grep -c '^sensorbridge_consumer_lag_messages{topic="hydraulic-[A-Z]')" -ge 68 ]
+}
+wait_for 60 "the third daemon's lag of all 68 sample partitions" lag_known
+lag3=$(scrape_url "$THIRD_URL" | metric_sum sensorbridge_consumer_lag_messages)
+[ "$lag3" = 0 ] || fail "a consumer with every offset committed reports $lag3 messages of lag"
+stop_pid "$THIRD_PID" "the third daemon"
 stop_mockbroker
 fault_report "SIGTERM to a daemon replaying at speed max (producer queue 10,000) and consuming, with $queued samples queued and its consumer $lag messages behind" \
     "exit 0 after $stop_s s (budget: TimeoutStopSec 30 s); the replay had produced $produced of $expected, all delivered by the flush; the first daemon applied $applied1 (final commit $commit), a second one of the group resumed from the committed offsets and applied $applied2; /metrics answered $scrapes scrapes, none failed"
