@@ -129,15 +129,19 @@ static int replay_new(struct sb_daemon *d, const struct sb_config *cfg, struct s
 
 /* ---- HTTP ---- */
 
-static void handle_metrics(void *ud, struct sb_http_response *resp)
+static void handle_metrics(void *ud, const struct sb_http_request *req,
+                           struct sb_http_response *resp)
 {
+    (void)req;
     struct sb_daemon *d = ud;
     resp->content_type = SB_EXPOSITION_CONTENT_TYPE;
     sb_registry_expose(d->reg, &resp->body);
 }
 
-static void handle_healthz(void *ud, struct sb_http_response *resp)
+static void handle_healthz(void *ud, const struct sb_http_request *req,
+                           struct sb_http_response *resp)
 {
+    (void)req;
     struct sb_daemon *d = ud;
     if (d->fatal) {
         resp->status = 503;
@@ -171,8 +175,10 @@ static bool is_ready(const struct sb_daemon *d, const char **why)
     return true;
 }
 
-static void handle_readyz(void *ud, struct sb_http_response *resp)
+static void handle_readyz(void *ud, const struct sb_http_request *req,
+                          struct sb_http_response *resp)
 {
+    (void)req;
     struct sb_daemon *d = ud;
     const char *why = "starting";
     if (is_ready(d, &why)) {
@@ -190,8 +196,10 @@ static void collect_ready(void *ud)
     sb_gauge_set(d->ready, is_ready(d, &why));
 }
 
-static void handle_alerts(void *ud, struct sb_http_response *resp)
+static void handle_alerts(void *ud, const struct sb_http_request *req,
+                          struct sb_http_response *resp)
 {
+    (void)req;
     struct sb_daemon *d = ud;
     resp->content_type = "application/json";
     if (d->analytics)
@@ -200,8 +208,10 @@ static void handle_alerts(void *ud, struct sb_http_response *resp)
         sb_buf_puts(&resp->body, "{\"alerts\":[],\"capacity\":0}\n");
 }
 
-static void handle_windows(void *ud, struct sb_http_response *resp)
+static void handle_windows(void *ud, const struct sb_http_request *req,
+                           struct sb_http_response *resp)
 {
+    (void)req;
     struct sb_daemon *d = ud;
     resp->content_type = "application/json";
     if (d->analytics)
@@ -210,8 +220,9 @@ static void handle_windows(void *ud, struct sb_http_response *resp)
         sb_buf_puts(&resp->body, "{\"windows\":[],\"open\":0}\n");
 }
 
-static void handle_root(void *ud, struct sb_http_response *resp)
+static void handle_root(void *ud, const struct sb_http_request *req, struct sb_http_response *resp)
 {
+    (void)req;
     (void)ud;
     resp->content_type = "text/html; charset=utf-8";
     sb_buf_puts(&resp->body,
@@ -227,8 +238,10 @@ static void handle_root(void *ud, struct sb_http_response *resp)
                 "</ul>\n</body></html>\n");
 }
 
-static void handle_status(void *ud, struct sb_http_response *resp)
+static void handle_status(void *ud, const struct sb_http_request *req,
+                          struct sb_http_response *resp)
 {
+    (void)req;
     struct sb_daemon *d = ud;
     json_t *o = json_object();
     json_object_set_new(o, "version", json_string(SB_VERSION));
