@@ -35,7 +35,6 @@ high_warning = 1000
 CONF
 start_daemon "$conf"
 
-val() { scrape | metric "$1"; }
 reloads() { val sensorbridge_config_reloads_total; }
 produced() { val "sensorbridge_messages_produced_total{sensor=\"$1\"}"; }
 n_reloads=0
@@ -46,18 +45,12 @@ reload() {
     n_reloads=$((n_reloads + 1))
     wait_metric sensorbridge_config_reloads_total "$n_reloads" 30
 }
-# is SERIES VALUE: the series has that value now.
-is() { [ "$(val "$1")" = "$2" ]; }
-# ge SERIES N: the series is at least N now.
-ge() { local v; v=$(val "$1"); [ -n "$v" ] && awk -v a="$v" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
 # gone SENSOR: no series of the sensor on /metrics.
 gone() { ! scrape | grep -q "sensor=\"$1\""; }
 # ts1_window: /api/v1/windows serves a closed window of TS1.
 ts1_window() {
     curl -sf "$SB_URL/api/v1/windows" | jq -e '[.windows[] | select(.sensor == "TS1")] | length > 0' > /dev/null
 }
-# gt SERIES N: the series is above N now.
-gt() { local v; v=$(val "$1"); [ -n "$v" ] && awk -v a="$v" -v b="$2" 'BEGIN { exit !(a > b) }'; }
 # grows SERIES: it goes above its current value.
 grows() {
     local v
