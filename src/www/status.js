@@ -335,6 +335,8 @@
             tr.setAttribute('data-level', x.level);
             return tr;
         });
+        if (!rows.length)
+            rows.push(row([{text: 'none since the start'}]));
         document.querySelector('#alerts tbody').replaceChildren(...rows);
     }
 
@@ -343,6 +345,8 @@
             {text: x.window_end}, {text: String(x.count), num: true}, {text: fmt(x.mean), num: true},
             {text: fmt(x.min), num: true}, {text: fmt(x.max), num: true}, {text: fmt(x.stddev), num: true},
             {text: x.complete ? 'yes' : 'partial: ' + x.partial_reason}]));
+        if (!rows.length)
+            rows.push(row([{text: 'none closed yet'}]));
         document.querySelector('#windows tbody').replaceChildren(...rows);
     }
 

@@ -8,7 +8,9 @@
 //   - an alert (level warning or critical) appears in the recent alerts
 //     and in the alert states;
 //   - the five condition labels of the current cycle are shown.
-// Writes a full-page screenshot to $SB_SCREENSHOT when that is set.
+// With $SB_SCREENSHOT set, it then waits for a closed window and a minute of
+// history, for a picture with everything on it, and writes a full-page
+// screenshot there.
 // Exits 0 when everything holds, else 1 with the reason on stderr.
 'use strict';
 
@@ -105,8 +107,12 @@ async function waitUntil(page, what, fn, arg, timeoutMs) {
         }), conditions, 30000);
     const alertRow = await page.$eval('#alerts tbody tr', (tr) => tr.textContent);
 
-    if (process.env.SB_SCREENSHOT)
+    if (process.env.SB_SCREENSHOT) {
+        await waitUntil(page, 'no window closed or no minute of history for the screenshot', () =>
+            document.querySelector('#windows tbody tr td.num') && window.sbStatus.t.length >= 60,
+            null, 180000);
         await page.screenshot({path: process.env.SB_SCREENSHOT, fullPage: true});
+    }
     await context.close();
     fs.rmSync(profile, {recursive: true, force: true});
     if (problems.length)
