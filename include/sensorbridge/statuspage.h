@@ -6,7 +6,7 @@
  *       from the registry once a second into a history (history.h);
  *   /api/v1/live  each sensor's value now with its unit and alert level,
  *       the dataset cycle's condition labels, rebalances.
- * The fields are documented in docs/metrics.md ("Status page").
+ * The page, its JSON and the bounds are documented in docs/status-page.md.
  *
  * Lifecycle (libuv style): sb_statuspage_new -> sb_statuspage_route ->
  * sb_statuspage_start -> sb_statuspage_close(cb). The registry and the
