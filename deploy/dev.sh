@@ -20,6 +20,8 @@ build_pkgs=(meson ninja-build pkg-config gcc librdkafka-dev libuv1-dev libmicroh
 test_pkgs=(libcmocka-dev kcat prometheus valgrind curl jq iproute2 default-jre-headless maven)
 # clang: libFuzzer and its sanitizers for the fuzz suite (build-fuzz/).
 test_pkgs+=(clang)
+# chromium: the real browser that test_status_page drives through Playwright.
+test_pkgs+=(chromium)
 
 install_missing() {
     local missing=() p
@@ -57,6 +59,21 @@ install_kafkajs() {
         "kafkajs@$kafkajs_version" > /dev/null
 }
 
+# playwright-core, which drives Debian's chromium in test_status_page: pinned,
+# into the same node cache. It is the library alone; it never downloads a
+# browser of its own (the test sets executablePath to /usr/bin/chromium).
+playwright_version=1.65.1
+
+install_playwright() {
+    local have
+    have=$(node -p "require('$node_dir/node_modules/playwright-core/package.json').version" 2> /dev/null || true)
+    [ "$have" = "$playwright_version" ] && return 0
+    echo "dev.sh: installing playwright-core@$playwright_version into $node_dir" >&2
+    mkdir -p "$node_dir"
+    npm install --prefix "$node_dir" --save-exact --no-audit --no-fund --loglevel=error \
+        "playwright-core@$playwright_version" > /dev/null
+}
+
 setup() {
     local dir=$1
     shift
@@ -79,6 +96,7 @@ test)
     kafka_lib=$(test/tools/kafka.sh fetch)
     echo "dev.sh: the kafka suite runs Apache Kafka from $kafka_lib" >&2
     install_kafkajs
+    install_playwright
     status=0
     setup build
     meson test -C build --print-errorlogs || status=1

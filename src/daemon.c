@@ -28,6 +28,7 @@
 #include "sensorbridge/registry.h"
 #include "sensorbridge/replay.h"
 #include "sensorbridge/sensors.h"
+#include "sensorbridge/statuspage.h"
 #include "sensorbridge/synth.h"
 #include "sensorbridge/topics.h"
 #include "sensorbridge/util.h"
@@ -51,6 +52,7 @@ struct sb_daemon {
     /* Sources and the subscription wait for the topics to exist. */
     bool replay_started, synth_started, consumer_started;
     struct sb_http *http;
+    struct sb_statuspage *statuspage;
     uv_signal_t sigint, sigterm, sighup;
     uv_timer_t fatal_timer; /* stops the daemon after a fatal Kafka error */
     char *fatal;            /* that error, or NULL */
@@ -218,24 +220,6 @@ static void handle_windows(void *ud, const struct sb_http_request *req,
         sb_analytics_windows_json(d->analytics, &resp->body);
     else
         sb_buf_puts(&resp->body, "{\"windows\":[],\"open\":0}\n");
-}
-
-static void handle_root(void *ud, const struct sb_http_request *req, struct sb_http_response *resp)
-{
-    (void)req;
-    (void)ud;
-    resp->content_type = "text/html; charset=utf-8";
-    sb_buf_puts(&resp->body,
-                "<!DOCTYPE html>\n<html><head><title>sensorbridge</title></head><body>\n"
-                "<h1>sensorbridge " SB_VERSION "</h1>\n<ul>\n"
-                "<li><a href=\"/metrics\">/metrics</a> - Prometheus exposition</li>\n"
-                "<li><a href=\"/healthz\">/healthz</a> - liveness</li>\n"
-                "<li><a href=\"/readyz\">/readyz</a> - readiness</li>\n"
-                "<li><a href=\"/api/v1/status\">/api/v1/status</a> - status as JSON</li>\n"
-                "<li><a href=\"/api/v1/windows\">/api/v1/windows</a> - last closed windows</li>\n"
-                "<li><a href=\"/api/v1/alerts\">/api/v1/alerts</a> - recent alerts, newest "
-                "first</li>\n"
-                "</ul>\n</body></html>\n");
 }
 
 static void handle_status(void *ud, const struct sb_http_request *req,
@@ -467,6 +451,10 @@ static void shutdown_daemon(struct sb_daemon *d, const char *why)
     if (d->http) {
         sb_http_close(d->http, closed_noop, NULL);
         d->http = NULL;
+    }
+    if (d->statuspage) {
+        sb_statuspage_close(d->statuspage, closed_noop, NULL);
+        d->statuspage = NULL;
     }
     if (d->replay) {
         sb_replay_close(d->replay, closed_noop, NULL);
@@ -707,7 +695,8 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
     }
     if ((rc = sb_http_new(&d->http, &d->loop, d->cfg.listen, err, errlen)))
         return rc;
-    sb_http_route(d->http, "/", handle_root, d);
+    d->statuspage = sb_statuspage_new(&d->loop, d->reg, &d->cfg);
+    sb_statuspage_route(d->statuspage, d->http);
     sb_http_route(d->http, "/metrics", handle_metrics, d);
     sb_http_route(d->http, "/healthz", handle_healthz, d);
     sb_http_route(d->http, "/readyz", handle_readyz, d);
@@ -717,6 +706,7 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
     if ((rc = sb_http_start(d->http, err, errlen)))
         return rc;
     sb_notice("msg=\"http listening\" listen=%s port=%u", d->cfg.listen, sb_http_port(d->http));
+    sb_statuspage_start(d->statuspage);
 
     sb_registry_add_collector(d->reg, collect_ready, d);
     sb_topics_start(d->topics);

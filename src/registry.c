@@ -851,10 +851,28 @@ void sb_registry_each_child(struct sb_registry *r, const char *name, sb_child_cb
 
 void sb_registry_expose(struct sb_registry *r, struct sb_buf *out)
 {
+    sb_registry_collect(r);
+    for (size_t i = 0; i < r->nfamilies; i++)
+        expose_family(r->families[i], out);
+}
+
+void sb_registry_collect(struct sb_registry *r)
+{
     r->collecting = true;
     for (size_t i = 0; i < r->ncollectors; i++)
         r->collectors[i].cb(r->collectors[i].ud);
     r->collecting = false;
-    for (size_t i = 0; i < r->nfamilies; i++)
-        expose_family(r->families[i], out);
+}
+
+double sb_registry_histogram_sum(struct sb_registry *r, const char *name)
+{
+    bool found;
+    size_t pos = family_pos(r, name, &found);
+    if (!found || r->families[pos]->type != SB_HISTOGRAM)
+        return 0;
+    const struct sb_family *f = r->families[pos];
+    double sum = 0;
+    for (size_t i = 0; i < f->nchildren; i++)
+        sum += f->children[i]->value;
+    return sum;
 }

@@ -121,6 +121,16 @@ void sb_registry_each_child(struct sb_registry *r, const char *name, sb_child_cb
  * prints only HELP and TYPE. */
 void sb_registry_expose(struct sb_registry *r, struct sb_buf *out);
 
+/* Runs the collectors, as sb_registry_expose does first: for a reader of
+ * values through sb_registry_each_child that is not a scrape (the status
+ * page's history, once a second). */
+void sb_registry_collect(struct sb_registry *r);
+
+/* The sum of the observations of every child of the histogram family
+ * called `name`; 0 if there is none (sb_registry_each_child gives their
+ * counts). */
+double sb_registry_histogram_sum(struct sb_registry *r, const char *name);
+
 #define SB_EXPOSITION_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 #endif

@@ -586,14 +586,29 @@ delivered_at_least() {
     [ "$(scrape_url "$1" | metric_sum sensorbridge_messages_delivered_total)" -ge "$2" ]
 }
 
+# use_node_cache: node, and NODE_PATH on the npm packages deploy/dev.sh
+# test pins into the cache outside the clone.
+use_node_cache() {
+    export NODE_PATH=${SB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sensorbridge}/node/node_modules${NODE_PATH:+:$NODE_PATH}
+    command -v node > /dev/null || fail "node not found (deploy/dev.sh test installs it)"
+}
+
 # use_kafkajs: kafkajs, the independent Kafka client of the tests, where
 # deploy/dev.sh test installs it (or anywhere on NODE_PATH); sets
 # KAFKAJS_VERSION.
 use_kafkajs() {
-    export NODE_PATH=${SB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sensorbridge}/node/node_modules${NODE_PATH:+:$NODE_PATH}
-    command -v node > /dev/null || fail "node not found (deploy/dev.sh test installs it)"
+    use_node_cache
     KAFKAJS_VERSION=$(node -p 'require("kafkajs/package.json").version' 2> /dev/null) ||
         fail "kafkajs not found on NODE_PATH=$NODE_PATH (deploy/dev.sh test installs kafkajs@2.2.4 there)"
+}
+
+# use_playwright: playwright-core from the node cache and Debian's chromium,
+# which test/tools/status-page.js drives (it never downloads a browser).
+use_playwright() {
+    use_node_cache
+    PLAYWRIGHT_VERSION=$(node -p 'require("playwright-core/package.json").version' 2> /dev/null) ||
+        fail "playwright-core not found on NODE_PATH=$NODE_PATH (deploy/dev.sh test installs playwright-core@1.65.1 there)"
+    [ -x /usr/bin/chromium ] || fail "/usr/bin/chromium not found (deploy/dev.sh test installs Debian's chromium)"
 }
 
 # group_at_end BROKERS TOPIC...: consumer group sb-it has committed, for

@@ -433,6 +433,43 @@ static const char *collected(struct sb_registry *r, char *log)
     return log;
 }
 
+/* sb_registry_collect runs the collectors, in order, with no output. */
+static void registry_collect_runs_collectors(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    char log[8] = "";
+    struct tag a = {'a', log}, b = {'b', log};
+    sb_registry_add_collector(r, collect_tag, &a);
+    sb_registry_add_collector(r, collect_tag, &b);
+    sb_registry_collect(r);
+    assert_string_equal(log, "ab");
+    sb_registry_collect(r);
+    assert_string_equal(log, "abab");
+    sb_registry_free(r);
+}
+
+/* The sum of every child's observations; 0 for no family or another type. */
+static void registry_histogram_sum_adds_children(void **state)
+{
+    (void)state;
+    struct sb_registry *r = sb_registry_new();
+    const double buckets[] = {1};
+    const char *labels[] = {"x"};
+    struct sb_family *f =
+        sb_registry_family(r, SB_HISTOGRAM, "h_seconds", "H.", 1, labels, buckets, 1);
+    const char *a[] = {"a"}, *b[] = {"b"};
+    sb_histogram_observe(sb_family_child(f, a), 0.25);
+    sb_histogram_observe(sb_family_child(f, a), 2);
+    sb_histogram_observe(sb_family_child(f, b), 0.5);
+    assert_true(sb_registry_histogram_sum(r, "h_seconds") == 2.75);
+    sb_gauge_set(
+        sb_family_child(sb_registry_family(r, SB_GAUGE, "g", "G.", 0, NULL, NULL, 0), NULL), 5);
+    assert_true(sb_registry_histogram_sum(r, "g") == 0);
+    assert_true(sb_registry_histogram_sum(r, "missing") == 0);
+    sb_registry_free(r);
+}
+
 static void registry_collector_removed_is_not_called(void **state)
 {
     (void)state;
@@ -1006,6 +1043,8 @@ int main(void)
         cmocka_unit_test(registry_empty_family_prints_help_and_type),
         cmocka_unit_test(registry_collectors_run_before_output),
         cmocka_unit_test(registry_collector_removed_is_not_called),
+        cmocka_unit_test(registry_collect_runs_collectors),
+        cmocka_unit_test(registry_histogram_sum_adds_children),
         cmocka_unit_test(registry_collector_changes_from_a_collector_abort),
         cmocka_unit_test(registry_family_clear),
         cmocka_unit_test(registry_each_child),
