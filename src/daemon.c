@@ -87,6 +87,7 @@ struct sb_daemon {
     unsigned long reloads;     /* reloads attempted, for the reload status file */
     uint64_t rate_messages;    /* consumed messages at rate_ns, for the consumed/s of STATUS= */
     uint64_t rate_ns;
+    double rate; /* consumed/s between the last two readiness checks */
 };
 
 __attribute__((format(printf, 2, 3))) static void notify(const struct sb_daemon *d, const char *fmt,
@@ -331,13 +332,7 @@ static bool status_line(struct sb_daemon *d, char *out, size_t len)
     char base[900];
     enum readiness r = readiness(d, &why);
     if (r == READY && d->consumer) {
-        uint64_t n = sb_consumer_messages(d->consumer), now = sb_now_mono_ns();
-        double rate = d->rate_ns && now > d->rate_ns
-                          ? (double)(n - d->rate_messages) * 1e9 / (double)(now - d->rate_ns)
-                          : 0;
-        d->rate_messages = n;
-        d->rate_ns = now;
-        snprintf(base, sizeof(base), "running: %.0f consumed/s, lag %" PRId64, rate,
+        snprintf(base, sizeof(base), "running: %.0f consumed/s, lag %" PRId64, d->rate,
                  sb_consumer_lag(d->consumer));
     } else if (r == READY) {
         snprintf(base, sizeof(base), "running: producer only, %d messages queued",
@@ -364,6 +359,14 @@ static bool status_line(struct sb_daemon *d, char *out, size_t len)
 static void notify_tick(uv_timer_t *h)
 {
     struct sb_daemon *d = h->data;
+    if (d->consumer) {
+        uint64_t n = sb_consumer_messages(d->consumer), now = sb_now_mono_ns();
+        d->rate = d->rate_ns && now > d->rate_ns
+                      ? (double)(n - d->rate_messages) * 1e9 / (double)(now - d->rate_ns)
+                      : 0;
+        d->rate_messages = n;
+        d->rate_ns = now;
+    }
     char status[sizeof(d->status)];
     bool ready = status_line(d, status, sizeof(status));
     if (ready && !d->ready_notified) {
@@ -445,11 +448,12 @@ static void reload_done(struct sb_daemon *d, const char *why)
             if (*p == '\n')
                 *p = ' ';
     }
+    if (d->ready_notified) {
+        status_line(d, d->status, sizeof(d->status));
+        notify(d, "READY=1\nSTATUS=%s", d->status);
+    }
+    /* Last, so that systemd has the READY=1 once --reload returns. */
     write_reload_status(d);
-    if (!d->ready_notified)
-        return;
-    status_line(d, d->status, sizeof(d->status));
-    notify(d, "READY=1\nSTATUS=%s", d->status);
 }
 
 /* Once the daemon runs: the reload status file says so, and while systemd

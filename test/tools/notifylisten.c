@@ -5,7 +5,8 @@
  *   notifylisten SOCKET_PATH OUT_FILE
  *       binds an AF_UNIX datagram socket at SOCKET_PATH (give it to the
  *       daemon as NOTIFY_SOCKET) and appends every line of every datagram
- *       to OUT_FILE as "<CLOCK_MONOTONIC µs at receipt> <line>", flushed at
+ *       to OUT_FILE as "<datagram number> <CLOCK_MONOTONIC µs at receipt>
+ *       <line>" (the lines of one message share the number), flushed at
  *       once; runs until SIGINT or SIGTERM and removes the socket. It
  *       writes "listening" to stdout once the socket is bound.
  *   notifylisten --now
@@ -70,6 +71,7 @@ int main(int argc, char **argv)
     printf("listening\n");
     fflush(stdout);
     char buf[65536];
+    unsigned long seq = 0;
     while (!stop) {
         ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
         if (n < 0) {
@@ -79,12 +81,13 @@ int main(int argc, char **argv)
             break;
         }
         uint64_t t = mono_us();
+        seq++;
         buf[n] = '\0';
         for (char *line = buf, *next; line && *line; line = next) {
             next = strchr(line, '\n');
             if (next)
                 *next++ = '\0';
-            fprintf(out, "%llu %s\n", (unsigned long long)t, line);
+            fprintf(out, "%lu %llu %s\n", seq, (unsigned long long)t, line);
         }
         fflush(out);
     }
