@@ -20,6 +20,9 @@ build_pkgs=(meson ninja-build pkg-config gcc librdkafka-dev libuv1-dev libmicroh
 test_pkgs=(libcmocka-dev kcat prometheus valgrind curl jq iproute2 default-jre-headless maven)
 # clang: libFuzzer and its sanitizers for the fuzz suite (build-fuzz/).
 test_pkgs+=(clang)
+# systemd (systemd-analyze verify and security), man-db (verify runs man for
+# Documentation=) and groff-base (the man page lint): the test systemd_unit.
+test_pkgs+=(systemd man-db groff-base)
 
 install_missing() {
     local missing=() p

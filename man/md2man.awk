@@ -7,11 +7,12 @@
 #
 # TEMPLATE is printed with its line '.\" docs/configuration.md' (a roff
 # comment) replaced by MARKDOWN in man(7) markup. Only what
-# docs/configuration.md uses is understood: headings (## .SH, ### and #### .SS), paragraphs, "- " lists, ``` blocks,
-# tables (each row a .TP: the first cell the tag, the others "Header: cell"),
-# `code` (bold), **bold**, *italic*, [text](link) (the text), &lt; &gt; and
-# a few non-ASCII characters (as groff escapes). The H1 is the man page's
-# title, so it is left out.
+# docs/configuration.md uses is understood: headings (## .SH, ### and
+# #### .SS), paragraphs, "- " lists, ``` blocks, tables (each row a .TP:
+# the first cell the tag, the others "Header: cell"), `code` (bold),
+# **bold**, *italic*, [text](link) (the text), &lt; &gt; and a few non-ASCII
+# characters (as groff escapes). The H1 is the man page's title, so it is
+# left out.
 
 BEGIN { MARK = ".\\\" docs/configuration.md" }
 
