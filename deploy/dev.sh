@@ -20,9 +20,10 @@ build_pkgs=(meson ninja-build pkg-config gcc librdkafka-dev libuv1-dev libmicroh
 test_pkgs=(libcmocka-dev kcat prometheus valgrind curl jq iproute2 default-jre-headless maven)
 # clang: libFuzzer and its sanitizers for the fuzz suite (build-fuzz/).
 test_pkgs+=(clang)
-# systemd (systemd-analyze verify and security), man-db (verify runs man for
-# Documentation=) and groff-base (the man page lint): the test systemd_unit.
-test_pkgs+=(systemd man-db groff-base)
+# systemd (systemd-analyze verify, security, syscall-filter), man-db (verify
+# runs man for Documentation=), groff-base (the man page lint) and strace (the
+# system calls against SystemCallFilter=): the test systemd_unit.
+test_pkgs+=(systemd man-db groff-base strace)
 
 install_missing() {
     local missing=() p

@@ -11,9 +11,10 @@
 #   - ProcSubset=pid and ProtectProc=invisible leave the process metrics
 #     working: test_procstats passes under a /proc mounted that way (a
 #     user namespace, as systemd does it), where /proc/stat is hidden;
+#   - the daemon (embedded broker) and --reload make only system calls the
+#     unit's SystemCallFilter= allows (strace);
 #   - both man pages are clean under `groff -man -ww -z`, and every key of
 #     docs/configuration.md's key tables is a tag of sensorbridge.conf(5).
-# No broker.
 SB_BIN=$1
 SB_SOURCE_ROOT=$2
 . "$SB_SOURCE_ROOT/test/integration/lib.sh"
@@ -23,6 +24,7 @@ man_dir=${SB_MAN_DIR:?SB_MAN_DIR is not set}
 procstats=${SB_TEST_PROCSTATS:?SB_TEST_PROCSTATS is not set}
 command -v systemd-analyze > /dev/null || fail "systemd-analyze is missing (Debian package systemd)"
 command -v groff > /dev/null || fail "groff is missing (Debian package groff-base)"
+command -v strace > /dev/null || fail "strace is missing (Debian package strace)"
 grep -q "^ExecStart=$SB_BIN " "$unit" || fail "$unit does not start $SB_BIN"
 
 # ---- systemd-analyze verify ----
@@ -74,6 +76,58 @@ out=$(unshare --user --map-root-user --mount --pid --fork --mount-proc sh -c '
 [ "$rc" != 90 ] || fail "cannot mount /proc with subset=pid here: $out"
 [ "$rc" != 91 ] || fail "/proc/stat is still there with subset=pid: nothing tested"
 [ "$rc" = 0 ] || fail "test_procstats fails with ProcSubset=pid ($rc): $out"
+
+# ---- SystemCallFilter=@system-service ~@privileged @resources ----
+# The system calls the daemon makes (start, readiness, a scrape, a reload
+# through --reload, which runs as ExecReload= under the same filter, the
+# sd_notify messages, the watchdog, the reload status file, the stop), as
+# strace sees them: each must be in @system-service and none in @privileged
+# or @resources, or the filter would fail it with EPERM. LeakSanitizer
+# cannot run under ptrace, so an ASan build runs without it here.
+# syscalls GROUP...: the system calls of systemd's groups, nested ones expanded.
+syscalls() {
+    local g s
+    for g in "$@"; do
+        while read -r s; do
+            case $s in @*) syscalls "$s" ;; *) echo "$s" ;; esac
+        done < <(systemd-analyze syscall-filter "$g" | awk 'NR > 1 && $1 !~ /^#/ && NF { print $1 }')
+    done
+}
+syscalls @system-service | sort -u > "$SB_WORK/allowed"
+syscalls @privileged @resources | sort -u > "$SB_WORK/denied"
+grep -qx setrlimit "$SB_WORK/denied" && grep -qx epoll_wait "$SB_WORK/allowed" ||
+    fail "systemd-analyze syscall-filter did not list the groups"
+ds=$(make_dataset)
+conf=$SB_WORK/sb.conf
+write_config "$conf" "$ds" 1
+mkdir -p "$SB_WORK/run"
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
+SB_WRAP=(strace -f -qq -o "$SB_WORK/strace-daemon.txt")
+NOTIFY_SOCKET=$SB_WORK/no-listener.sock WATCHDOG_USEC=200000 RUNTIME_DIRECTORY=$SB_WORK/run \
+    start_daemon "$conf"
+daemon_pid=$(pgrep -P "$SB_PID")
+[ -n "$daemon_pid" ] || fail "no daemon under strace"
+wait_for 60 "/readyz 200 under strace" curl -sf -o /dev/null "$SB_URL/readyz"
+scrape > /dev/null
+set_key "$conf" general log_level notice
+RUNTIME_DIRECTORY=$SB_WORK/run strace -f -qq -o "$SB_WORK/strace-reload.txt" \
+    "$SB_BIN" --reload "$daemon_pid" > "$SB_WORK/reload.out" 2>&1 ||
+    fail "--reload under strace: $(cat "$SB_WORK/reload.out")"
+kill -TERM "$daemon_pid"
+rc=0
+wait "$SB_PID" || rc=$?
+SB_PID=
+[ "$rc" = 0 ] || fail "the daemon under strace exited with status $rc"
+sed -n 's/^[0-9]\{1,\} \{1,\}\([a-z0-9_]\{1,\}\)(.*/\1/p; s/^[0-9]\{1,\} \{1,\}<\.\.\. \([a-z0-9_]\{1,\}\) resumed>.*/\1/p' \
+    "$SB_WORK/strace-daemon.txt" "$SB_WORK/strace-reload.txt" | sort -u > "$SB_WORK/used"
+for s in epoll_wait sendmsg rename kill; do
+    grep -qx "$s" "$SB_WORK/used" || fail "strace saw no $s: the run did not cover what it should"
+done
+outside=$(comm -23 "$SB_WORK/used" "$SB_WORK/allowed" | tr '\n' ' ')
+[ -z "$outside" ] || fail "system calls outside @system-service: $outside"
+denied=$(comm -12 "$SB_WORK/used" "$SB_WORK/denied" | tr '\n' ' ')
+[ -z "$denied" ] || fail "system calls in @privileged or @resources: $denied"
+echo "system calls: $(wc -l < "$SB_WORK/used"), all in @system-service, none in ~@privileged @resources" >&2
 
 # ---- man pages ----
 for page in "$man_dir/sensorbridge.8" "$man_dir/sensorbridge.conf.5"; do
