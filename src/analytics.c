@@ -365,31 +365,6 @@ static void make_live(struct sb_analytics *a, size_t i)
     a->live[i] = true;
 }
 
-static bool same_double(double x, double y)
-{
-    return (isnan(x) && isnan(y)) || x == y;
-}
-
-static bool rules_equal(const struct sb_alert_rule_cfg *a, size_t na,
-                        const struct sb_alert_rule_cfg *b, size_t nb)
-{
-    if (na != nb)
-        return false;
-    for (size_t i = 0; i < na; i++) {
-        const struct sb_alert_rule_cfg *x = &a[i], *y = &b[i];
-        if (strcmp(x->sensor, y->sensor) || !same_double(x->low_critical, y->low_critical) ||
-            !same_double(x->low_warning, y->low_warning) ||
-            !same_double(x->high_warning, y->high_warning) ||
-            !same_double(x->high_critical, y->high_critical) ||
-            !same_double(x->hysteresis, y->hysteresis) ||
-            x->min_duration_us != y->min_duration_us || !same_double(x->zscore, y->zscore) ||
-            x->zscore_baseline != y->zscore_baseline ||
-            x->zscore_window_us != y->zscore_window_us || x->zscore_on != y->zscore_on)
-            return false;
-    }
-    return true;
-}
-
 static void free_rules(struct sb_alert_rule_cfg *r, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -411,8 +386,6 @@ int sb_analytics_set_rules(struct sb_analytics *a, const struct sb_config *cfg, 
                            size_t errlen)
 {
     size_t n = cfg->alerts_enabled ? cfg->nalert_rules : 0;
-    if (a->rules && rules_equal(a->rules, a->nrules, cfg->alert_rules, n))
-        return 0;
     struct sb_alerts *fresh = NULL;
     if (n) {
         if (sb_alerts_validate(cfg->alert_rules, n, err, errlen))

@@ -80,23 +80,26 @@
 #define DAY_S 86400
 #define HOUR_S 3600
 
-/* A key that is compared by sb_config_restart_key: a reload that changes
- * it is refused. */
-#define OPT_RESTART 1u
 /* The row's name is a prefix: "kafka.<property>". */
 #define OPT_PREFIX 2u
 /* parse_number: the minimum itself is not allowed (zscore > 0). */
 #define OPT_GT_MIN 4u
 
-/* How sb_config_restart_key compares a row's field. */
+/* The apply steps of a key that a reload cannot change: it is refused. */
+#define RESTART 0u
+
+/* How sb_config_changes compares a row's field. */
 enum opt_field {
-    FIELD_NONE,
     FIELD_INT,
     FIELD_BOOL,
-    FIELD_STR,
+    FIELD_STR, /* NULL and "" are the same */
     FIELD_KV,
     FIELD_I64,
-    FIELD_SIZES, /* window_sizes_us[] and nwindow_sizes */
+    FIELD_U64,
+    FIELD_DOUBLE, /* NAN equals NAN: an unset threshold */
+    FIELD_NAMES,  /* struct sb_namelist */
+    FIELD_SIZES,  /* window_sizes_us[] and nwindow_sizes */
+    FIELD_CYCLES, /* cycle_first and cycle_last */
 };
 
 /* The struct a row's offset points into. */
@@ -119,6 +122,7 @@ struct opt {
     const char *id; /* "section.name", what sb_config_restart_key returns */
     const char *defval;
     unsigned flags;
+    unsigned apply; /* SB_APPLY_* steps a change needs; RESTART: none can */
     enum opt_field field;
     size_t off;      /* offset of the field in the scope's struct */
     int min, max;    /* parse_int; byte lengths for parse_text */
@@ -141,11 +145,6 @@ static int why(struct parse_ctx *p, const char *fmt, ...)
 static void *field_ptr(const struct opt *o, struct parse_ctx *p)
 {
     return (char *)p->obj + o->off;
-}
-
-static const void *cfield_ptr(const struct sb_config *c, const struct opt *o)
-{
-    return (const char *)c + o->off;
 }
 
 static void set_str(char **dst, char *s)
@@ -901,49 +900,52 @@ static int parse_synth_kind(struct sb_config *c, const struct opt *o, const char
     return why(p, "expected temperature, vibration, energy, humidity or pressure, got \"%s\"", v);
 }
 
-#define OPT(sec, nm, def, fl, fk, member, lo, hi, fn)                                              \
+#define OPT(sec, nm, def, ap, fk, member, lo, hi, fn)                                              \
     {                                                                                              \
-        .section = sec, .name = nm, .id = sec "." nm, .defval = def, .flags = fl, .field = fk,     \
+        .section = sec, .name = nm, .id = sec "." nm, .defval = def, .apply = ap, .field = fk,     \
         .off = offsetof(struct sb_config, member), .min = lo, .max = hi, .parse = fn               \
     }
-/* Keys whose parser writes its fields itself and that a reload may change. */
-#define OPT_FN(sec, nm, def, fn)                                                                   \
+/* Keys whose parser writes its fields itself (member is what a reload
+ * compares). */
+#define OPT_FN(sec, nm, def, ap, fk, member, fn)                                                   \
     {                                                                                              \
-        .section = sec, .name = nm, .id = sec "." nm, .defval = def, .parse = fn                   \
+        .section = sec, .name = nm, .id = sec "." nm, .defval = def, .apply = ap, .field = fk,     \
+        .off = offsetof(struct sb_config, member), .parse = fn                                     \
     }
 #define OPT_KAFKA(sec, member)                                                                     \
     {                                                                                              \
-        .section = sec, .name = KAFKA_PREFIX, .id = sec ".kafka.*",                                \
-        .flags = OPT_RESTART | OPT_PREFIX, .field = FIELD_KV,                                      \
-        .off = offsetof(struct sb_config, member), .parse = parse_kafka                            \
+        .section = sec, .name = KAFKA_PREFIX, .id = sec ".kafka.*", .flags = OPT_PREFIX,           \
+        .apply = RESTART, .field = FIELD_KV, .off = offsetof(struct sb_config, member),            \
+        .parse = parse_kafka                                                                       \
     }
 #define OPT_TOPIC_CONFIG(sec, member)                                                              \
     {                                                                                              \
-        .section = sec, .name = TOPIC_CONFIG_PREFIX, .id = sec ".topic.*",                         \
-        .flags = OPT_RESTART | OPT_PREFIX, .field = FIELD_KV,                                      \
-        .off = offsetof(struct sb_config, member), .parse = parse_topic_config                     \
+        .section = sec, .name = TOPIC_CONFIG_PREFIX, .id = sec ".topic.*", .flags = OPT_PREFIX,    \
+        .apply = RESTART, .field = FIELD_KV, .off = offsetof(struct sb_config, member),            \
+        .parse = parse_topic_config                                                                \
     }
 /* A key of durations (bounds in seconds). */
-#define OPT_DUR(sec, nm, def, fl, fk, member, lo_s, hi_s, fn)                                      \
+#define OPT_DUR(sec, nm, def, ap, fk, member, lo_s, hi_s, fn)                                      \
     {                                                                                              \
-        .section = sec, .name = nm, .id = sec "." nm, .defval = def, .flags = fl, .field = fk,     \
+        .section = sec, .name = nm, .id = sec "." nm, .defval = def, .apply = ap, .field = fk,     \
         .off = offsetof(struct sb_config, member), .dlo = lo_s, .dhi = hi_s, .parse = fn           \
     }
 /* A key of [alert.<SENSOR>] (scope SCOPE_ALERT) or [synthetic.<NAME>]
  * (SCOPE_SYNTH); lo/hi are int bounds or text lengths, dlo/dhi number or
- * duration bounds. All are reloadable. */
-#define OPT_SUB(sc, type, sec, nm, def, fl, member, lo, hi, dl, dh, fn)                            \
+ * duration bounds. All are reloadable: a change rebuilds the rule engine
+ * or the synthetic source. */
+#define OPT_SUB(sc, ap, type, sec, nm, def, fl, fk, member, lo, hi, dl, dh, fn)                    \
     {                                                                                              \
-        .section = sec, .name = nm, .id = sec "." nm, .defval = def, .flags = fl,                  \
-        .off = offsetof(type, member), .min = lo, .max = hi, .dlo = dl, .dhi = dh, .scope = sc,    \
-        .parse = fn                                                                                \
+        .section = sec, .name = nm, .id = sec "." nm, .defval = def, .flags = fl, .apply = ap,     \
+        .field = fk, .off = offsetof(type, member), .min = lo, .max = hi, .dlo = dl, .dhi = dh,    \
+        .scope = sc, .parse = fn                                                                   \
     }
-#define OPT_ALERT(nm, def, fl, member, lo, hi, dl, dh, fn)                                         \
-    OPT_SUB(SCOPE_ALERT, struct sb_alert_rule_cfg, ALERT_SECTION, nm, def, fl, member, lo, hi, dl, \
-            dh, fn)
-#define OPT_SYNTH(nm, def, fl, member, lo, hi, dl, dh, fn)                                         \
-    OPT_SUB(SCOPE_SYNTH, struct sb_synth_cfg, SYNTH_SECTION, nm, def, fl, member, lo, hi, dl, dh,  \
-            fn)
+#define OPT_ALERT(nm, def, fl, fk, member, lo, hi, dl, dh, fn)                                     \
+    OPT_SUB(SCOPE_ALERT, SB_APPLY_ALERTS, struct sb_alert_rule_cfg, ALERT_SECTION, nm, def, fl,    \
+            fk, member, lo, hi, dl, dh, fn)
+#define OPT_SYNTH(nm, def, fl, fk, member, lo, hi, dl, dh, fn)                                     \
+    OPT_SUB(SCOPE_SYNTH, SB_APPLY_SYNTH, struct sb_synth_cfg, SYNTH_SECTION, nm, def, fl, fk,      \
+            member, lo, hi, dl, dh, fn)
 
 /* The configuration, one row per key, grouped by section in file order.
  * Everything but log_level, strict_sensors, [replay], [alert.<SENSOR>] and
@@ -953,91 +955,102 @@ static int parse_synth_kind(struct sb_config *c, const struct opt *o, const char
  * recent-alert list would be lost). The alert rules and the synthetic
  * sensors are rebuilt on a reload. */
 static const struct opt opts[] = {
-    OPT_FN("general", "log_level", "info", parse_log_level),
+    OPT_FN("general", "log_level", "info", SB_APPLY_LOG_LEVEL, FIELD_INT, log_level,
+           parse_log_level),
 
-    OPT("kafka", "brokers", "embedded", OPT_RESTART, FIELD_STR, brokers, 0, 0, parse_brokers),
-    OPT("kafka", "embedded_brokers", "3", OPT_RESTART, FIELD_INT, embedded_brokers, 1, 16,
-        parse_int),
-    OPT("kafka", "partitions", "4", OPT_RESTART, FIELD_INT, partitions, 1, 10000, parse_int),
-    OPT("kafka", "topic_prefix", "hydraulic", OPT_RESTART, FIELD_STR, topic_prefix, 0, 0,
+    OPT("kafka", "brokers", "embedded", RESTART, FIELD_STR, brokers, 0, 0, parse_brokers),
+    OPT("kafka", "embedded_brokers", "3", RESTART, FIELD_INT, embedded_brokers, 1, 16, parse_int),
+    OPT("kafka", "partitions", "4", RESTART, FIELD_INT, partitions, 1, 10000, parse_int),
+    OPT("kafka", "topic_prefix", "hydraulic", RESTART, FIELD_STR, topic_prefix, 0, 0,
         parse_topic_prefix),
-    OPT("kafka", "layout", "per_sensor", OPT_RESTART, FIELD_INT, layout, 0, 0, parse_layout),
-    OPT("kafka", "samples_topic", "", OPT_RESTART, FIELD_STR, samples_topic, 0, 0, parse_topic),
-    OPT("kafka", "create_topics", "true", OPT_RESTART, FIELD_BOOL, create_topics, 0, 0, parse_bool),
-    OPT("kafka", "replication_factor", "default", OPT_RESTART, FIELD_INT, replication_factor, 1, 32,
+    OPT("kafka", "layout", "per_sensor", RESTART, FIELD_INT, layout, 0, 0, parse_layout),
+    OPT("kafka", "samples_topic", "", RESTART, FIELD_STR, samples_topic, 0, 0, parse_topic),
+    OPT("kafka", "create_topics", "true", RESTART, FIELD_BOOL, create_topics, 0, 0, parse_bool),
+    OPT("kafka", "replication_factor", "default", RESTART, FIELD_INT, replication_factor, 1, 32,
         parse_replication),
     OPT_TOPIC_CONFIG("kafka", topic_configs),
 
-    OPT("producer", "enabled", "true", OPT_RESTART, FIELD_BOOL, producer_enabled, 0, 0, parse_bool),
-    OPT("producer", "flush_timeout_ms", "10000", OPT_RESTART, FIELD_INT, flush_timeout_ms, 0,
-        600000, parse_int),
-    OPT("producer", "max_consumer_lag", "20000", 0, FIELD_INT, max_consumer_lag, 0, 100000000,
+    OPT("producer", "enabled", "true", RESTART, FIELD_BOOL, producer_enabled, 0, 0, parse_bool),
+    OPT("producer", "flush_timeout_ms", "10000", RESTART, FIELD_INT, flush_timeout_ms, 0, 600000,
         parse_int),
+    OPT("producer", "max_consumer_lag", "20000", SB_APPLY_FLOW, FIELD_INT, max_consumer_lag, 0,
+        100000000, parse_int),
     OPT_KAFKA("producer", producer_props),
 
-    OPT("consumer", "enabled", "true", OPT_RESTART, FIELD_BOOL, consumer_enabled, 0, 0, parse_bool),
-    OPT("consumer", "group_id", "sensorbridge", OPT_RESTART, FIELD_STR, group_id, 0, 0,
-        parse_group_id),
-    OPT("consumer", "strict_sensors", "true", 0, FIELD_BOOL, strict_sensors, 0, 0, parse_bool),
-    OPT_DUR("consumer", "sensor_expiry", "1h", 0, FIELD_I64, sensor_expiry_us, 0, 30 * DAY_S,
-            parse_duration),
+    OPT("consumer", "enabled", "true", RESTART, FIELD_BOOL, consumer_enabled, 0, 0, parse_bool),
+    OPT("consumer", "group_id", "sensorbridge", RESTART, FIELD_STR, group_id, 0, 0, parse_group_id),
+    OPT("consumer", "strict_sensors", "true", SB_APPLY_CONSUMER, FIELD_BOOL, strict_sensors, 0, 0,
+        parse_bool),
+    OPT_DUR("consumer", "sensor_expiry", "1h", SB_APPLY_CONSUMER, FIELD_I64, sensor_expiry_us, 0,
+            30 * DAY_S, parse_duration),
     OPT_KAFKA("consumer", consumer_props),
 
-    OPT("replay", "enabled", "true", 0, FIELD_BOOL, replay_enabled, 0, 0, parse_bool),
-    OPT_FN("replay", "dataset", SB_DEFAULT_DATASET, parse_dataset),
-    OPT_FN("replay", "speed", "1", parse_speed),
-    OPT_FN("replay", "cycles", "all", parse_cycles),
-    OPT("replay", "loop", "true", 0, FIELD_BOOL, loop, 0, 0, parse_bool),
-    OPT_FN("replay", "sensors", "all", parse_sensors),
-    OPT_FN("replay", "event_epoch", "now", parse_epoch),
+    OPT("replay", "enabled", "true", SB_APPLY_REPLAY, FIELD_BOOL, replay_enabled, 0, 0, parse_bool),
+    OPT_FN("replay", "dataset", SB_DEFAULT_DATASET, SB_APPLY_REPLAY, FIELD_STR, dataset,
+           parse_dataset),
+    OPT_FN("replay", "speed", "1", SB_APPLY_SPEED, FIELD_DOUBLE, speed, parse_speed),
+    OPT_FN("replay", "cycles", "all", SB_APPLY_REPLAY, FIELD_CYCLES, cycle_first, parse_cycles),
+    OPT("replay", "loop", "true", SB_APPLY_REPLAY, FIELD_BOOL, loop, 0, 0, parse_bool),
+    OPT_FN("replay", "sensors", "all", SB_APPLY_REPLAY, FIELD_NAMES, sensors, parse_sensors),
+    /* The synthetic sensors start at the same event time. */
+    OPT_FN("replay", "event_epoch", "now", SB_APPLY_REPLAY | SB_APPLY_SYNTH, FIELD_I64,
+           event_epoch_us, parse_epoch),
 
-    OPT("http", "listen", "127.0.0.1:9550", OPT_RESTART, FIELD_STR, listen, 0, 0, parse_listen),
+    OPT("http", "listen", "127.0.0.1:9550", RESTART, FIELD_STR, listen, 0, 0, parse_listen),
 
-    OPT("windows", "enabled", "true", OPT_RESTART, FIELD_BOOL, windows_enabled, 0, 0, parse_bool),
-    OPT_DUR("windows", "sizes", "1m", OPT_RESTART, FIELD_SIZES, window_sizes_us, 1, DAY_S,
-            parse_sizes),
-    OPT_DUR("windows", "watermark", "10s", OPT_RESTART, FIELD_I64, watermark_us, 0, HOUR_S,
+    OPT("windows", "enabled", "true", RESTART, FIELD_BOOL, windows_enabled, 0, 0, parse_bool),
+    OPT_DUR("windows", "sizes", "1m", RESTART, FIELD_SIZES, window_sizes_us, 1, DAY_S, parse_sizes),
+    OPT_DUR("windows", "watermark", "10s", RESTART, FIELD_I64, watermark_us, 0, HOUR_S,
             parse_duration),
-    OPT("windows", "max_open", "16", OPT_RESTART, FIELD_INT, max_open_windows, 1, 1000, parse_int),
-    OPT_DUR("windows", "max_ahead", "1h", OPT_RESTART, FIELD_I64, max_ahead_us, 1, 30 * DAY_S,
+    OPT("windows", "max_open", "16", RESTART, FIELD_INT, max_open_windows, 1, 1000, parse_int),
+    OPT_DUR("windows", "max_ahead", "1h", RESTART, FIELD_I64, max_ahead_us, 1, 30 * DAY_S,
             parse_duration),
-    OPT("windows", "topic", "", OPT_RESTART, FIELD_STR, aggregates_topic, 0, 0, parse_topic),
+    OPT("windows", "topic", "", RESTART, FIELD_STR, aggregates_topic, 0, 0, parse_topic),
 
-    OPT("alerts", "enabled", "true", OPT_RESTART, FIELD_BOOL, alerts_enabled, 0, 0, parse_bool),
-    OPT("alerts", "topic", "", OPT_RESTART, FIELD_STR, alerts_topic, 0, 0, parse_topic),
-    OPT("alerts", "recent", "256", OPT_RESTART, FIELD_INT, recent_alerts, 1, 100000, parse_int),
+    OPT("alerts", "enabled", "true", RESTART, FIELD_BOOL, alerts_enabled, 0, 0, parse_bool),
+    OPT("alerts", "topic", "", RESTART, FIELD_STR, alerts_topic, 0, 0, parse_topic),
+    OPT("alerts", "recent", "256", RESTART, FIELD_INT, recent_alerts, 1, 100000, parse_int),
 
     /* Thresholds and zscore have no default: unset is NAN (no rule). */
-    OPT_ALERT("low_critical", NULL, 0, low_critical, 0, 0, -HUGE_VAL, HUGE_VAL, parse_number),
-    OPT_ALERT("low_warning", NULL, 0, low_warning, 0, 0, -HUGE_VAL, HUGE_VAL, parse_number),
-    OPT_ALERT("high_warning", NULL, 0, high_warning, 0, 0, -HUGE_VAL, HUGE_VAL, parse_number),
-    OPT_ALERT("high_critical", NULL, 0, high_critical, 0, 0, -HUGE_VAL, HUGE_VAL, parse_number),
-    OPT_ALERT("hysteresis", "0", 0, hysteresis, 0, 0, 0, HUGE_VAL, parse_number),
-    OPT_ALERT("min_duration", "0s", 0, min_duration_us, 0, 0, 0, HOUR_S, parse_duration),
-    OPT_ALERT("zscore", NULL, OPT_GT_MIN, zscore, 0, 0, 0, HUGE_VAL, parse_number),
-    OPT_ALERT("zscore_baseline", "10", 0, zscore_baseline, 2, 1000, 0, 0, parse_int),
+    OPT_ALERT("low_critical", NULL, 0, FIELD_DOUBLE, low_critical, 0, 0, -HUGE_VAL, HUGE_VAL,
+              parse_number),
+    OPT_ALERT("low_warning", NULL, 0, FIELD_DOUBLE, low_warning, 0, 0, -HUGE_VAL, HUGE_VAL,
+              parse_number),
+    OPT_ALERT("high_warning", NULL, 0, FIELD_DOUBLE, high_warning, 0, 0, -HUGE_VAL, HUGE_VAL,
+              parse_number),
+    OPT_ALERT("high_critical", NULL, 0, FIELD_DOUBLE, high_critical, 0, 0, -HUGE_VAL, HUGE_VAL,
+              parse_number),
+    OPT_ALERT("hysteresis", "0", 0, FIELD_DOUBLE, hysteresis, 0, 0, 0, HUGE_VAL, parse_number),
+    OPT_ALERT("min_duration", "0s", 0, FIELD_I64, min_duration_us, 0, 0, 0, HOUR_S, parse_duration),
+    OPT_ALERT("zscore", NULL, OPT_GT_MIN, FIELD_DOUBLE, zscore, 0, 0, 0, HUGE_VAL, parse_number),
+    OPT_ALERT("zscore_baseline", "10", 0, FIELD_INT, zscore_baseline, 2, 1000, 0, 0, parse_int),
     /* Default: the smallest [windows] size, set in check_final. */
-    OPT_ALERT("zscore_window", NULL, 0, zscore_window_us, 0, 0, 1, DAY_S, parse_duration),
-    OPT_ALERT("zscore_on", "mean", 0, zscore_on, 0, 0, 0, 0, parse_zscore_on),
+    OPT_ALERT("zscore_window", NULL, 0, FIELD_I64, zscore_window_us, 0, 0, 1, DAY_S,
+              parse_duration),
+    OPT_ALERT("zscore_on", "mean", 0, FIELD_INT, zscore_on, 0, 0, 0, 0, parse_zscore_on),
 
     /* kind is required; unit, base and noise default from it (check_final). */
-    OPT_SYNTH("kind", NULL, 0, kind, 0, 0, 0, 0, parse_synth_kind),
-    OPT_SYNTH("unit", NULL, 0, unit, 1, 31, 0, 0, parse_text),
-    OPT_SYNTH("rate_hz", "1", 0, rate_hz, 0, 0, 0.001, 1000, parse_number),
-    OPT_SYNTH("base", NULL, 0, base, 0, 0, -HUGE_VAL, HUGE_VAL, parse_number),
-    OPT_SYNTH("noise", NULL, 0, noise, 0, 0, 0, HUGE_VAL, parse_number),
-    OPT_SYNTH("drift_per_hour", "0", 0, drift_per_hour, 0, 0, -HUGE_VAL, HUGE_VAL, parse_number),
-    OPT_SYNTH("daily_amplitude", "0", 0, daily_amplitude, 0, 0, 0, HUGE_VAL, parse_number),
-    OPT_SYNTH("anomaly_probability", "0", 0, anomaly_probability, 0, 0, 0, 1, parse_number),
-    OPT_SYNTH("anomaly_magnitude", "0", 0, anomaly_magnitude, 0, 0, -HUGE_VAL, HUGE_VAL,
+    OPT_SYNTH("kind", NULL, 0, FIELD_INT, kind, 0, 0, 0, 0, parse_synth_kind),
+    OPT_SYNTH("unit", NULL, 0, FIELD_STR, unit, 1, 31, 0, 0, parse_text),
+    OPT_SYNTH("rate_hz", "1", 0, FIELD_DOUBLE, rate_hz, 0, 0, 0.001, 1000, parse_number),
+    OPT_SYNTH("base", NULL, 0, FIELD_DOUBLE, base, 0, 0, -HUGE_VAL, HUGE_VAL, parse_number),
+    OPT_SYNTH("noise", NULL, 0, FIELD_DOUBLE, noise, 0, 0, 0, HUGE_VAL, parse_number),
+    OPT_SYNTH("drift_per_hour", "0", 0, FIELD_DOUBLE, drift_per_hour, 0, 0, -HUGE_VAL, HUGE_VAL,
               parse_number),
-    OPT_SYNTH("anomaly_duration", "30s", 0, anomaly_duration_us, 0, 0, 1, DAY_S, parse_duration),
-    OPT_SYNTH("seed", "1", 0, seed, 0, 0, 0, 0, parse_u64),
-    OPT_SYNTH("samples", "0", 0, max_samples, 0, 0, 0, 0, parse_u64),
-    OPT_SYNTH("factory_section", "", 0, factory_section, 0, SB_CONFIG_LOCATION_MAX, 0, 0,
+    OPT_SYNTH("daily_amplitude", "0", 0, FIELD_DOUBLE, daily_amplitude, 0, 0, 0, HUGE_VAL,
+              parse_number),
+    OPT_SYNTH("anomaly_probability", "0", 0, FIELD_DOUBLE, anomaly_probability, 0, 0, 0, 1,
+              parse_number),
+    OPT_SYNTH("anomaly_magnitude", "0", 0, FIELD_DOUBLE, anomaly_magnitude, 0, 0, -HUGE_VAL,
+              HUGE_VAL, parse_number),
+    OPT_SYNTH("anomaly_duration", "30s", 0, FIELD_I64, anomaly_duration_us, 0, 0, 1, DAY_S,
+              parse_duration),
+    OPT_SYNTH("seed", "1", 0, FIELD_U64, seed, 0, 0, 0, 0, parse_u64),
+    OPT_SYNTH("samples", "0", 0, FIELD_U64, max_samples, 0, 0, 0, 0, parse_u64),
+    OPT_SYNTH("factory_section", "", 0, FIELD_STR, factory_section, 0, SB_CONFIG_LOCATION_MAX, 0, 0,
               parse_text),
-    OPT_SYNTH("machine", "", 0, machine, 0, SB_CONFIG_LOCATION_MAX, 0, 0, parse_text),
-    OPT_SYNTH("zone", "", 0, zone, 0, SB_CONFIG_LOCATION_MAX, 0, 0, parse_text),
+    OPT_SYNTH("machine", "", 0, FIELD_STR, machine, 0, SB_CONFIG_LOCATION_MAX, 0, 0, parse_text),
+    OPT_SYNTH("zone", "", 0, FIELD_STR, zone, 0, SB_CONFIG_LOCATION_MAX, 0, 0, parse_text),
 };
 
 /* The table section of a section as written: [alert.PS1] has the keys of
@@ -1236,9 +1249,7 @@ void sb_config_sample_topic(const struct sb_config *c, const char *sensor, char 
 
 static bool str_equal(const char *a, const char *b)
 {
-    if (!a || !b)
-        return a == b;
-    return strcmp(a, b) == 0;
+    return strcmp(a ? a : "", b ? b : "") == 0;
 }
 
 static bool kvlist_equal(const struct sb_kvlist *a, const struct sb_kvlist *b)
@@ -1252,43 +1263,111 @@ static bool kvlist_equal(const struct sb_kvlist *a, const struct sb_kvlist *b)
     return true;
 }
 
-const char *sb_config_restart_key(const struct sb_config *a, const struct sb_config *b)
+static bool names_equal(const struct sb_namelist *a, const struct sb_namelist *b)
 {
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->names[i], b->names[i]) != 0)
+            return false;
+    return true;
+}
+
+/* The enums a row compares as FIELD_INT. */
+_Static_assert(sizeof(enum sb_zscore_on) == sizeof(int), "zscore_on compared as int");
+_Static_assert(sizeof(enum sb_synth_kind) == sizeof(int), "kind compared as int");
+_Static_assert(sizeof(enum sb_topic_layout) == sizeof(int), "layout compared as int");
+
+/* Whether row o has the same value in the structs at a and b (of its
+ * scope). */
+static bool field_equal(const struct opt *o, const void *a, const void *b)
+{
+    const void *fa = (const char *)a + o->off;
+    const void *fb = (const char *)b + o->off;
+    switch (o->field) {
+    case FIELD_INT:
+        return *(const int *)fa == *(const int *)fb;
+    case FIELD_BOOL:
+        return *(const bool *)fa == *(const bool *)fb;
+    case FIELD_STR:
+        return str_equal(*(char *const *)fa, *(char *const *)fb);
+    case FIELD_KV:
+        return kvlist_equal(fa, fb);
+    case FIELD_I64:
+        return *(const int64_t *)fa == *(const int64_t *)fb;
+    case FIELD_U64:
+        return *(const uint64_t *)fa == *(const uint64_t *)fb;
+    case FIELD_DOUBLE: {
+        double x = *(const double *)fa, y = *(const double *)fb;
+        return x == y || (isnan(x) && isnan(y));
+    }
+    case FIELD_NAMES:
+        return names_equal(fa, fb);
+    case FIELD_SIZES: {
+        const struct sb_config *ca = a, *cb = b;
+        return ca->nwindow_sizes == cb->nwindow_sizes &&
+               memcmp(ca->window_sizes_us, cb->window_sizes_us,
+                      ca->nwindow_sizes * sizeof(ca->window_sizes_us[0])) == 0;
+    }
+    case FIELD_CYCLES: {
+        const struct sb_config *ca = a, *cb = b;
+        return ca->cycle_first == cb->cycle_first && ca->cycle_last == cb->cycle_last;
+    }
+    }
+    return false;
+}
+
+/* The apply steps of the rows of `scope` that differ between two lists of
+ * sections (alert rules or synthetic sensors, each element `size` bytes,
+ * named by the char * at offset name_off); `added` when the sections
+ * themselves differ. */
+static unsigned sub_changes(enum opt_scope scope, const void *a, size_t na, const void *b,
+                            size_t nb, size_t size, size_t name_off, unsigned added)
+{
+    if (na != nb)
+        return added;
+    unsigned apply = 0;
+    for (size_t i = 0; i < na; i++) {
+        const char *x = (const char *)a + i * size, *y = (const char *)b + i * size;
+        if (!str_equal(*(char *const *)(x + name_off), *(char *const *)(y + name_off)))
+            return added;
+        for (size_t k = 0; k < SB_ARRAY_SIZE(opts); k++)
+            if (opts[k].scope == scope && !field_equal(&opts[k], x, y))
+                apply |= opts[k].apply;
+    }
+    return apply;
+}
+
+unsigned sb_config_changes(const struct sb_config *a, const struct sb_config *b,
+                           const char **restart_key)
+{
+    unsigned apply = 0;
+    *restart_key = NULL;
     for (size_t i = 0; i < SB_ARRAY_SIZE(opts); i++) {
         const struct opt *o = &opts[i];
-        if (!(o->flags & OPT_RESTART))
+        if (o->scope != SCOPE_CONFIG || field_equal(o, a, b))
             continue;
-        const void *fa = cfield_ptr(a, o);
-        const void *fb = cfield_ptr(b, o);
-        bool same = true;
-        switch (o->field) {
-        case FIELD_INT:
-            same = *(const int *)fa == *(const int *)fb;
-            break;
-        case FIELD_BOOL:
-            same = *(const bool *)fa == *(const bool *)fb;
-            break;
-        case FIELD_STR:
-            same = str_equal(*(char *const *)fa, *(char *const *)fb);
-            break;
-        case FIELD_KV:
-            same = kvlist_equal(fa, fb);
-            break;
-        case FIELD_I64:
-            same = *(const int64_t *)fa == *(const int64_t *)fb;
-            break;
-        case FIELD_SIZES:
-            same = a->nwindow_sizes == b->nwindow_sizes &&
-                   memcmp(a->window_sizes_us, b->window_sizes_us,
-                          a->nwindow_sizes * sizeof(a->window_sizes_us[0])) == 0;
-            break;
-        case FIELD_NONE:
-            break;
+        if (o->apply == RESTART) {
+            *restart_key = o->id;
+            return 0;
         }
-        if (!same)
-            return o->id;
+        apply |= o->apply;
     }
-    return NULL;
+    apply |= sub_changes(SCOPE_ALERT, a->alert_rules, a->nalert_rules, b->alert_rules,
+                         b->nalert_rules, sizeof(*a->alert_rules),
+                         offsetof(struct sb_alert_rule_cfg, sensor), SB_APPLY_ALERTS);
+    /* The consumer knows the synthetic sensors by name. */
+    apply |= sub_changes(SCOPE_SYNTH, a->synthetic, a->nsynthetic, b->synthetic, b->nsynthetic,
+                         sizeof(*a->synthetic), offsetof(struct sb_synth_cfg, name),
+                         SB_APPLY_SYNTH | SB_APPLY_CONSUMER);
+    return apply;
+}
+
+const char *sb_config_restart_key(const struct sb_config *a, const struct sb_config *b)
+{
+    const char *key;
+    sb_config_changes(a, b, &key);
+    return key;
 }
 
 /* A key already set in this file, for duplicate detection and for the

@@ -166,15 +166,19 @@ static int replay_new(struct sb_daemon *d, const struct sb_config *cfg, struct s
 
 /* ---- HTTP ---- */
 
-static void handle_metrics(void *ud, struct sb_http_response *resp)
+static void handle_metrics(void *ud, const struct sb_http_request *req,
+                           struct sb_http_response *resp)
 {
+    (void)req;
     struct sb_daemon *d = ud;
     resp->content_type = SB_EXPOSITION_CONTENT_TYPE;
     sb_registry_expose(d->reg, &resp->body);
 }
 
-static void handle_healthz(void *ud, struct sb_http_response *resp)
+static void handle_healthz(void *ud, const struct sb_http_request *req,
+                           struct sb_http_response *resp)
 {
+    (void)req;
     struct sb_daemon *d = ud;
     if (d->fatal) {
         resp->status = 503;
@@ -219,8 +223,10 @@ static bool is_ready(const struct sb_daemon *d, const char **why)
     return readiness(d, why) == READY;
 }
 
-static void handle_readyz(void *ud, struct sb_http_response *resp)
+static void handle_readyz(void *ud, const struct sb_http_request *req,
+                          struct sb_http_response *resp)
 {
+    (void)req;
     struct sb_daemon *d = ud;
     const char *why = "starting";
     if (is_ready(d, &why)) {
@@ -238,8 +244,10 @@ static void collect_ready(void *ud)
     sb_gauge_set(d->ready, is_ready(d, &why));
 }
 
-static void handle_alerts(void *ud, struct sb_http_response *resp)
+static void handle_alerts(void *ud, const struct sb_http_request *req,
+                          struct sb_http_response *resp)
 {
+    (void)req;
     struct sb_daemon *d = ud;
     resp->content_type = "application/json";
     if (d->analytics)
@@ -248,8 +256,10 @@ static void handle_alerts(void *ud, struct sb_http_response *resp)
         sb_buf_puts(&resp->body, "{\"alerts\":[],\"capacity\":0}\n");
 }
 
-static void handle_windows(void *ud, struct sb_http_response *resp)
+static void handle_windows(void *ud, const struct sb_http_request *req,
+                           struct sb_http_response *resp)
 {
+    (void)req;
     struct sb_daemon *d = ud;
     resp->content_type = "application/json";
     if (d->analytics)
@@ -258,8 +268,9 @@ static void handle_windows(void *ud, struct sb_http_response *resp)
         sb_buf_puts(&resp->body, "{\"windows\":[],\"open\":0}\n");
 }
 
-static void handle_root(void *ud, struct sb_http_response *resp)
+static void handle_root(void *ud, const struct sb_http_request *req, struct sb_http_response *resp)
 {
+    (void)req;
     (void)ud;
     resp->content_type = "text/html; charset=utf-8";
     sb_buf_puts(&resp->body,
@@ -275,8 +286,10 @@ static void handle_root(void *ud, struct sb_http_response *resp)
                 "</ul>\n</body></html>\n");
 }
 
-static void handle_status(void *ud, struct sb_http_response *resp)
+static void handle_status(void *ud, const struct sb_http_request *req,
+                          struct sb_http_response *resp)
 {
+    (void)req;
     struct sb_daemon *d = ud;
     json_t *o = json_object();
     json_object_set_new(o, "version", json_string(SB_VERSION));
@@ -546,54 +559,9 @@ int sb_daemon_reload(long pid)
 
 /* ---- reload ---- */
 
-static bool replay_changed(const struct sb_config *a, const struct sb_config *b)
-{
-    if (a->replay_enabled != b->replay_enabled || strcmp(a->dataset, b->dataset) ||
-        a->cycle_first != b->cycle_first || a->cycle_last != b->cycle_last || a->loop != b->loop ||
-        a->event_epoch_us != b->event_epoch_us || a->sensors.n != b->sensors.n)
-        return true;
-    for (size_t i = 0; i < a->sensors.n; i++)
-        if (strcmp(a->sensors.names[i], b->sensors.names[i]))
-            return true;
-    return false;
-}
-
 static void closed_noop(void *ud)
 {
     (void)ud;
-}
-
-static bool same_str(const char *a, const char *b)
-{
-    return strcmp(a ? a : "", b ? b : "") == 0;
-}
-
-static bool same_num(double a, double b)
-{
-    return (a != a && b != b) || a == b;
-}
-
-/* True if the synthetic streams must be recreated (and start again from
- * their first sample): a section changed, or the event epoch did. A new
- * speed alone keeps their place. */
-static bool synth_changed(const struct sb_config *a, const struct sb_config *b)
-{
-    if (a->nsynthetic != b->nsynthetic || a->event_epoch_us != b->event_epoch_us)
-        return true;
-    for (size_t i = 0; i < a->nsynthetic; i++) {
-        const struct sb_synth_cfg *x = &a->synthetic[i], *y = &b->synthetic[i];
-        if (!same_str(x->name, y->name) || x->kind != y->kind || !same_str(x->unit, y->unit) ||
-            !same_num(x->rate_hz, y->rate_hz) || !same_num(x->base, y->base) ||
-            !same_num(x->noise, y->noise) || !same_num(x->drift_per_hour, y->drift_per_hour) ||
-            !same_num(x->daily_amplitude, y->daily_amplitude) ||
-            !same_num(x->anomaly_probability, y->anomaly_probability) ||
-            !same_num(x->anomaly_magnitude, y->anomaly_magnitude) ||
-            x->anomaly_duration_us != y->anomaly_duration_us || x->seed != y->seed ||
-            x->max_samples != y->max_samples || !same_str(x->factory_section, y->factory_section) ||
-            !same_str(x->machine, y->machine) || !same_str(x->zone, y->zone))
-            return true;
-    }
-    return false;
 }
 
 static int create_topics(struct sb_daemon *d, const struct sb_config *cfg, char *err,
@@ -623,11 +591,13 @@ static void reload(struct sb_daemon *d)
     notify_reloading(d);
     sb_config_defaults(&next);
     int rc = sb_config_load(&next, d->cfg.path, err, sizeof(err));
-    const char *key = rc ? NULL : sb_config_restart_key(&d->cfg, &next);
+    const char *key = NULL;
+    /* The option table says what each changed key needs (config.h). */
+    unsigned apply = rc ? 0 : sb_config_changes(&d->cfg, &next, &key);
     struct sb_replay *fresh_replay = NULL;
     struct sb_synth *fresh_synth = NULL;
-    bool new_replay = !rc && !key && replay_changed(&d->cfg, &next);
-    bool new_synth = !rc && !key && synth_changed(&d->cfg, &next);
+    bool new_replay = apply & SB_APPLY_REPLAY;
+    bool new_synth = apply & SB_APPLY_SYNTH;
     /* All or nothing: no stage may leave a trace (series, topic handles,
      * topics) that a later stage's refusal would not undo. The replay goes
      * first because it reads its dataset only here, which makes it the one
@@ -658,7 +628,7 @@ static void reload(struct sb_daemon *d)
                "configuration\" error=\"%s\"",
                sb_log_quote(err));
         snprintf(why, sizeof(why), "new synthetic sensors do not work: %s", err);
-    } else if (d->analytics &&
+    } else if (d->analytics && (apply & SB_APPLY_ALERTS) &&
                (rc = sb_analytics_set_rules(d->analytics, &next, err, sizeof(err)))) {
         sb_err("msg=\"reload refused: alert rules do not work, keeping the running "
                "configuration\" error=\"%s\"",
@@ -687,10 +657,11 @@ static void reload(struct sb_daemon *d)
         if (fresh_synth)
             sb_synth_set_epoch_floor(fresh_synth, floor);
     }
-    sb_log_level = next.log_level;
-    if (d->consumer)
+    if (apply & SB_APPLY_LOG_LEVEL)
+        sb_log_level = next.log_level;
+    if (d->consumer && (apply & SB_APPLY_CONSUMER))
         sb_consumer_reload(d->consumer, &next);
-    if (d->flow)
+    if (d->flow && (apply & SB_APPLY_FLOW))
         sb_flow_set_max_lag(d->flow, next.max_consumer_lag);
     if (new_replay) {
         if (d->replay) {
@@ -699,7 +670,7 @@ static void reload(struct sb_daemon *d)
         }
         d->replay = fresh_replay;
         d->replay_started = false;
-    } else if (d->replay) {
+    } else if (d->replay && (apply & SB_APPLY_SPEED)) {
         sb_replay_set_speed(d->replay, next.speed);
     }
     if (new_synth) {
@@ -709,7 +680,7 @@ static void reload(struct sb_daemon *d)
         }
         d->synth = fresh_synth;
         d->synth_started = false;
-    } else if (d->synth) {
+    } else if (d->synth && (apply & SB_APPLY_SPEED)) {
         sb_synth_set_speed(d->synth, next.speed);
     }
     if (d->topics)

@@ -64,6 +64,39 @@ struct sb_http {
     size_t nroutes;
 };
 
+struct sb_http_request {
+    struct MHD_Connection *conn;
+    bool head;
+};
+
+bool sb_http_request_is_head(const struct sb_http_request *req)
+{
+    return req->head;
+}
+
+const char *sb_http_request_header(const struct sb_http_request *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *sb_http_request_query(const struct sb_http_request *req, const char *name)
+{
+    const char *value = NULL;
+    size_t len = 0;
+    if (MHD_lookup_connection_value_n(req->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &value,
+                                      &len) != MHD_YES)
+        return NULL;
+    return value ? value : "";
+}
+
+void sb_http_response_header(struct sb_http_response *resp, const char *name, const char *value)
+{
+    assert(resp->nheaders < SB_HTTP_MAX_HEADERS);
+    resp->headers[resp->nheaders][0] = name;
+    resp->headers[resp->nheaders][1] = value;
+    resp->nheaders++;
+}
+
 /* The address of this marks a connection whose first access-handler call
  * has been seen (see access_cb). */
 static int sb_http_seen_marker;
@@ -324,11 +357,13 @@ static enum MHD_Result queue_static(struct MHD_Connection *conn, unsigned status
 }
 
 static enum MHD_Result queue_handler(struct sb_http *h, struct MHD_Connection *conn,
-                                     const struct sb_http_route_entry *r, const char *url)
+                                     const struct sb_http_route_entry *r, const char *url,
+                                     bool head)
 {
+    struct sb_http_request req = {.conn = conn, .head = head};
     struct sb_http_response out = {.status = 200, .content_type = SB_HTTP_DEFAULT_CONTENT_TYPE};
     sb_buf_init(&out.body);
-    r->cb(r->ud, &out);
+    r->cb(r->ud, &req, &out);
 
     unsigned status = out.status;
     if (status < 100 || status > 599) {
@@ -353,6 +388,8 @@ static enum MHD_Result queue_handler(struct sb_http *h, struct MHD_Connection *c
         return MHD_NO;
     }
     enum MHD_Result ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    for (size_t i = 0; ok == MHD_YES && i < out.nheaders; i++)
+        ok = MHD_add_response_header(resp, out.headers[i][0], out.headers[i][1]);
     if (ok == MHD_YES)
         ok = MHD_queue_response(conn, status, resp);
     MHD_destroy_response(resp);
@@ -396,7 +433,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     const struct sb_http_route_entry *r = find_route(h, url);
     if (!r)
         return queue_static(conn, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
-    return queue_handler(h, conn, r, url);
+    return queue_handler(h, conn, r, url, head);
 }
 
 static void rearm_timer(struct sb_http *h, bool from_timer);

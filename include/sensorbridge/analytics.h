@@ -108,11 +108,11 @@ void sb_analytics_forget(struct sb_analytics *a, const char *sensor, enum sb_par
  * resumes after them: its first windows are partial (resumed). */
 void sb_analytics_stop(struct sb_analytics *a);
 
-/* Reload: if cfg's [alert.*] rules differ in any way from the running
- * ones, the rule engine is rebuilt and every rule starts again from
- * normal; an unchanged set keeps its state, so a reload that does not touch
- * the rules never repeats an alert. Returns 0, or -EINVAL with a message
- * (the old rules stay). */
+/* Reload: rebuilds the rule engine from cfg's [alert.*] rules and every
+ * rule starts again from normal. The daemon calls it only when
+ * sb_config_changes reports SB_APPLY_ALERTS, so a reload that does not
+ * touch the rules never repeats an alert. Returns 0, or -EINVAL with a
+ * message (the old rules stay). */
 int sb_analytics_set_rules(struct sb_analytics *a, const struct sb_config *cfg, char *err,
                            size_t errlen);
 

@@ -188,13 +188,32 @@ bool sb_config_embedded(const struct sb_config *c);
  * per-sensor layout, the samples topic in the shared one. */
 void sb_config_sample_topic(const struct sb_config *c, const char *sensor, char *out, size_t len);
 
-/* Names the first key whose value differs between a and b and that cannot
- * change without a restart (brokers, listen, group_id, topic_prefix,
+/* What a reload must redo for the keys it changes. Every row of the option
+ * table is either restart-only or names the steps that apply it, so a key
+ * added later cannot be ignored by a reload without a test seeing it. */
+enum sb_config_apply {
+    SB_APPLY_LOG_LEVEL = 1u << 0, /* [general] log_level */
+    SB_APPLY_CONSUMER = 1u << 1,  /* [consumer] strict_sensors, sensor_expiry; the synthetic
+                                     sensors' names (sensors the consumer knows) */
+    SB_APPLY_FLOW = 1u << 2,      /* [producer] max_consumer_lag */
+    SB_APPLY_REPLAY = 1u << 3,    /* [replay] but speed: a new replay source */
+    SB_APPLY_SPEED = 1u << 4,     /* [replay] speed: the running sources' pace */
+    SB_APPLY_SYNTH = 1u << 5,     /* [synthetic.<NAME>]: a new synthetic source */
+    SB_APPLY_ALERTS = 1u << 6,    /* [alert.<SENSOR>]: a new rule engine */
+};
+
+/* Compares a (running) with b (just loaded). If a key that cannot change
+ * without a restart differs (brokers, listen, group_id, topic_prefix,
  * producer/consumer enabled and their kafka.* properties, embedded_*,
- * partitions, flush_timeout_ms, every [windows] and [alerts] key), as
- * "section.key", e.g. "windows.sizes"; NULL if a reload may apply b.
- * [alert.<SENSOR>] and [synthetic.<NAME>] sections are reloadable: the
- * daemon rebuilds the rule engine and the synthetic source. */
+ * partitions, flush_timeout_ms, every [windows] and [alerts] key), returns 0
+ * and sets *restart_key to it as "section.key" ("windows.sizes"). Else sets
+ * *restart_key to NULL and returns the SB_APPLY_* steps the differences
+ * need (0: nothing changed). A section of [alert.<SENSOR>] or
+ * [synthetic.<NAME>] added or removed counts as a change of its kind. */
+unsigned sb_config_changes(const struct sb_config *a, const struct sb_config *b,
+                           const char **restart_key);
+
+/* The restart key of sb_config_changes, or NULL. */
 const char *sb_config_restart_key(const struct sb_config *a, const struct sb_config *b);
 
 /* The [synthetic.<NAME>] section named `name`; NULL if there is none. */

@@ -12,6 +12,7 @@
 #ifndef SB_HTTP_H
 #define SB_HTTP_H
 
+#include <stdbool.h>
 #include <uv.h>
 
 #include "sensorbridge/util.h"
@@ -21,18 +22,41 @@
 
 struct sb_http;
 
+/* The request a handler answers: opaque, valid only during the handler call. */
+struct sb_http_request;
+
+/* True for HEAD: the server sends the headers the handler sets and no body,
+ * so a handler may skip building one (a body it builds anyway is dropped,
+ * and Content-Length then still gives its size). */
+bool sb_http_request_is_head(const struct sb_http_request *req);
+/* The value of request header name (case-insensitive), or NULL. */
+const char *sb_http_request_header(const struct sb_http_request *req, const char *name);
+/* The %XX-decoded value of query argument name ("?since=10"), "" for an
+ * argument without a value ("?x"), or NULL when absent. */
+const char *sb_http_request_query(const struct sb_http_request *req, const char *name);
+
+#define SB_HTTP_MAX_HEADERS 8
+
 /* What a handler fills in. body starts empty and is owned by the server;
  * status defaults to 200 and content_type to "text/plain; charset=utf-8".
- * content_type must point to storage that outlives the request (a literal). */
+ * content_type, and the names and values given to sb_http_response_header,
+ * must point to storage that outlives the request (literals). */
 struct sb_http_response {
     unsigned status;
     const char *content_type;
     struct sb_buf body;
+    const char *headers[SB_HTTP_MAX_HEADERS][2]; /* name, value */
+    size_t nheaders;
 };
+
+/* Adds a response header; at most SB_HTTP_MAX_HEADERS (asserted: a
+ * programming error, not input). */
+void sb_http_response_header(struct sb_http_response *resp, const char *name, const char *value);
 
 /* Called on the loop thread for a GET or HEAD of the route's path (the query
  * string is stripped before matching). */
-typedef void (*sb_http_handler)(void *ud, struct sb_http_response *resp);
+typedef void (*sb_http_handler)(void *ud, const struct sb_http_request *req,
+                                struct sb_http_response *resp);
 
 /* listen is "host:port" ("0.0.0.0:9550", "127.0.0.1:0", "[::1]:9550");
  * port 0 picks a free port (see sb_http_port). A host name is resolved

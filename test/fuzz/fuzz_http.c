@@ -75,16 +75,19 @@ static struct sb_http *http;
 static struct sockaddr_in server_addr;
 static unsigned handler_calls;
 
-static void root_handler(void *ud, struct sb_http_response *resp)
+static void root_handler(void *ud, const struct sb_http_request *req, struct sb_http_response *resp)
 {
+    (void)req;
     (void)ud;
     handler_calls++;
     resp->content_type = "text/html; charset=utf-8";
     sb_buf_puts(&resp->body, "<!doctype html><title>sensorbridge</title><a href=/metrics>m</a>\n");
 }
 
-static void metrics_handler(void *ud, struct sb_http_response *resp)
+static void metrics_handler(void *ud, const struct sb_http_request *req,
+                            struct sb_http_response *resp)
 {
+    (void)req;
     (void)ud;
     handler_calls++;
     resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -92,23 +95,28 @@ static void metrics_handler(void *ud, struct sb_http_response *resp)
         sb_buf_printf(&resp->body, "sensorbridge_sensor_value{sensor=\"S%d\"} %d.5\n", i, i);
 }
 
-static void healthz_handler(void *ud, struct sb_http_response *resp)
+static void healthz_handler(void *ud, const struct sb_http_request *req,
+                            struct sb_http_response *resp)
 {
+    (void)req;
     (void)ud;
     handler_calls++;
     sb_buf_puts(&resp->body, "ok\n");
 }
 
-static void readyz_handler(void *ud, struct sb_http_response *resp)
+static void readyz_handler(void *ud, const struct sb_http_request *req,
+                           struct sb_http_response *resp)
 {
+    (void)req;
     (void)ud;
     handler_calls++;
     resp->status = 503;
     sb_buf_puts(&resp->body, "not ready: the brokers do not answer\n");
 }
 
-static void json_handler(void *ud, struct sb_http_response *resp)
+static void json_handler(void *ud, const struct sb_http_request *req, struct sb_http_response *resp)
 {
+    (void)req;
     (void)ud;
     handler_calls++;
     resp->content_type = "application/json";

@@ -210,6 +210,13 @@ stop_daemon() {
     [ "$rc" -eq 0 ] || fail "daemon exited with status $rc after SIGTERM"
 }
 
+# val SERIES: its value in a scrape of the main daemon now, or empty.
+val() { scrape | metric "$1"; }
+# is SERIES VALUE, gt SERIES N, ge SERIES N: tests on val for wait_for.
+is() { [ "$(val "$1")" = "$2" ]; }
+gt() { local v; v=$(val "$1"); [ -n "$v" ] && awk -v a="$v" -v b="$2" 'BEGIN { exit !(a > b) }'; }
+ge() { local v; v=$(val "$1"); [ -n "$v" ] && awk -v a="$v" -v b="$2" 'BEGIN { exit !(a >= b) }'; }
+
 numeq() {
     awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 == b + 0) }'
 }

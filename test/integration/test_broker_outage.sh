@@ -24,14 +24,13 @@ set_key "$conf" producer kafka.linger.ms 5
 start_daemon "$conf"
 total=$(samples_in_cycles 2)
 
-value() { scrape | metric "$1"; }
 delivered() { scrape | metric_sum sensorbridge_messages_delivered_total; }
 flowing() { [ "$(delivered)" -gt 0 ]; }
 wait_for 60 "the first deliveries" flowing
 
 kill -USR1 "$MB_PID"
 wait_log "$SB_WORK/mockbroker.log" 'brokers down: Success' 30
-paused() { [ "$(value sensorbridge_replay_paused)" = 1 ]; }
+paused() { is sensorbridge_replay_paused 1; }
 wait_for 60 "the replay to pause on a full producer queue" paused
 # While the brokers are down: nothing more is delivered, nothing fails, the
 # replay stays paused with the queue full.

@@ -15,14 +15,11 @@ write_config "$conf" "$ds" 1
 set_key "$conf" replay loop true
 start_daemon "$conf"
 
-val() { scrape | metric "$1"; }
 reloads() { val sensorbridge_config_reloads_total; }
 failures() { val sensorbridge_config_reload_failures_total; }
 consumed() { val sensorbridge_consumer_messages_total; }
 produced() { val "sensorbridge_messages_produced_total{sensor=\"$1\"}"; }
 status_speed() { curl -sf "$SB_URL/api/v1/status" | jq -r '.replay.speed'; }
-# gt SERIES N: the series is above N now.
-gt() { local v; v=$(val "$1"); [ -n "$v" ] && awk -v a="$v" -v b="$2" 'BEGIN { exit !(a > b) }'; }
 # hup: send SIGHUP; the caller waits for a counter.
 hup() { kill -HUP "$SB_PID"; }
 alive() { kill -0 "$SB_PID" 2>/dev/null || fail "the daemon died: $*"; }

@@ -691,6 +691,93 @@ static void config_restart_key(void **state)
     sb_config_free(&a);
 }
 
+/* Every reloadable key names the steps a change to it needs: the daemon's
+ * reload does exactly those (sb_config_changes). */
+static void config_changes_name_apply_steps(void **state)
+{
+    (void)state;
+    /* The sections a case changes are appended to this one, so a key set
+     * here must not be set again: cases repeat a section header instead. */
+    static const char base[] =
+        "[alert.TS1]\nhigh_warning = 60\n[synthetic.oven]\nkind = temperature\n"
+        "[alert.oven]\nhigh_warning = 300\n";
+    static const struct {
+        const char *text;
+        unsigned apply;
+    } cases[] = {
+        {"", 0},
+        {"[general]\nlog_level = debug\n", SB_APPLY_LOG_LEVEL},
+        {"[consumer]\nstrict_sensors = false\n", SB_APPLY_CONSUMER},
+        {"[consumer]\nsensor_expiry = 2h\n", SB_APPLY_CONSUMER},
+        {"[producer]\nmax_consumer_lag = 5\n", SB_APPLY_FLOW},
+        {"[replay]\nenabled = false\n", SB_APPLY_REPLAY},
+        {"[replay]\nspeed = max\n", SB_APPLY_SPEED},
+        {"[replay]\nspeed = 1\n", 0},
+        {"[replay]\ncycles = 1-2\n", SB_APPLY_REPLAY},
+        {"[replay]\ncycles = all\n", 0},
+        {"[replay]\nloop = no\n", SB_APPLY_REPLAY},
+        {"[replay]\nsensors = PS1\n", SB_APPLY_REPLAY},
+        {"[replay]\nevent_epoch = 2025-01-01T00:00:00Z\n", SB_APPLY_REPLAY | SB_APPLY_SYNTH},
+        {"[general]\nlog_level = err\n[replay]\nspeed = 2\n", SB_APPLY_LOG_LEVEL | SB_APPLY_SPEED},
+        {"[alert.TS1]\nlow_critical = 1\n", SB_APPLY_ALERTS},
+        {"[alert.TS1]\nlow_warning = 2\n", SB_APPLY_ALERTS},
+        {"[alert.TS1]\nhigh_critical = 70\n", SB_APPLY_ALERTS},
+        {"[alert.TS1]\nhysteresis = 1\n", SB_APPLY_ALERTS},
+        {"[alert.TS1]\nmin_duration = 1s\n", SB_APPLY_ALERTS},
+        {"[alert.TS1]\nzscore = 3\n", SB_APPLY_ALERTS},
+        {"[alert.TS1]\nzscore_baseline = 11\n", SB_APPLY_ALERTS},
+        {"[alert.TS1]\nzscore_on = value\n", SB_APPLY_ALERTS},
+        {"[alert.TS1]\nzscore_window = 1m\n", 0},
+        {"[alert.PS1]\nhigh_warning = 1\n", SB_APPLY_ALERTS},
+        {"[synthetic.oven]\nunit = K\n", SB_APPLY_SYNTH},
+        {"[synthetic.oven]\nrate_hz = 2\n", SB_APPLY_SYNTH},
+        {"[synthetic.oven]\nbase = 1\n", SB_APPLY_SYNTH},
+        {"[synthetic.oven]\nnoise = 0.5\n", SB_APPLY_SYNTH},
+        {"[synthetic.oven]\ndrift_per_hour = 1\n", SB_APPLY_SYNTH},
+        {"[synthetic.oven]\ndaily_amplitude = 1\n", SB_APPLY_SYNTH},
+        {"[synthetic.oven]\nanomaly_probability = 0.1\n", SB_APPLY_SYNTH},
+        {"[synthetic.oven]\nanomaly_magnitude = 3\n", SB_APPLY_SYNTH},
+        {"[synthetic.oven]\nanomaly_duration = 1m\n", SB_APPLY_SYNTH},
+        {"[synthetic.oven]\nseed = 7\n", SB_APPLY_SYNTH},
+        {"[synthetic.oven]\nsamples = 7\n", SB_APPLY_SYNTH},
+        {"[synthetic.oven]\nfactory_section = A\n", SB_APPLY_SYNTH},
+        {"[synthetic.oven]\nmachine = M\n", SB_APPLY_SYNTH},
+        {"[synthetic.oven]\nzone = Z\n", SB_APPLY_SYNTH},
+        {"[synthetic.fan]\nkind = vibration\n", SB_APPLY_SYNTH | SB_APPLY_CONSUMER},
+    };
+    struct sb_config a, b;
+    load_ok(&a, base);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char text[512];
+        snprintf(text, sizeof(text), "%s%s", base, cases[i].text);
+        load_ok(&b, text);
+        const char *key = "unset";
+        unsigned apply = sb_config_changes(&a, &b, &key);
+        if (apply != cases[i].apply || key)
+            print_error("for:\n%s\nexpected 0x%x, got 0x%x (restart key %s)\n", cases[i].text,
+                        cases[i].apply, apply, key ? key : "NULL");
+        assert_null(key);
+        assert_int_equal(apply, cases[i].apply);
+        sb_config_free(&b);
+    }
+
+    /* A section that goes is a change too; the rule engine and the
+     * synthetic source are rebuilt, and the consumer forgets the name. */
+    load_ok(&b, "[alert.TS1]\nhigh_warning = 60\n");
+    const char *key = "unset";
+    assert_int_equal(sb_config_changes(&a, &b, &key),
+                     SB_APPLY_ALERTS | SB_APPLY_SYNTH | SB_APPLY_CONSUMER);
+    assert_null(key);
+    sb_config_free(&b);
+
+    /* One restart-only key refuses the whole reload: nothing is applied. */
+    load_ok(&b, "[general]\nlog_level = debug\n[kafka]\npartitions = 2\n");
+    assert_int_equal(sb_config_changes(&a, &b, &key), 0);
+    assert_string_equal(key, "kafka.partitions");
+    sb_config_free(&b);
+    sb_config_free(&a);
+}
+
 /* ---- [windows], [alerts], [alert.<SENSOR>], [synthetic.<NAME>] ---- */
 
 /* Loads `text` (which must not mention a dataset) and expects success;
@@ -1613,6 +1700,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(config_long_line_rejected),
         cmocka_unit_test(config_crlf_bom_and_comments),
         cmocka_unit_test(config_restart_key),
+        cmocka_unit_test(config_changes_name_apply_steps),
         cmocka_unit_test(config_new_defaults),
         cmocka_unit_test(config_windows_sizes),
         cmocka_unit_test(config_windows_keys),

@@ -26,8 +26,10 @@
 
 /* ---- handlers ---------------------------------------------------------- */
 
-static void metrics_handler(void *ud, struct sb_http_response *resp)
+static void metrics_handler(void *ud, const struct sb_http_request *req,
+                            struct sb_http_response *resp)
 {
+    (void)req;
     int *calls = ud;
     if (calls)
         (*calls)++;
@@ -35,8 +37,10 @@ static void metrics_handler(void *ud, struct sb_http_response *resp)
     sb_buf_puts(&resp->body, "up 1\n");
 }
 
-static void large_handler(void *ud, struct sb_http_response *resp)
+static void large_handler(void *ud, const struct sb_http_request *req,
+                          struct sb_http_response *resp)
 {
+    (void)req;
     (void)ud;
     /* A pattern that changes every byte so a lost or repeated chunk shows. */
     sb_buf_reserve(&resp->body, LARGE_BODY_LEN);
@@ -46,10 +50,27 @@ static void large_handler(void *ud, struct sb_http_response *resp)
     resp->body.data[LARGE_BODY_LEN] = '\0';
 }
 
-static void unavailable_handler(void *ud, struct sb_http_response *resp)
+static void unavailable_handler(void *ud, const struct sb_http_request *req,
+                                struct sb_http_response *resp)
 {
+    (void)req;
     (void)ud;
     resp->status = 503;
+}
+
+/* Answers with what it was asked: the method, a header and two query
+ * arguments, each "-" when absent; and a header of its own. */
+static void echo_handler(void *ud, const struct sb_http_request *req, struct sb_http_response *resp)
+{
+    (void)ud;
+    const char *accept = sb_http_request_header(req, "accept");
+    const char *since = sb_http_request_query(req, "since");
+    const char *flag = sb_http_request_query(req, "flag");
+    sb_buf_printf(&resp->body, "%s accept=%s since=%s flag=%s\n",
+                  sb_http_request_is_head(req) ? "HEAD" : "GET", accept ? accept : "-",
+                  since ? since : "-", flag ? flag : "-");
+    sb_http_response_header(resp, "Cache-Control", "no-store");
+    sb_http_response_header(resp, "X-Echo", "1");
 }
 
 /* ---- a raw HTTP/1.1 client on the loop --------------------------------- */
@@ -333,8 +354,10 @@ static void done_close_all(struct client *c)
 }
 
 /* Closes the server from inside its own handler, i.e. inside MHD_run. */
-static void shutdown_handler(void *ud, struct sb_http_response *resp)
+static void shutdown_handler(void *ud, const struct sb_http_request *req,
+                             struct sb_http_response *resp)
 {
+    (void)req;
     struct fixture *f = ud;
     sb_buf_puts(&resp->body, "bye\n");
     close_http(f);
@@ -354,6 +377,7 @@ static struct fixture *fixture_new(const char *listen)
     sb_http_route(f->http, "/large", large_handler, NULL);
     sb_http_route(f->http, "/unavailable", unavailable_handler, NULL);
     sb_http_route(f->http, "/shutdown", shutdown_handler, f);
+    sb_http_route(f->http, "/echo", echo_handler, NULL);
     rc = sb_http_start(f->http, err, sizeof(err));
     if (rc != 0)
         fail_msg("sb_http_start: %s", err);
@@ -545,6 +569,27 @@ static void http_query_string_ignored(void **state)
     assert_int_equal(f->client.resp[1].status, 200);
     assert_int_equal(f->client.resp[2].status, 404);
     assert_int_equal(f->metrics_calls, 2);
+}
+
+static void http_handler_sees_request_and_sets_headers(void **state)
+{
+    struct fixture *f = *state;
+    const char *reqs[] = {
+        "GET /echo?since=12%2C5&flag HTTP/1.1\r\nHost: localhost\r\nAccept: text/x\r\n\r\n",
+        GET("/echo"), "HEAD /echo?since=3 HTTP/1.1\r\nHost: localhost\r\n\r\n"};
+    exchange(f, reqs, 3);
+    struct response *r = &f->client.resp[0];
+    assert_int_equal(r->status, 200);
+    assert_string_equal(r->body, "GET accept=text/x since=12,5 flag=\n");
+    assert_true(header_is(r, "Cache-Control", "no-store"));
+    assert_true(header_is(r, "X-Echo", "1"));
+    assert_string_equal(f->client.resp[1].body, "GET accept=- since=- flag=-\n");
+    r = &f->client.resp[2];
+    assert_int_equal(r->body_len, 0);
+    /* "HEAD accept=- since=3 flag=-\n" is 29 bytes: the length of the body
+     * the handler built, not sent. */
+    assert_true(header_is(r, "Content-Length", "29"));
+    assert_true(header_is(r, "X-Echo", "1"));
 }
 
 static void http_keep_alive_two_requests(void **state)
@@ -783,6 +828,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(http_get_returns_body_and_content_type, setup, teardown),
         cmocka_unit_test_setup_teardown(http_head_has_headers_without_body, setup, teardown),
+        cmocka_unit_test_setup_teardown(http_handler_sees_request_and_sets_headers, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(http_unknown_path_is_404, setup, teardown),
         cmocka_unit_test_setup_teardown(http_post_is_405_with_allow, setup, teardown),
         cmocka_unit_test_setup_teardown(http_post_unknown_path_is_404, setup, teardown),
