@@ -102,22 +102,20 @@ conf=$SB_WORK/sb.conf
 write_config "$conf" "$ds" 1
 mkdir -p "$SB_WORK/run"
 export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0
-SB_WRAP=(strace -f -qq -o "$SB_WORK/strace-daemon.txt")
+# -D: strace runs as a detached grandchild, so the started process is the
+# daemon itself (signals, the exit status and cleanup reach it).
+SB_WRAP=(strace -D -f -q -o "$SB_WORK/strace-daemon.txt")
 NOTIFY_SOCKET=$SB_WORK/no-listener.sock WATCHDOG_USEC=200000 RUNTIME_DIRECTORY=$SB_WORK/run \
     start_daemon "$conf"
-daemon_pid=$(pgrep -P "$SB_PID")
-[ -n "$daemon_pid" ] || fail "no daemon under strace"
 wait_for 60 "/readyz 200 under strace" curl -sf -o /dev/null "$SB_URL/readyz"
 scrape > /dev/null
 set_key "$conf" general log_level notice
-RUNTIME_DIRECTORY=$SB_WORK/run strace -f -qq -o "$SB_WORK/strace-reload.txt" \
-    "$SB_BIN" --reload "$daemon_pid" > "$SB_WORK/reload.out" 2>&1 ||
+RUNTIME_DIRECTORY=$SB_WORK/run strace -f -q -o "$SB_WORK/strace-reload.txt" \
+    "$SB_BIN" --reload "$SB_PID" > "$SB_WORK/reload.out" 2>&1 ||
     fail "--reload under strace: $(cat "$SB_WORK/reload.out")"
-kill -TERM "$daemon_pid"
-rc=0
-wait "$SB_PID" || rc=$?
-SB_PID=
-[ "$rc" = 0 ] || fail "the daemon under strace exited with status $rc"
+daemon_pid=$SB_PID
+stop_daemon
+wait_log "$SB_WORK/strace-daemon.txt" "^$daemon_pid +\\+\\+\\+ exited with 0 \\+\\+\\+" 30
 sed -n 's/^[0-9]\{1,\} \{1,\}\([a-z0-9_]\{1,\}\)(.*/\1/p; s/^[0-9]\{1,\} \{1,\}<\.\.\. \([a-z0-9_]\{1,\}\) resumed>.*/\1/p' \
     "$SB_WORK/strace-daemon.txt" "$SB_WORK/strace-reload.txt" | sort -u > "$SB_WORK/used"
 for s in epoll_wait sendmsg rename kill; do
