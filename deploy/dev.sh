@@ -22,6 +22,10 @@ test_pkgs=(libcmocka-dev kcat prometheus valgrind curl jq iproute2 default-jre-h
 test_pkgs+=(clang)
 # chromium: the real browser that test_status_page drives through Playwright.
 test_pkgs+=(chromium)
+# systemd (systemd-analyze verify, security, syscall-filter), man-db (verify
+# runs man for Documentation=), groff-base (the man page lint) and strace (the
+# system calls against SystemCallFilter=): the test systemd_unit.
+test_pkgs+=(systemd man-db groff-base strace)
 
 install_missing() {
     local missing=() p

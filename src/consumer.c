@@ -552,16 +552,14 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
     }
 }
 
-/* At each scrape: the resets counted so far, and the lag of every
- * assigned partition. */
-static void collect(void *ud)
+/* The lag of every assigned partition, summed; with gauges, each one is
+ * also set in the lag family (cleared by the caller). */
+static int64_t walk_lag(struct sb_consumer *c, bool gauges)
 {
-    struct sb_consumer *c = ud;
-    sb_counter_set(c->resets, (double)atomic_load(&c->nresets));
-    sb_family_clear(c->f_lag);
+    int64_t total = 0;
     rd_kafka_topic_partition_list_t *parts = NULL;
     if (rd_kafka_assignment(c->rk, &parts) || !parts)
-        return;
+        return 0;
     rd_kafka_position(c->rk, parts);
     for (int i = 0; i < parts->cnt; i++) {
         rd_kafka_topic_partition_t *tp = &parts->elems[i];
@@ -575,14 +573,39 @@ static void collect(void *ud)
          * the low watermark is still to be consumed. */
         int64_t start = c->parts[part_find(c, tp->topic, tp->partition)].next;
         int64_t pos = tp->offset >= 0 ? tp->offset : start >= 0 ? start : lo;
+        int64_t lag = hi > pos ? hi - pos : 0;
+        total += lag;
+        if (!gauges)
+            continue;
         char pbuf[16];
         snprintf(pbuf, sizeof(pbuf), "%" PRId32, tp->partition);
         const char *lv[] = {tp->topic, pbuf};
         struct sb_metric *m = sb_family_child(c->f_lag, lv);
         if (m)
-            sb_gauge_set(m, (double)(hi > pos ? hi - pos : 0));
+            sb_gauge_set(m, (double)lag);
     }
     rd_kafka_topic_partition_list_destroy(parts);
+    return total;
+}
+
+/* At each scrape: the resets counted so far, and the lag of every
+ * assigned partition. */
+static void collect(void *ud)
+{
+    struct sb_consumer *c = ud;
+    sb_counter_set(c->resets, (double)atomic_load(&c->nresets));
+    sb_family_clear(c->f_lag);
+    walk_lag(c, true);
+}
+
+int64_t sb_consumer_lag(struct sb_consumer *c)
+{
+    return walk_lag(c, false);
+}
+
+uint64_t sb_consumer_messages(const struct sb_consumer *c)
+{
+    return c->count;
 }
 
 int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_config *cfg,

@@ -1,4 +1,5 @@
 /* main.c - command line: argv -> daemon. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 static void usage(FILE *out)
 {
     fprintf(out, "Usage: sensorbridge [--config FILE] [--check-config]\n"
+                 "       sensorbridge --reload PID\n"
                  "       sensorbridge --version | --help\n"
                  "\n"
                  "Replays sensor datasets into Kafka, consumes them into metrics and serves\n"
@@ -17,6 +19,9 @@ static void usage(FILE *out)
                  "  -c, --config FILE   configuration file (default " SB_DEFAULT_CONFIG_PATH ")\n"
                  "  -t, --check-config  validate the configuration and exit: 0 if valid,\n"
                  "                      1 with a message naming file, line and key if not\n"
+                 "  -r, --reload PID    make the daemon PID reload its configuration (SIGHUP)\n"
+                 "                      and wait for the outcome in $RUNTIME_DIRECTORY: 0 if\n"
+                 "                      applied, 1 if refused (the reason on stderr)\n"
                  "  -V, --version       print the version and exit\n"
                  "  -h, --help          print this help and exit\n"
                  "\n"
@@ -26,22 +31,31 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"check-config", no_argument, NULL, 't'},
-        {"version", no_argument, NULL, 'V'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'}, {"check-config", no_argument, NULL, 't'},
+        {"reload", required_argument, NULL, 'r'}, {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     const char *path = SB_DEFAULT_CONFIG_PATH;
     int check = 0;
+    long reload_pid = 0;
+    char *end;
     int c;
-    while ((c = getopt_long(argc, argv, "c:tVh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "c:tr:Vh", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
             path = optarg;
             break;
         case 't':
             check = 1;
+            break;
+        case 'r':
+            errno = 0;
+            reload_pid = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || reload_pid <= 0) {
+                fprintf(stderr, "sensorbridge: --reload needs a process id, not '%s'\n", optarg);
+                usage(stderr);
+                return 2;
+            }
             break;
         case 'V':
             printf("sensorbridge %s\n", SB_VERSION);
@@ -59,6 +73,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    if (reload_pid)
+        return sb_daemon_reload(reload_pid);
     if (check) {
         struct sb_config cfg;
         char err[1024];

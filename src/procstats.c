@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sensorbridge/log.h"
@@ -99,15 +100,15 @@ static int read_stat(struct stat_fields *sf)
     return 0;
 }
 
-static int read_btime(unsigned long long *btime)
+/* The wall-clock time of boot, from the clocks rather than /proc/stat's
+ * btime: the unit's ProcSubset=pid hides /proc/stat, and the start time in
+ * /proc/self/stat counts from boot on CLOCK_BOOTTIME. */
+static int read_btime(double *btime)
 {
-    char buf[16384];
-    int err = read_file("/proc/stat", buf, sizeof(buf));
-    if (err)
-        return err;
-    const char *p = strstr(buf, "\nbtime ");
-    if (!p || sscanf(p + 7, "%llu", btime) != 1)
-        return -EINVAL;
+    struct timespec wall, boot;
+    if (clock_gettime(CLOCK_REALTIME, &wall) || clock_gettime(CLOCK_BOOTTIME, &boot))
+        return -errno;
+    *btime = (double)(wall.tv_sec - boot.tv_sec) + (double)(wall.tv_nsec - boot.tv_nsec) / 1e9;
     return 0;
 }
 
@@ -174,7 +175,7 @@ void sb_procstats_register(struct sb_registry *r)
 
     /* The start time never changes: compute it once. */
     struct stat_fields sf = {0};
-    unsigned long long btime = 0;
+    double btime = 0;
     long tck = sysconf(_SC_CLK_TCK);
     int err = read_stat(&sf);
     if (!err)
@@ -184,7 +185,7 @@ void sb_procstats_register(struct sb_registry *r)
     if (err)
         sb_warn("msg=\"process metrics unavailable\" err=\"%s\"", strerror(-err));
     else
-        sb_gauge_set(child(r, PS_START), (double)btime + (double)sf.starttime / (double)tck);
+        sb_gauge_set(child(r, PS_START), btime + (double)sf.starttime / (double)tck);
 
     sb_registry_add_collector(r, collect_cb, r);
 }

@@ -54,6 +54,13 @@ bool sb_consumer_assigned(const struct sb_consumer *c);
  * "messages":N} for the status API; a new reference. */
 json_t *sb_consumer_status(const struct sb_consumer *c);
 
+/* Messages consumed since start (what the status API calls "messages"). */
+uint64_t sb_consumer_messages(const struct sb_consumer *c);
+
+/* The lag summed over the assigned partitions, counted as
+ * sensorbridge_consumer_lag_messages counts each (0 without an assignment). */
+int64_t sb_consumer_lag(struct sb_consumer *c);
+
 /* Reload: strict_sensors and the configured synthetic sensor names. */
 void sb_consumer_reload(struct sb_consumer *c, const struct sb_config *cfg);
 

@@ -11,4 +11,11 @@
  * start-up failed (the reason is logged). */
 int sb_daemon_main(const char *config_path);
 
+/* sensorbridge --reload PID: sends SIGHUP to the daemon PID and waits (up to
+ * SB_RELOAD_WAIT_S in daemon.c) for the outcome it writes to
+ * $RUNTIME_DIRECTORY/reload-status. Returns the exit status: 0 if the
+ * reload was applied, 1 if it was refused (the reason on stderr), the daemon
+ * could not be signalled, exited, or reported nothing in time. */
+int sb_daemon_reload(long pid);
+
 #endif

@@ -32,14 +32,15 @@ done
 for opt in --help -h; do
     run_cli "$out" "$err" $opt
     [ "$RC" -eq 0 ] || fail "$opt exited with $RC"
-    for word in --check-config --config --version --help SIGHUP; do
+    for word in --check-config --config --reload --version --help SIGHUP; do
         grep -q -- "$word" "$out" || fail "$opt does not mention $word"
     done
     [ ! -s "$err" ] || fail "$opt wrote to stderr: $(cat "$err")"
 done
 
 # Usage errors: exit 2 with the usage on stderr, nothing started.
-for args in "--no-such-option" "-x" "--config" "stray-argument" "--version=1"; do
+for args in "--no-such-option" "-x" "--config" "stray-argument" "--version=1" "--reload" \
+    "--reload 0" "--reload 12x"; do
     # shellcheck disable=SC2086
     run_cli "$out" "$err" $args
     [ "$RC" -eq 2 ] || fail "'$args' exited with $RC, expected 2"
