@@ -992,6 +992,10 @@ static const struct opt opts[] = {
     OPT_FN("replay", "event_epoch", "now", parse_epoch),
 
     OPT("http", "listen", "127.0.0.1:9550", OPT_RESTART, FIELD_STR, listen, 0, 0, parse_listen),
+    OPT("http", "max_connections", "64", OPT_RESTART, FIELD_INT, http_max_connections, 1, 10000,
+        parse_int),
+    OPT_DUR("http", "timeout", "30s", OPT_RESTART, FIELD_I64, http_timeout_us, 1, HOUR_S,
+            parse_duration),
 
     OPT("windows", "enabled", "true", OPT_RESTART, FIELD_BOOL, windows_enabled, 0, 0, parse_bool),
     OPT_DUR("windows", "sizes", "1m", OPT_RESTART, FIELD_SIZES, window_sizes_us, 1, DAY_S,

@@ -12,13 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <zlib.h>
 
 #include "sensorbridge/log.h"
-
-/* An idle keep-alive connection is dropped after this long, so a client
- * that vanishes cannot hold one of the SB_HTTP_MAX_CONNECTIONS slots. */
-#define SB_HTTP_CONNECTION_TIMEOUT_S 30u
 
 /* MHD may repeat an error per connection (e.g. accept() failing with
  * EMFILE); one line per second is enough to see it. */
@@ -62,6 +60,9 @@ struct sb_http {
 
     struct sb_http_route_entry routes[SB_HTTP_MAX_ROUTES];
     size_t nroutes;
+
+    unsigned max_connections;
+    unsigned timeout_s;
 };
 
 struct sb_http_request {
@@ -255,12 +256,22 @@ int sb_http_new(struct sb_http **out, uv_loop_t *loop, const char *listen, char 
     h->loop = loop;
     h->listen = sb_xstrdup(listen);
     h->log_rl.interval_ns = SB_HTTP_LOG_INTERVAL_NS;
+    h->max_connections = SB_HTTP_DEFAULT_MAX_CONNECTIONS;
+    h->timeout_s = SB_HTTP_DEFAULT_TIMEOUT_S;
     rc = uv_timer_init(loop, &h->timer);
     assert(rc == 0); /* cannot fail on Linux */
     (void)rc;
     h->timer.data = h;
     *out = h;
     return 0;
+}
+
+void sb_http_set_limits(struct sb_http *h, unsigned max_connections, unsigned timeout_s)
+{
+    assert(!h->daemon);
+    assert(max_connections >= 1 && timeout_s >= 1);
+    h->max_connections = max_connections;
+    h->timeout_s = timeout_s;
 }
 
 void sb_http_route(struct sb_http *h, const char *path, sb_http_handler cb, void *ud)
@@ -339,6 +350,207 @@ static size_t unescape_cb(void *cls, struct MHD_Connection *conn, char *s)
     return MHD_http_unescape(s);
 }
 
+/* ---- content negotiation (RFC 9110 12.5) ---- */
+
+#define SB_HTTP_MAX_ACCEPT_ITEMS 32
+
+/* One element of a comma-separated Accept or Accept-Encoding list. */
+struct accept_item {
+    const char *name; /* "text/plain", "gzip", "*" ... not NUL-terminated */
+    size_t name_len;
+    const char *version; /* the media type's version parameter, or NULL */
+    size_t version_len;
+    unsigned q; /* thousandths: "q=0.5" is 500 */
+    size_t pos; /* order in the header, for a stable sort */
+};
+
+static bool is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* The first c in [s, end), or NULL. */
+static const char *find_in(const char *s, const char *end, char c)
+{
+    for (; s < end; s++)
+        if (*s == c)
+            return s;
+    return NULL;
+}
+
+/* "1", "1.000", "0", "0.5", "0.125" (RFC 9110 12.4.2); anything else is no qvalue. */
+static bool parse_qvalue(const char *s, size_t n, unsigned *q)
+{
+    if (n == 0 || (s[0] != '0' && s[0] != '1') || (n > 1 && s[1] != '.') || n > 5)
+        return false;
+    unsigned v = (unsigned)(s[0] - '0') * 1000, scale = 100;
+    for (size_t i = 2; i < n; i++, scale /= 10) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v += (unsigned)(s[i] - '0') * scale;
+    }
+    if (v > 1000)
+        return false;
+    *q = v;
+    return true;
+}
+
+/* Splits a header into at most SB_HTTP_MAX_ACCEPT_ITEMS items (the rest
+ * is ignored); an item with a malformed q is dropped, as RFC 9110 lets a
+ * recipient do. Returns the number of items. */
+static size_t parse_accept(const char *h, struct accept_item *items)
+{
+    size_t n = 0, pos = 0;
+    const char *p = h;
+    while (*p && n < SB_HTTP_MAX_ACCEPT_ITEMS) {
+        const char *end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        const char *a = p;
+        while (a < end && is_ows(*a))
+            a++;
+        const char *semi = find_in(a, end, ';');
+        const char *name_end = semi ? semi : end;
+        while (name_end > a && is_ows(name_end[-1]))
+            name_end--;
+        struct accept_item it = {.name = a, .name_len = (size_t)(name_end - a), .q = 1000};
+        bool ok = it.name_len > 0;
+        for (const char *param = semi; ok && param && param < end;) {
+            param++;
+            const char *next = find_in(param, end, ';');
+            const char *pend = next ? next : end;
+            while (param < pend && is_ows(*param))
+                param++;
+            const char *eq = find_in(param, pend, '=');
+            const char *vend = pend;
+            while (vend > param && is_ows(vend[-1]))
+                vend--;
+            if (eq) {
+                size_t klen = (size_t)(eq - param);
+                while (klen > 0 && is_ows(param[klen - 1]))
+                    klen--;
+                const char *v = eq + 1;
+                while (v < vend && is_ows(*v))
+                    v++;
+                if (vend - v >= 2 && *v == '"' && vend[-1] == '"') {
+                    v++;
+                    vend--;
+                }
+                if (klen == 1 && (param[0] == 'q' || param[0] == 'Q'))
+                    ok = parse_qvalue(v, (size_t)(vend - v), &it.q);
+                else if (klen == 7 && strncasecmp(param, "version", 7) == 0) {
+                    it.version = v;
+                    it.version_len = (size_t)(vend - v);
+                }
+            }
+            param = next;
+        }
+        if (ok) {
+            it.pos = pos;
+            items[n++] = it;
+        }
+        pos++;
+        p = *end ? end + 1 : end;
+    }
+    return n;
+}
+
+static bool name_is(const struct accept_item *it, const char *name)
+{
+    return strlen(name) == it->name_len && strncasecmp(it->name, name, it->name_len) == 0;
+}
+
+bool sb_http_accepts_gzip(const char *accept_encoding)
+{
+    if (!accept_encoding)
+        return false;
+    struct accept_item items[SB_HTTP_MAX_ACCEPT_ITEMS];
+    size_t n = parse_accept(accept_encoding, items);
+    /* A coding named explicitly wins over "*" (RFC 9110 12.5.3), so
+     * "gzip;q=0, *" refuses gzip and "*" alone accepts it. */
+    int star = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (name_is(&items[i], "gzip") || name_is(&items[i], "x-gzip"))
+            return items[i].q > 0;
+        if (name_is(&items[i], "*"))
+            star = items[i].q > 0;
+    }
+    return star == 1;
+}
+
+static int item_cmp(const void *pa, const void *pb)
+{
+    const struct accept_item *a = pa, *b = pb;
+    if (a->q != b->q)
+        return a->q > b->q ? -1 : 1;
+    return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+int sb_http_negotiate(const char *accept, const struct sb_http_media *offers, size_t noffers)
+{
+    if (!accept)
+        return -1;
+    struct accept_item items[SB_HTTP_MAX_ACCEPT_ITEMS];
+    size_t n = parse_accept(accept, items);
+    qsort(items, n, sizeof(items[0]), item_cmp);
+    for (size_t i = 0; i < n && items[i].q > 0; i++) {
+        for (size_t k = 0; k < noffers; k++) {
+            if (!name_is(&items[i], offers[k].type))
+                continue;
+            if (!items[i].version ||
+                (strlen(offers[k].version) == items[i].version_len &&
+                 memcmp(offers[k].version, items[i].version, items[i].version_len) == 0))
+                return (int)k;
+        }
+    }
+    return -1;
+}
+
+/* ---- gzip ---- */
+
+/* Level 1: the body is compressed on the loop thread for every scrape, and
+ * the fastest level already shrinks an exposition about tenfold. */
+#define SB_HTTP_GZIP_LEVEL 1
+
+/* Replaces body by its gzip stream. Returns false (body unchanged) if zlib
+ * fails, which only a lack of memory can make it do. */
+static bool gzip_body(struct sb_buf *body)
+{
+    z_stream z = {0};
+    if (deflateInit2(&z, SB_HTTP_GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return false;
+    struct sb_buf out;
+    sb_buf_init(&out);
+    size_t cap = deflateBound(&z, (uLong)body->len);
+    sb_buf_reserve(&out, cap);
+    z.next_in = (Bytef *)(body->data ? body->data : "");
+    z.avail_in = (uInt)body->len;
+    z.next_out = (Bytef *)out.data;
+    z.avail_out = (uInt)cap;
+    int rc = deflate(&z, Z_FINISH);
+    out.len = cap - z.avail_out;
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        sb_buf_free(&out);
+        return false;
+    }
+    sb_buf_free(body);
+    *body = out;
+    return true;
+}
+
+/* A HEAD whose handler built no body gets no Content-Length rather than a
+ * false 0 (RFC 9110 8.6): a response of unknown size, which MHD never
+ * reads for HEAD. */
+static ssize_t no_body_cb(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls;
+    (void)pos;
+    (void)buf;
+    (void)max;
+    return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
 static enum MHD_Result queue_static(struct MHD_Connection *conn, unsigned status, const char *body,
                                     const char *allow)
 {
@@ -361,9 +573,19 @@ static enum MHD_Result queue_handler(struct sb_http *h, struct MHD_Connection *c
                                      bool head)
 {
     struct sb_http_request req = {.conn = conn, .head = head};
-    struct sb_http_response out = {.status = 200, .content_type = SB_HTTP_DEFAULT_CONTENT_TYPE};
+    struct sb_http_response out = {
+        .status = 200, .content_type = SB_HTTP_DEFAULT_CONTENT_TYPE, .compressible = true};
     sb_buf_init(&out.body);
     r->cb(r->ud, &req, &out);
+
+    bool gzip = out.compressible && sb_http_accepts_gzip(MHD_lookup_connection_value(
+                                        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+    if (gzip && out.body.len > 0 && !gzip_body(&out.body)) {
+        sb_err("msg=\"cannot gzip an http response, sending it uncompressed\" listen=%s url=%s "
+               "bytes=%zu",
+               h->listen, url, out.body.len);
+        gzip = false;
+    }
 
     unsigned status = out.status;
     if (status < 100 || status > 599) {
@@ -379,6 +601,8 @@ static enum MHD_Result queue_handler(struct sb_http *h, struct MHD_Connection *c
     if (out.body.data)
         resp =
             MHD_create_response_from_buffer_with_free_callback(out.body.len, out.body.data, free);
+    else if (head)
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, no_body_cb, NULL, NULL);
     else
         resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!resp) {
@@ -388,6 +612,12 @@ static enum MHD_Result queue_handler(struct sb_http *h, struct MHD_Connection *c
         return MHD_NO;
     }
     enum MHD_Result ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    /* Caches must key a compressible response on Accept-Encoding, whichever
+     * encoding this one got. */
+    if (ok == MHD_YES && out.compressible)
+        ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    if (ok == MHD_YES && gzip)
+        ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     for (size_t i = 0; ok == MHD_YES && i < out.nheaders; i++)
         ok = MHD_add_response_header(resp, out.headers[i][0], out.headers[i][1]);
     if (ok == MHD_YES)
@@ -434,6 +664,30 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
     if (!r)
         return queue_static(conn, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
     return queue_handler(h, conn, r, url, head);
+}
+
+/* libmicrohttpd 0.9.75 in epoll mode (edge-triggered) reads a request that
+ * arrived together with the client's FIN and answers it, but misses the
+ * FIN: the connection would wait for the idle timeout, and a client
+ * waiting for the close with it. Once a response is sent, a peek that
+ * finds the end of the stream (and no further request) means the client
+ * is gone: shutting the socket down wakes MHD's epoll, it reads the end
+ * and closes the connection. The response is wholly in the kernel's send
+ * buffer by then, and goes out before the FIN. */
+static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)con_cls;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        return;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!info)
+        return;
+    char c;
+    if (recv(info->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+        shutdown(info->connect_fd, SHUT_RDWR);
 }
 
 static void rearm_timer(struct sb_http *h, bool from_timer);
@@ -523,12 +777,13 @@ int sb_http_start(struct sb_http *h, char *err, size_t errlen)
     h->start_msg[0] = '\0';
     errno = 0;
     /* The logger goes first so MHD's own start-up messages reach it. */
-    struct MHD_Daemon *d =
-        MHD_start_daemon(flags, port, NULL, NULL, access_cb, h, MHD_OPTION_EXTERNAL_LOGGER,
-                         mhd_log_cb, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)SB_HTTP_MAX_CONNECTIONS,
-                         MHD_OPTION_CONNECTION_TIMEOUT, SB_HTTP_CONNECTION_TIMEOUT_S,
-                         MHD_OPTION_UNESCAPE_CALLBACK, unescape_cb, NULL, MHD_OPTION_END);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, port, NULL, NULL, access_cb, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, h,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr, MHD_OPTION_CONNECTION_LIMIT,
+        h->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, h->timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SB_HTTP_CONNECTION_MEMORY,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_cb, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed_cb,
+        NULL, MHD_OPTION_END);
     int saved = errno;
     h->starting = false;
     if (!d) {

@@ -147,7 +147,9 @@ struct sb_config {
     int64_t event_epoch_us; /* event time of the first sample; -1 = now, floored to the minute */
 
     /* [http] */
-    char *listen; /* "host:port", port 0 = ephemeral */
+    char *listen;             /* "host:port", port 0 = ephemeral */
+    int http_max_connections; /* 1..10000 */
+    int64_t http_timeout_us;  /* whole seconds, 1 s..1 h */
 
     /* [windows] */
     bool windows_enabled;
