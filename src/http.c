@@ -541,7 +541,10 @@ static bool gzip_body(struct sb_buf *body)
 
 /* A HEAD whose handler built no body gets no Content-Length rather than a
  * false 0 (RFC 9110 8.6): a response of unknown size, which MHD never
- * reads for HEAD. */
+ * reads for HEAD. It is sent HTTP/1.0-style, closing the connection
+ * after it: otherwise MHD 0.9.75 makes it chunked and sends the last chunk
+ * ("0\r\n\r\n") even for HEAD, where a kept-alive client reads it as the
+ * start of its next response. */
 static ssize_t no_body_cb(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)cls;
@@ -598,10 +601,11 @@ static enum MHD_Result queue_handler(struct sb_http *h, struct MHD_Connection *c
     /* Hand the body over instead of copying it: a scrape can be several MB.
      * The buffer comes from sb_x*alloc, i.e. malloc, so free() releases it. */
     struct MHD_Response *resp;
+    bool unknown_size = !out.body.data && head;
     if (out.body.data)
         resp =
             MHD_create_response_from_buffer_with_free_callback(out.body.len, out.body.data, free);
-    else if (head)
+    else if (unknown_size)
         resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, no_body_cb, NULL, NULL);
     else
         resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
@@ -616,6 +620,8 @@ static enum MHD_Result queue_handler(struct sb_http *h, struct MHD_Connection *c
      * encoding this one got. */
     if (ok == MHD_YES && out.compressible)
         ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    if (ok == MHD_YES && unknown_size)
+        ok = MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
     if (ok == MHD_YES && gzip)
         ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     for (size_t i = 0; ok == MHD_YES && i < out.nheaders; i++)

@@ -49,8 +49,9 @@ const char *sb_http_request_query(const struct sb_http_request *req, const char 
  * compressible starts true: the server then gzips the body for a client
  * whose Accept-Encoding takes gzip (Content-Encoding: gzip) and sends
  * "Vary: Accept-Encoding" either way; a handler clears it for a body that
- * is compressed already (images, fonts). On HEAD the server only sets the
- * headers, and sends no Content-Length if the handler built no body.
+ * is compressed already (images, fonts). On HEAD the server sends only the
+ * headers; if the handler built no body, without Content-Length (it does
+ * not know it) and closing the connection after them.
  * content_type, and the names and values given to sb_http_response_header,
  * must point to storage that outlives the request (literals). */
 struct sb_http_response {
