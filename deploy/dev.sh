@@ -20,6 +20,10 @@ build_pkgs=(meson ninja-build pkg-config gcc librdkafka-dev libuv1-dev libmicroh
 test_pkgs=(libcmocka-dev kcat prometheus valgrind curl jq iproute2 default-jre-headless maven)
 # clang: libFuzzer and its sanitizers for the fuzz suite (build-fuzz/).
 test_pkgs+=(clang)
+# python3-prometheus-client: its strict OpenMetrics parser reads the
+# OpenMetrics scrape in test_http_exposition (promtool 2.42 reads only the
+# text format).
+test_pkgs+=(python3-prometheus-client)
 
 install_missing() {
     local missing=() p

@@ -63,6 +63,7 @@ struct sb_http {
 
     unsigned max_connections;
     unsigned timeout_s;
+    unsigned connections; /* open now, counted by connection_cb */
 };
 
 struct sb_http_request {
@@ -696,6 +697,39 @@ static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
         shutdown(info->connect_fd, SHUT_RDWR);
 }
 
+/* Counts the open connections for accept_cb. */
+static void connection_cb(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct sb_http *h = cls;
+    (void)conn;
+    (void)socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        h->connections++;
+    else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && h->connections > 0)
+        h->connections--;
+}
+
+/* The connection limit. MHD's own MHD_OPTION_CONNECTION_LIMIT stops
+ * accepting when it is reached, so one more client would wait unanswered
+ * in the listen backlog until a slot frees or it gives up (a scrape until
+ * its timeout); refusing it here closes it at once, so it knows. MHD's
+ * limit is set above ours and is never reached. */
+static enum MHD_Result accept_cb(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    struct sb_http *h = cls;
+    (void)addr;
+    (void)addrlen;
+    if (h->connections < h->max_connections)
+        return MHD_YES;
+    uint64_t suppressed = 0;
+    if (sb_ratelimit_ok(&h->log_rl, sb_now_mono_ns(), &suppressed))
+        sb_warn("msg=\"http connection refused: max_connections reached\" listen=%s "
+                "max_connections=%u suppressed=%llu",
+                h->listen, h->max_connections, (unsigned long long)suppressed);
+    return MHD_NO;
+}
+
 static void rearm_timer(struct sb_http *h, bool from_timer);
 
 static void run_daemon(struct sb_http *h, bool from_timer)
@@ -784,12 +818,12 @@ int sb_http_start(struct sb_http *h, char *err, size_t errlen)
     errno = 0;
     /* The logger goes first so MHD's own start-up messages reach it. */
     struct MHD_Daemon *d = MHD_start_daemon(
-        flags, port, NULL, NULL, access_cb, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, h,
+        flags, port, accept_cb, h, access_cb, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr, MHD_OPTION_CONNECTION_LIMIT,
-        h->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, h->timeout_s,
+        2 * h->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, h->timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SB_HTTP_CONNECTION_MEMORY,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape_cb, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed_cb,
-        NULL, MHD_OPTION_END);
+        NULL, MHD_OPTION_NOTIFY_CONNECTION, connection_cb, h, MHD_OPTION_END);
     int saved = errno;
     h->starting = false;
     if (!d) {

@@ -23,7 +23,7 @@
 #define SB_HTTP_DEFAULT_TIMEOUT_S 30
 /* Each connection's buffer for the request line, headers and MHD's own
  * response headers (libmicrohttpd's default, named here as our bound): a
- * request whose headers do not fit gets 431. Response bodies are the
+ * request whose headers do not fit gets 431 (a request line, 414). Response bodies are the
  * handlers' buffers, outside it. */
 #define SB_HTTP_CONNECTION_MEMORY (32 * 1024)
 
