@@ -97,6 +97,7 @@ enum opt_field {
     FIELD_KV,
     FIELD_I64,
     FIELD_SIZES, /* window_sizes_us[] and nwindow_sizes */
+    FIELD_WEB,   /* web_config_file and what it says (web) */
 };
 
 /* The struct a row's offset points into. */
@@ -402,6 +403,32 @@ static int parse_dataset(struct sb_config *c, const struct opt *o, const char *v
     sb_buf_init(&b);
     sb_buf_printf(&b, "%s/%s", p->dir, v);
     set_str(&c->dataset, b.data);
+    return 0;
+}
+
+/* [http] web_config_file: read and checked here, so that --check-config
+ * and a reload see its errors (with its own file and line). */
+static int parse_web_config(struct sb_config *c, const struct opt *o, const char *v,
+                            struct parse_ctx *p)
+{
+    (void)o;
+    sb_webconfig_free(&c->web);
+    if (!*v) {
+        set_str(&c->web_config_file, sb_xstrdup(""));
+        return 0;
+    }
+    struct sb_buf b;
+    sb_buf_init(&b);
+    if (v[0] == '/' || !p->dir)
+        sb_buf_puts(&b, v);
+    else
+        sb_buf_printf(&b, "%s/%s", p->dir, v);
+    char err[WHY_MAX];
+    if (sb_webconfig_load(&c->web, b.data, err, sizeof(err)) < 0) {
+        sb_buf_free(&b);
+        return why(p, "%s", err);
+    }
+    set_str(&c->web_config_file, b.data);
     return 0;
 }
 
@@ -996,6 +1023,8 @@ static const struct opt opts[] = {
         parse_int),
     OPT_DUR("http", "timeout", "30s", OPT_RESTART, FIELD_I64, http_timeout_us, 1, HOUR_S,
             parse_duration),
+    OPT("http", "web_config_file", "", OPT_RESTART, FIELD_WEB, web_config_file, 0, 0,
+        parse_web_config),
 
     OPT("windows", "enabled", "true", OPT_RESTART, FIELD_BOOL, windows_enabled, 0, 0, parse_bool),
     OPT_DUR("windows", "sizes", "1m", OPT_RESTART, FIELD_SIZES, window_sizes_us, 1, DAY_S,
@@ -1146,6 +1175,8 @@ void sb_config_free(struct sb_config *c)
     free(c->dataset);
     sb_namelist_free(&c->sensors);
     free(c->listen);
+    free(c->web_config_file);
+    sb_webconfig_free(&c->web);
     free(c->aggregates_topic);
     free(c->alerts_topic);
     for (size_t i = 0; i < c->nalert_rules; i++)
@@ -1285,6 +1316,13 @@ const char *sb_config_restart_key(const struct sb_config *a, const struct sb_con
             same = a->nwindow_sizes == b->nwindow_sizes &&
                    memcmp(a->window_sizes_us, b->window_sizes_us,
                           a->nwindow_sizes * sizeof(a->window_sizes_us[0])) == 0;
+            break;
+        case FIELD_WEB:
+            /* What the file says, too: a reload reads it again, and a
+             * new certificate or password would otherwise be silently
+             * ignored until the next restart. */
+            same = str_equal(*(char *const *)fa, *(char *const *)fb) &&
+                   sb_webconfig_equal(&a->web, &b->web);
             break;
         case FIELD_NONE:
             break;

@@ -782,6 +782,7 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
         return rc;
     sb_http_set_limits(d->http, (unsigned)d->cfg.http_max_connections,
                        (unsigned)(d->cfg.http_timeout_us / 1000000));
+    sb_http_set_web_config(d->http, &d->cfg.web);
     sb_http_route(d->http, "/", handle_root, d);
     sb_http_route(d->http, "/metrics", handle_metrics, d);
     sb_http_route(d->http, "/healthz", handle_healthz, d);
@@ -791,7 +792,8 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
     sb_http_route(d->http, "/api/v1/windows", handle_windows, d);
     if ((rc = sb_http_start(d->http, err, errlen)))
         return rc;
-    sb_notice("msg=\"http listening\" listen=%s port=%u", d->cfg.listen, sb_http_port(d->http));
+    sb_notice("msg=\"http listening\" listen=%s port=%u tls=%s basic_auth_users=%zu", d->cfg.listen,
+              sb_http_port(d->http), sb_http_tls(d->http) ? "true" : "false", d->cfg.web.nusers);
 
     sb_registry_add_collector(d->reg, collect_ready, d);
     sb_topics_start(d->topics);

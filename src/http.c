@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "sensorbridge/log.h"
+#include "sensorbridge/webconfig.h"
 
 /* MHD may repeat an error per connection (e.g. accept() failing with
  * EMFILE); one line per second is enough to see it. */
@@ -64,6 +65,8 @@ struct sb_http {
     unsigned max_connections;
     unsigned timeout_s;
     unsigned connections; /* open now, counted by connection_cb */
+
+    struct sb_webconfig web; /* TLS and basic auth; empty: neither */
 };
 
 struct sb_http_request {
@@ -273,6 +276,18 @@ void sb_http_set_limits(struct sb_http *h, unsigned max_connections, unsigned ti
     assert(max_connections >= 1 && timeout_s >= 1);
     h->max_connections = max_connections;
     h->timeout_s = timeout_s;
+}
+
+void sb_http_set_web_config(struct sb_http *h, const struct sb_webconfig *wc)
+{
+    assert(!h->daemon);
+    sb_webconfig_free(&h->web);
+    sb_webconfig_copy(&h->web, wc);
+}
+
+bool sb_http_tls(const struct sb_http *h)
+{
+    return h->web.cert_pem != NULL;
 }
 
 void sb_http_route(struct sb_http *h, const char *path, sb_http_handler cb, void *ud)
@@ -633,6 +648,47 @@ static enum MHD_Result queue_handler(struct sb_http *h, struct MHD_Connection *c
     return ok;
 }
 
+#define SB_HTTP_REALM "sensorbridge"
+
+/* Whether the request may go on: always without basic_auth_users, else
+ * with the credentials of one of them. */
+static bool authorized(struct sb_http *h, struct MHD_Connection *conn)
+{
+    if (h->web.nusers == 0)
+        return true;
+    char *password = NULL;
+    char *user = MHD_basic_auth_get_username_password(conn, &password);
+    bool ok = user && password && sb_webconfig_check(&h->web, user, password);
+    if (user && !ok) {
+        uint64_t suppressed = 0;
+        if (sb_ratelimit_ok(&h->log_rl, sb_now_mono_ns(), &suppressed))
+            sb_warn("msg=\"http request refused: wrong user or password\" listen=%s "
+                    "suppressed=%llu",
+                    h->listen, (unsigned long long)suppressed);
+    }
+    if (user)
+        MHD_free(user);
+    if (password)
+        MHD_free(password);
+    return ok;
+}
+
+/* 401 with WWW-Authenticate: Basic realm="sensorbridge". */
+static enum MHD_Result queue_unauthorized(struct MHD_Connection *conn)
+{
+    static const char body[] = "unauthorized\n";
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    enum MHD_Result ok =
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, SB_HTTP_DEFAULT_CONTENT_TYPE);
+    if (ok == MHD_YES)
+        ok = MHD_queue_basic_auth_fail_response(conn, SB_HTTP_REALM, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **con_cls)
@@ -649,7 +705,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
             /* Refuse before any body is read: 0.9.75 cannot queue a
              * response while an upload is in progress, and answering now
              * makes it close the connection instead of reading an upload
-             * nobody wants. */
+             * nobody wants. Without credentials, not even which paths
+             * exist. */
+            if (!authorized(h, conn))
+                return queue_unauthorized(conn);
             if (!find_route(h, url))
                 return queue_static(conn, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
             return queue_static(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
@@ -667,6 +726,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
 
+    if (!authorized(h, conn))
+        return queue_unauthorized(conn);
     const struct sb_http_route_entry *r = find_route(h, url);
     if (!r)
         return queue_static(conn, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
@@ -807,6 +868,21 @@ int sb_http_start(struct sb_http *h, char *err, size_t errlen)
     }
 
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    /* The key and certificate as PEM in memory (read by the web config),
+     * or nothing. */
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, h->web.key_pem},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, h->web.cert_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (sb_http_tls(h)) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            set_err(err, errlen, "cannot serve TLS on %s (%s): this libmicrohttpd has no TLS",
+                    h->listen, h->web.path);
+            return -ENOTSUP;
+        }
+        flags |= MHD_USE_TLS;
+    }
     if (h->addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     uint16_t port = h->addr.ss_family == AF_INET6
@@ -823,7 +899,8 @@ int sb_http_start(struct sb_http *h, char *err, size_t errlen)
         2 * h->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, h->timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SB_HTTP_CONNECTION_MEMORY,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape_cb, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed_cb,
-        NULL, MHD_OPTION_NOTIFY_CONNECTION, connection_cb, h, MHD_OPTION_END);
+        NULL, MHD_OPTION_NOTIFY_CONNECTION, connection_cb, h, MHD_OPTION_ARRAY,
+        sb_http_tls(h) ? tls : tls + 2, MHD_OPTION_END);
     int saved = errno;
     h->starting = false;
     if (!d) {
@@ -882,6 +959,7 @@ static void close_one_cb(uv_handle_t *handle)
         MHD_stop_daemon(h->daemon);
     for (size_t i = 0; i < h->nroutes; i++)
         free(h->routes[i].path);
+    sb_webconfig_free(&h->web);
     void (*cb)(void *) = h->close_cb;
     void *ud = h->close_ud;
     free(h->listen);

@@ -86,6 +86,18 @@ int sb_http_new(struct sb_http **out, uv_loop_t *loop, const char *listen, char 
  * between keep-alive requests, is closed. Both at least 1. */
 void sb_http_set_limits(struct sb_http *h, unsigned max_connections, unsigned timeout_s);
 
+struct sb_webconfig;
+
+/* TLS and basic auth from a web config (webconfig.h), copied, before
+ * sb_http_start: with a certificate the server speaks only HTTPS (a plain
+ * HTTP request gets no answer); with basic_auth_users every request,
+ * whatever its path or method, needs one user's credentials, else 401
+ * with WWW-Authenticate: Basic realm="sensorbridge". */
+void sb_http_set_web_config(struct sb_http *h, const struct sb_webconfig *wc);
+
+/* Whether the server speaks HTTPS. */
+bool sb_http_tls(const struct sb_http *h);
+
 /* Whether an Accept-Encoding header value takes gzip: "gzip" (or
  * "x-gzip") with q > 0, or "*" with q > 0 and gzip not named. NULL (no
  * header) is identity only. */
