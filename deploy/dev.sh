@@ -24,6 +24,9 @@ test_pkgs+=(clang)
 # OpenMetrics scrape in test_http_exposition (promtool 2.42 reads only the
 # text format).
 test_pkgs+=(python3-prometheus-client)
+# openssl and apache2-utils (htpasswd): the certificate and the bcrypt hash
+# of test_http_tls.
+test_pkgs+=(openssl apache2-utils)
 
 install_missing() {
     local missing=() p

@@ -839,10 +839,12 @@ fault_report() {
 
 # ---- a real Prometheus ----
 
-# start_prometheus JOB TARGET: a Prometheus on a free loopback port that
-# scrapes TARGET (host:port) every second as job JOB, with its TSDB in
-# $SB_WORK/tsdb; retries on a lost race for the port. Sets PROM_URL,
-# PROM_PID and PROM_LOG. Stopped at exit; fail shows its log.
+# start_prometheus JOB TARGET [JOB_YAML]: a Prometheus on a free loopback
+# port that scrapes TARGET (host:port) every second as job JOB, with its
+# TSDB in $SB_WORK/tsdb; retries on a lost race for the port. JOB_YAML is
+# more of the job's scrape config (scheme, tls_config, basic_auth), each
+# line indented by four spaces. Sets PROM_URL, PROM_PID and PROM_LOG.
+# Stopped at exit; fail shows its log.
 start_prometheus() {
     command -v prometheus > /dev/null || fail "prometheus is not installed"
     cat > "$SB_WORK/prometheus.yml" <<PROM
@@ -854,6 +856,7 @@ scrape_configs:
   - job_name: $1
     static_configs:
       - targets: ['$2']
+${3:-}
 PROM
     PROM_LOG=$SB_WORK/prometheus.log
     PROM_URL=
