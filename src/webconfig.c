@@ -397,11 +397,15 @@ static bool same_secret(const char *a, const char *b)
     return d == 0;
 }
 
+/* crypt_rn rather than crypt_r: the same libxcrypt function that returns
+ * NULL instead of a "*0" string on failure, and one the sanitizers do not
+ * intercept (their crypt_r interceptor makes the linker drop libcrypt
+ * under --as-needed, and the call then jumps to address 0). */
 static bool bcrypt_matches(const char *password, const char *hash)
 {
     struct crypt_data *cd = sb_xcalloc(1, sizeof(*cd));
-    const char *out = crypt_r(password, hash, cd);
-    bool ok = out && out[0] != '*' && same_secret(out, hash);
+    const char *out = crypt_rn(password, hash, cd, (int)sizeof(*cd));
+    bool ok = out && same_secret(out, hash);
     free(cd);
     return ok;
 }
