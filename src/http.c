@@ -599,6 +599,10 @@ static enum MHD_Result queue_handler(struct sb_http *h, struct MHD_Connection *c
 
     bool gzip = out.compressible && sb_http_accepts_gzip(MHD_lookup_connection_value(
                                         conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+    /* An empty body is no gzip stream: it goes as it is. A HEAD that built
+     * nothing says what its GET would get. */
+    if (gzip && !head && out.body.len == 0)
+        gzip = false;
     if (gzip && out.body.len > 0 && !gzip_body(&out.body)) {
         sb_err("msg=\"cannot gzip an http response, sending it uncompressed\" listen=%s url=%s "
                "bytes=%zu",

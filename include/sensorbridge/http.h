@@ -4,7 +4,9 @@
  * uv_poll_t, MHD_run() on readiness, a uv_timer_t re-armed from
  * MHD_get_timeout()). Routes are exact paths, matched after the query
  * string is split off and %XX decoded ("/metrics%3F" and "/metrics%00"
- * are not /metrics); GET and HEAD only.
+ * are not /metrics); GET and HEAD only. The server, not the handlers,
+ * gzips bodies, bounds connections and their idle time, and does TLS and
+ * basic auth (sb_http_set_limits, sb_http_set_web_config).
  *
  * Lifecycle (libuv style): sb_http_new -> sb_http_route... -> sb_http_start
  * -> sb_http_close(cb); memory is released just before cb runs.

@@ -675,6 +675,20 @@ static void http_gzip_when_accepted(void **state)
     assert_string_equal(r->body, "not really a png\n");
 }
 
+static void http_gzip_leaves_an_empty_body_alone(void **state)
+{
+    struct fixture *f = *state;
+    const char *reqs[] = {GET_ENC("/unavailable", "gzip")};
+    exchange(f, reqs, 1);
+    struct response *r = &f->client.resp[0];
+    size_t len;
+    assert_int_equal(r->status, 503);
+    /* Zero bytes are no gzip stream. */
+    assert_null(header_value(r->headers, "Content-Encoding", &len));
+    assert_true(header_is(r, "Content-Length", "0"));
+    assert_true(header_is(r, "Vary", "Accept-Encoding"));
+}
+
 static void closed_close_all(struct client *c)
 {
     close_http(c->data);
@@ -1042,6 +1056,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(http_query_string_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(http_keep_alive_two_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(http_gzip_when_accepted, setup, teardown),
+        cmocka_unit_test_setup_teardown(http_gzip_leaves_an_empty_body_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(http_head_without_body_has_no_content_length, setup,
                                         teardown),
         cmocka_unit_test(http_accept_encoding_parsing),
