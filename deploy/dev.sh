@@ -14,7 +14,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 build_pkgs=(meson ninja-build pkg-config gcc librdkafka-dev libuv1-dev libmicrohttpd-dev
-            libjansson-dev libinih-dev libsystemd-dev)
+            libjansson-dev libinih-dev libsystemd-dev zlib1g-dev libyaml-dev libcrypt-dev)
 # default-jre-headless and maven: the real Apache Kafka of the kafka suite
 # (test/tools/kafka.sh fetches it with Maven; the broker runs on Java 17).
 test_pkgs=(libcmocka-dev kcat prometheus valgrind curl jq iproute2 default-jre-headless maven)
@@ -26,6 +26,13 @@ test_pkgs+=(chromium)
 # runs man for Documentation=), groff-base (the man page lint) and strace (the
 # system calls against SystemCallFilter=): the test systemd_unit.
 test_pkgs+=(systemd man-db groff-base strace)
+# python3-prometheus-client: its strict OpenMetrics parser reads the
+# OpenMetrics scrape in test_http_exposition (promtool 2.42 reads only the
+# text format).
+test_pkgs+=(python3-prometheus-client)
+# openssl and apache2-utils (htpasswd): the certificate and the bcrypt hash
+# of test_http_tls.
+test_pkgs+=(openssl apache2-utils)
 
 install_missing() {
     local missing=() p

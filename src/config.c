@@ -100,6 +100,7 @@ enum opt_field {
     FIELD_NAMES,  /* struct sb_namelist */
     FIELD_SIZES,  /* window_sizes_us[] and nwindow_sizes */
     FIELD_CYCLES, /* cycle_first and cycle_last */
+    FIELD_WEB,    /* web_config_file and what it says (web) */
 };
 
 /* The struct a row's offset points into. */
@@ -401,6 +402,32 @@ static int parse_dataset(struct sb_config *c, const struct opt *o, const char *v
     sb_buf_init(&b);
     sb_buf_printf(&b, "%s/%s", p->dir, v);
     set_str(&c->dataset, b.data);
+    return 0;
+}
+
+/* [http] web_config_file: read and checked here, so that --check-config
+ * and a reload see its errors (with its own file and line). */
+static int parse_web_config(struct sb_config *c, const struct opt *o, const char *v,
+                            struct parse_ctx *p)
+{
+    (void)o;
+    sb_webconfig_free(&c->web);
+    if (!*v) {
+        set_str(&c->web_config_file, sb_xstrdup(""));
+        return 0;
+    }
+    struct sb_buf b;
+    sb_buf_init(&b);
+    if (v[0] == '/' || !p->dir)
+        sb_buf_puts(&b, v);
+    else
+        sb_buf_printf(&b, "%s/%s", p->dir, v);
+    char err[WHY_MAX];
+    if (sb_webconfig_load(&c->web, b.data, err, sizeof(err)) < 0) {
+        sb_buf_free(&b);
+        return why(p, "%s", err);
+    }
+    set_str(&c->web_config_file, b.data);
     return 0;
 }
 
@@ -997,6 +1024,11 @@ static const struct opt opts[] = {
            event_epoch_us, parse_epoch),
 
     OPT("http", "listen", "127.0.0.1:9550", RESTART, FIELD_STR, listen, 0, 0, parse_listen),
+    OPT("http", "max_connections", "64", RESTART, FIELD_INT, http_max_connections, 1, 10000,
+        parse_int),
+    OPT_DUR("http", "timeout", "30s", RESTART, FIELD_I64, http_timeout_us, 1, HOUR_S,
+            parse_duration),
+    OPT("http", "web_config_file", "", RESTART, FIELD_WEB, web_config_file, 0, 0, parse_web_config),
 
     OPT("windows", "enabled", "true", RESTART, FIELD_BOOL, windows_enabled, 0, 0, parse_bool),
     OPT_DUR("windows", "sizes", "1m", RESTART, FIELD_SIZES, window_sizes_us, 1, DAY_S, parse_sizes),
@@ -1155,6 +1187,8 @@ void sb_config_free(struct sb_config *c)
     free(c->dataset);
     sb_namelist_free(&c->sensors);
     free(c->listen);
+    free(c->web_config_file);
+    sb_webconfig_free(&c->web);
     free(c->aggregates_topic);
     free(c->alerts_topic);
     for (size_t i = 0; i < c->nalert_rules; i++)
@@ -1312,6 +1346,14 @@ static bool field_equal(const struct opt *o, const void *a, const void *b)
     case FIELD_CYCLES: {
         const struct sb_config *ca = a, *cb = b;
         return ca->cycle_first == cb->cycle_first && ca->cycle_last == cb->cycle_last;
+    }
+    case FIELD_WEB: {
+        /* What the file says, too: a reload reads it again, and a new
+         * certificate or password would otherwise be silently ignored
+         * until the next restart. */
+        const struct sb_config *ca = a, *cb = b;
+        return str_equal(*(char *const *)fa, *(char *const *)fb) &&
+               sb_webconfig_equal(&ca->web, &cb->web);
     }
     }
     return false;

@@ -77,6 +77,7 @@ struct sb_daemon {
     struct sb_metric *reloads_ok;
     struct sb_metric *reloads_failed;
     struct sb_metric *ready;
+    struct sb_metric *renders[2]; /* by enum expo_format */
     int64_t started_us;
     bool stopping;
     /* systemd: see docs/operations.md, systemd. */
@@ -168,13 +169,34 @@ static int replay_new(struct sb_daemon *d, const struct sb_config *cfg, struct s
 
 /* ---- HTTP ---- */
 
+enum expo_format { EXPO_TEXT, EXPO_OPENMETRICS };
+
+/* What /metrics offers, in the order of enum expo_format; text is the
+ * default for a request whose Accept names neither. */
+static const struct sb_http_media expo_media[] = {
+    [EXPO_TEXT] = {"text/plain", "0.0.4"},
+    [EXPO_OPENMETRICS] = {"application/openmetrics-text", "1.0.0"},
+};
+
 static void handle_metrics(void *ud, const struct sb_http_request *req,
                            struct sb_http_response *resp)
 {
-    (void)req;
     struct sb_daemon *d = ud;
-    resp->content_type = SB_EXPOSITION_CONTENT_TYPE;
-    sb_registry_expose(d->reg, &resp->body);
+    int fmt = sb_http_negotiate(sb_http_request_header(req, "Accept"), expo_media,
+                                SB_ARRAY_SIZE(expo_media));
+    resp->content_type =
+        fmt == EXPO_OPENMETRICS ? SB_OPENMETRICS_CONTENT_TYPE : SB_EXPOSITION_CONTENT_TYPE;
+    /* A HEAD gets the headers of the format a GET would get, and the
+     * collectors are not run for it. */
+    if (sb_http_request_is_head(req))
+        return;
+    if (fmt == EXPO_OPENMETRICS) {
+        sb_counter_add(d->renders[EXPO_OPENMETRICS], 1);
+        sb_registry_expose_openmetrics(d->reg, &resp->body);
+    } else {
+        sb_counter_add(d->renders[EXPO_TEXT], 1);
+        sb_registry_expose(d->reg, &resp->body);
+    }
 }
 
 static void handle_healthz(void *ud, const struct sb_http_request *req,
@@ -843,6 +865,15 @@ static void register_build_info(struct sb_daemon *d)
                            "a consumer holds its group's assignment; else 0.",
                            0, NULL, NULL, 0),
         NULL);
+    const char *format[] = {"format"};
+    struct sb_family *renders = sb_registry_family(
+        d->reg, SB_COUNTER, "sensorbridge_http_metrics_renders_total",
+        "Expositions of the registry built for /metrics, by format (text 0.0.4 or OpenMetrics "
+        "1.0.0, as negotiated from the Accept header); a HEAD builds none.",
+        1, format, NULL, 0);
+    const char *text[] = {"text"}, *openmetrics[] = {"openmetrics"};
+    d->renders[EXPO_TEXT] = sb_family_child(renders, text);
+    d->renders[EXPO_OPENMETRICS] = sb_family_child(renders, openmetrics);
     d->fatal_errors = sb_family_child(
         sb_registry_family(d->reg, SB_COUNTER, "sensorbridge_kafka_fatal_errors_total",
                            "Fatal librdkafka errors; the daemon stops with exit status 1 after "
@@ -973,6 +1004,9 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
     }
     if ((rc = sb_http_new(&d->http, &d->loop, d->cfg.listen, err, errlen)))
         return rc;
+    sb_http_set_limits(d->http, (unsigned)d->cfg.http_max_connections,
+                       (unsigned)(d->cfg.http_timeout_us / 1000000));
+    sb_http_set_web_config(d->http, &d->cfg.web);
     d->statuspage = sb_statuspage_new(&d->loop, d->reg, &d->cfg);
     sb_statuspage_route(d->statuspage, d->http);
     sb_http_route(d->http, "/metrics", handle_metrics, d);
@@ -983,7 +1017,8 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
     sb_http_route(d->http, "/api/v1/windows", handle_windows, d);
     if ((rc = sb_http_start(d->http, err, errlen)))
         return rc;
-    sb_notice("msg=\"http listening\" listen=%s port=%u", d->cfg.listen, sb_http_port(d->http));
+    sb_notice("msg=\"http listening\" listen=%s port=%u tls=%s basic_auth_users=%zu", d->cfg.listen,
+              sb_http_port(d->http), sb_http_tls(d->http) ? "true" : "false", d->cfg.web.nusers);
     sb_statuspage_start(d->statuspage);
 
     sb_registry_add_collector(d->reg, collect_ready, d);

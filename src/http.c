@@ -12,13 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <zlib.h>
 
 #include "sensorbridge/log.h"
-
-/* An idle keep-alive connection is dropped after this long, so a client
- * that vanishes cannot hold one of the SB_HTTP_MAX_CONNECTIONS slots. */
-#define SB_HTTP_CONNECTION_TIMEOUT_S 30u
+#include "sensorbridge/webconfig.h"
 
 /* MHD may repeat an error per connection (e.g. accept() failing with
  * EMFILE); one line per second is enough to see it. */
@@ -62,6 +61,12 @@ struct sb_http {
 
     struct sb_http_route_entry routes[SB_HTTP_MAX_ROUTES];
     size_t nroutes;
+
+    unsigned max_connections;
+    unsigned timeout_s;
+    unsigned connections; /* open now, counted by connection_cb */
+
+    struct sb_webconfig web; /* TLS and basic auth; empty: neither */
 };
 
 struct sb_http_request {
@@ -255,12 +260,34 @@ int sb_http_new(struct sb_http **out, uv_loop_t *loop, const char *listen, char 
     h->loop = loop;
     h->listen = sb_xstrdup(listen);
     h->log_rl.interval_ns = SB_HTTP_LOG_INTERVAL_NS;
+    h->max_connections = SB_HTTP_DEFAULT_MAX_CONNECTIONS;
+    h->timeout_s = SB_HTTP_DEFAULT_TIMEOUT_S;
     rc = uv_timer_init(loop, &h->timer);
     assert(rc == 0); /* cannot fail on Linux */
     (void)rc;
     h->timer.data = h;
     *out = h;
     return 0;
+}
+
+void sb_http_set_limits(struct sb_http *h, unsigned max_connections, unsigned timeout_s)
+{
+    assert(!h->daemon);
+    assert(max_connections >= 1 && timeout_s >= 1);
+    h->max_connections = max_connections;
+    h->timeout_s = timeout_s;
+}
+
+void sb_http_set_web_config(struct sb_http *h, const struct sb_webconfig *wc)
+{
+    assert(!h->daemon);
+    sb_webconfig_free(&h->web);
+    sb_webconfig_copy(&h->web, wc);
+}
+
+bool sb_http_tls(const struct sb_http *h)
+{
+    return h->web.cert_pem != NULL;
 }
 
 void sb_http_route(struct sb_http *h, const char *path, sb_http_handler cb, void *ud)
@@ -339,6 +366,210 @@ static size_t unescape_cb(void *cls, struct MHD_Connection *conn, char *s)
     return MHD_http_unescape(s);
 }
 
+/* ---- content negotiation (RFC 9110 12.5) ---- */
+
+#define SB_HTTP_MAX_ACCEPT_ITEMS 32
+
+/* One element of a comma-separated Accept or Accept-Encoding list. */
+struct accept_item {
+    const char *name; /* "text/plain", "gzip", "*" ... not NUL-terminated */
+    size_t name_len;
+    const char *version; /* the media type's version parameter, or NULL */
+    size_t version_len;
+    unsigned q; /* thousandths: "q=0.5" is 500 */
+    size_t pos; /* order in the header, for a stable sort */
+};
+
+static bool is_ows(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* The first c in [s, end), or NULL. */
+static const char *find_in(const char *s, const char *end, char c)
+{
+    for (; s < end; s++)
+        if (*s == c)
+            return s;
+    return NULL;
+}
+
+/* "1", "1.000", "0", "0.5", "0.125" (RFC 9110 12.4.2); anything else is no qvalue. */
+static bool parse_qvalue(const char *s, size_t n, unsigned *q)
+{
+    if (n == 0 || (s[0] != '0' && s[0] != '1') || (n > 1 && s[1] != '.') || n > 5)
+        return false;
+    unsigned v = (unsigned)(s[0] - '0') * 1000, scale = 100;
+    for (size_t i = 2; i < n; i++, scale /= 10) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v += (unsigned)(s[i] - '0') * scale;
+    }
+    if (v > 1000)
+        return false;
+    *q = v;
+    return true;
+}
+
+/* Splits a header into at most SB_HTTP_MAX_ACCEPT_ITEMS items (the rest
+ * is ignored); an item with a malformed q is dropped, as RFC 9110 lets a
+ * recipient do. Returns the number of items. */
+static size_t parse_accept(const char *h, struct accept_item *items)
+{
+    size_t n = 0, pos = 0;
+    const char *p = h;
+    while (*p && n < SB_HTTP_MAX_ACCEPT_ITEMS) {
+        const char *end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        const char *a = p;
+        while (a < end && is_ows(*a))
+            a++;
+        const char *semi = find_in(a, end, ';');
+        const char *name_end = semi ? semi : end;
+        while (name_end > a && is_ows(name_end[-1]))
+            name_end--;
+        struct accept_item it = {.name = a, .name_len = (size_t)(name_end - a), .q = 1000};
+        bool ok = it.name_len > 0;
+        for (const char *param = semi; ok && param && param < end;) {
+            param++;
+            const char *next = find_in(param, end, ';');
+            const char *pend = next ? next : end;
+            while (param < pend && is_ows(*param))
+                param++;
+            const char *eq = find_in(param, pend, '=');
+            const char *vend = pend;
+            while (vend > param && is_ows(vend[-1]))
+                vend--;
+            if (eq) {
+                size_t klen = (size_t)(eq - param);
+                while (klen > 0 && is_ows(param[klen - 1]))
+                    klen--;
+                const char *v = eq + 1;
+                while (v < vend && is_ows(*v))
+                    v++;
+                if (vend - v >= 2 && *v == '"' && vend[-1] == '"') {
+                    v++;
+                    vend--;
+                }
+                if (klen == 1 && (param[0] == 'q' || param[0] == 'Q'))
+                    ok = parse_qvalue(v, (size_t)(vend - v), &it.q);
+                else if (klen == 7 && strncasecmp(param, "version", 7) == 0) {
+                    it.version = v;
+                    it.version_len = (size_t)(vend - v);
+                }
+            }
+            param = next;
+        }
+        if (ok) {
+            it.pos = pos;
+            items[n++] = it;
+        }
+        pos++;
+        p = *end ? end + 1 : end;
+    }
+    return n;
+}
+
+static bool name_is(const struct accept_item *it, const char *name)
+{
+    return strlen(name) == it->name_len && strncasecmp(it->name, name, it->name_len) == 0;
+}
+
+bool sb_http_accepts_gzip(const char *accept_encoding)
+{
+    if (!accept_encoding)
+        return false;
+    struct accept_item items[SB_HTTP_MAX_ACCEPT_ITEMS];
+    size_t n = parse_accept(accept_encoding, items);
+    /* A coding named explicitly wins over "*" (RFC 9110 12.5.3), so
+     * "gzip;q=0, *" refuses gzip and "*" alone accepts it. */
+    int star = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (name_is(&items[i], "gzip") || name_is(&items[i], "x-gzip"))
+            return items[i].q > 0;
+        if (name_is(&items[i], "*"))
+            star = items[i].q > 0;
+    }
+    return star == 1;
+}
+
+static int item_cmp(const void *pa, const void *pb)
+{
+    const struct accept_item *a = pa, *b = pb;
+    if (a->q != b->q)
+        return a->q > b->q ? -1 : 1;
+    return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+int sb_http_negotiate(const char *accept, const struct sb_http_media *offers, size_t noffers)
+{
+    if (!accept)
+        return -1;
+    struct accept_item items[SB_HTTP_MAX_ACCEPT_ITEMS];
+    size_t n = parse_accept(accept, items);
+    qsort(items, n, sizeof(items[0]), item_cmp);
+    for (size_t i = 0; i < n && items[i].q > 0; i++) {
+        for (size_t k = 0; k < noffers; k++) {
+            if (!name_is(&items[i], offers[k].type))
+                continue;
+            if (!items[i].version ||
+                (strlen(offers[k].version) == items[i].version_len &&
+                 memcmp(offers[k].version, items[i].version, items[i].version_len) == 0))
+                return (int)k;
+        }
+    }
+    return -1;
+}
+
+/* ---- gzip ---- */
+
+/* Level 1: the body is compressed on the loop thread for every scrape, and
+ * the fastest level already shrinks an exposition about tenfold. */
+#define SB_HTTP_GZIP_LEVEL 1
+
+/* Replaces body by its gzip stream. Returns false (body unchanged) if zlib
+ * fails, which only a lack of memory can make it do. */
+static bool gzip_body(struct sb_buf *body)
+{
+    z_stream z = {0};
+    if (deflateInit2(&z, SB_HTTP_GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return false;
+    struct sb_buf out;
+    sb_buf_init(&out);
+    size_t cap = deflateBound(&z, (uLong)body->len);
+    sb_buf_reserve(&out, cap);
+    z.next_in = (Bytef *)(body->data ? body->data : "");
+    z.avail_in = (uInt)body->len;
+    z.next_out = (Bytef *)out.data;
+    z.avail_out = (uInt)cap;
+    int rc = deflate(&z, Z_FINISH);
+    out.len = cap - z.avail_out;
+    deflateEnd(&z);
+    if (rc != Z_STREAM_END) {
+        sb_buf_free(&out);
+        return false;
+    }
+    sb_buf_free(body);
+    *body = out;
+    return true;
+}
+
+/* A HEAD whose handler built no body gets no Content-Length rather than a
+ * false 0 (RFC 9110 8.6): a response of unknown size, which MHD never
+ * reads for HEAD. It is sent HTTP/1.0-style, closing the connection
+ * after it: otherwise MHD 0.9.75 makes it chunked and sends the last chunk
+ * ("0\r\n\r\n") even for HEAD, where a kept-alive client reads it as the
+ * start of its next response. */
+static ssize_t no_body_cb(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls;
+    (void)pos;
+    (void)buf;
+    (void)max;
+    return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
 static enum MHD_Result queue_static(struct MHD_Connection *conn, unsigned status, const char *body,
                                     const char *allow)
 {
@@ -361,9 +592,23 @@ static enum MHD_Result queue_handler(struct sb_http *h, struct MHD_Connection *c
                                      bool head)
 {
     struct sb_http_request req = {.conn = conn, .head = head};
-    struct sb_http_response out = {.status = 200, .content_type = SB_HTTP_DEFAULT_CONTENT_TYPE};
+    struct sb_http_response out = {
+        .status = 200, .content_type = SB_HTTP_DEFAULT_CONTENT_TYPE, .compressible = true};
     sb_buf_init(&out.body);
     r->cb(r->ud, &req, &out);
+
+    bool gzip = out.compressible && sb_http_accepts_gzip(MHD_lookup_connection_value(
+                                        conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
+    /* An empty body is no gzip stream: it goes as it is. A HEAD that built
+     * nothing says what its GET would get. */
+    if (gzip && !head && out.body.len == 0)
+        gzip = false;
+    if (gzip && out.body.len > 0 && !gzip_body(&out.body)) {
+        sb_err("msg=\"cannot gzip an http response, sending it uncompressed\" listen=%s url=%s "
+               "bytes=%zu",
+               h->listen, url, out.body.len);
+        gzip = false;
+    }
 
     unsigned status = out.status;
     if (status < 100 || status > 599) {
@@ -376,9 +621,12 @@ static enum MHD_Result queue_handler(struct sb_http *h, struct MHD_Connection *c
     /* Hand the body over instead of copying it: a scrape can be several MB.
      * The buffer comes from sb_x*alloc, i.e. malloc, so free() releases it. */
     struct MHD_Response *resp;
+    bool unknown_size = !out.body.data && head;
     if (out.body.data)
         resp =
             MHD_create_response_from_buffer_with_free_callback(out.body.len, out.body.data, free);
+    else if (unknown_size)
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, no_body_cb, NULL, NULL);
     else
         resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     if (!resp) {
@@ -388,10 +636,59 @@ static enum MHD_Result queue_handler(struct sb_http *h, struct MHD_Connection *c
         return MHD_NO;
     }
     enum MHD_Result ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    /* Caches must key a compressible response on Accept-Encoding, whichever
+     * encoding this one got. */
+    if (ok == MHD_YES && out.compressible)
+        ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, MHD_HTTP_HEADER_ACCEPT_ENCODING);
+    if (ok == MHD_YES && unknown_size)
+        ok = MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
+    if (ok == MHD_YES && gzip)
+        ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
     for (size_t i = 0; ok == MHD_YES && i < out.nheaders; i++)
         ok = MHD_add_response_header(resp, out.headers[i][0], out.headers[i][1]);
     if (ok == MHD_YES)
         ok = MHD_queue_response(conn, status, resp);
+    MHD_destroy_response(resp);
+    return ok;
+}
+
+#define SB_HTTP_REALM "sensorbridge"
+
+/* Whether the request may go on: always without basic_auth_users, else
+ * with the credentials of one of them. */
+static bool authorized(struct sb_http *h, struct MHD_Connection *conn)
+{
+    if (h->web.nusers == 0)
+        return true;
+    char *password = NULL;
+    char *user = MHD_basic_auth_get_username_password(conn, &password);
+    bool ok = user && password && sb_webconfig_check(&h->web, user, password);
+    if (user && !ok) {
+        uint64_t suppressed = 0;
+        if (sb_ratelimit_ok(&h->log_rl, sb_now_mono_ns(), &suppressed))
+            sb_warn("msg=\"http request refused: wrong user or password\" listen=%s "
+                    "suppressed=%llu",
+                    h->listen, (unsigned long long)suppressed);
+    }
+    if (user)
+        MHD_free(user);
+    if (password)
+        MHD_free(password);
+    return ok;
+}
+
+/* 401 with WWW-Authenticate: Basic realm="sensorbridge". */
+static enum MHD_Result queue_unauthorized(struct MHD_Connection *conn)
+{
+    static const char body[] = "unauthorized\n";
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    enum MHD_Result ok =
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, SB_HTTP_DEFAULT_CONTENT_TYPE);
+    if (ok == MHD_YES)
+        ok = MHD_queue_basic_auth_fail_response(conn, SB_HTTP_REALM, resp);
     MHD_destroy_response(resp);
     return ok;
 }
@@ -412,7 +709,10 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
             /* Refuse before any body is read: 0.9.75 cannot queue a
              * response while an upload is in progress, and answering now
              * makes it close the connection instead of reading an upload
-             * nobody wants. */
+             * nobody wants. Without credentials, not even which paths
+             * exist. */
+            if (!authorized(h, conn))
+                return queue_unauthorized(conn);
             if (!find_route(h, url))
                 return queue_static(conn, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
             return queue_static(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
@@ -430,10 +730,69 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
 
+    if (!authorized(h, conn))
+        return queue_unauthorized(conn);
     const struct sb_http_route_entry *r = find_route(h, url);
     if (!r)
         return queue_static(conn, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
     return queue_handler(h, conn, r, url, head);
+}
+
+/* libmicrohttpd 0.9.75 in epoll mode (edge-triggered) reads a request that
+ * arrived together with the client's FIN and answers it, but misses the
+ * FIN: the connection would wait for the idle timeout, and a client
+ * waiting for the close with it. Once a response is sent, a peek that
+ * finds the end of the stream (and no further request) means the client
+ * is gone: shutting the socket down wakes MHD's epoll, it reads the end
+ * and closes the connection. The response is wholly in the kernel's send
+ * buffer by then, and goes out before the FIN. */
+static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)con_cls;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        return;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!info)
+        return;
+    char c;
+    if (recv(info->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+        shutdown(info->connect_fd, SHUT_RDWR);
+}
+
+/* Counts the open connections for accept_cb. */
+static void connection_cb(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    struct sb_http *h = cls;
+    (void)conn;
+    (void)socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        h->connections++;
+    else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && h->connections > 0)
+        h->connections--;
+}
+
+/* The connection limit. MHD's own MHD_OPTION_CONNECTION_LIMIT stops
+ * accepting when it is reached, so one more client would wait unanswered
+ * in the listen backlog until a slot frees or it gives up (a scrape until
+ * its timeout); refusing it here closes it at once, so it knows. MHD's
+ * limit is set above ours and is never reached. */
+static enum MHD_Result accept_cb(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    struct sb_http *h = cls;
+    (void)addr;
+    (void)addrlen;
+    if (h->connections < h->max_connections)
+        return MHD_YES;
+    uint64_t suppressed = 0;
+    if (sb_ratelimit_ok(&h->log_rl, sb_now_mono_ns(), &suppressed))
+        sb_warn("msg=\"http connection refused: max_connections reached\" listen=%s "
+                "max_connections=%u suppressed=%llu",
+                h->listen, h->max_connections, (unsigned long long)suppressed);
+    return MHD_NO;
 }
 
 static void rearm_timer(struct sb_http *h, bool from_timer);
@@ -513,6 +872,21 @@ int sb_http_start(struct sb_http *h, char *err, size_t errlen)
     }
 
     unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    /* The key and certificate as PEM in memory (read by the web config),
+     * or nothing. */
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, h->web.key_pem},
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, h->web.cert_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    if (sb_http_tls(h)) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            set_err(err, errlen, "cannot serve TLS on %s (%s): this libmicrohttpd has no TLS",
+                    h->listen, h->web.path);
+            return -ENOTSUP;
+        }
+        flags |= MHD_USE_TLS;
+    }
     if (h->addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     uint16_t port = h->addr.ss_family == AF_INET6
@@ -523,12 +897,14 @@ int sb_http_start(struct sb_http *h, char *err, size_t errlen)
     h->start_msg[0] = '\0';
     errno = 0;
     /* The logger goes first so MHD's own start-up messages reach it. */
-    struct MHD_Daemon *d =
-        MHD_start_daemon(flags, port, NULL, NULL, access_cb, h, MHD_OPTION_EXTERNAL_LOGGER,
-                         mhd_log_cb, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)SB_HTTP_MAX_CONNECTIONS,
-                         MHD_OPTION_CONNECTION_TIMEOUT, SB_HTTP_CONNECTION_TIMEOUT_S,
-                         MHD_OPTION_UNESCAPE_CALLBACK, unescape_cb, NULL, MHD_OPTION_END);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, port, accept_cb, h, access_cb, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log_cb, h,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&h->addr, MHD_OPTION_CONNECTION_LIMIT,
+        2 * h->max_connections, MHD_OPTION_CONNECTION_TIMEOUT, h->timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SB_HTTP_CONNECTION_MEMORY,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape_cb, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed_cb,
+        NULL, MHD_OPTION_NOTIFY_CONNECTION, connection_cb, h, MHD_OPTION_ARRAY,
+        sb_http_tls(h) ? tls : tls + 2, MHD_OPTION_END);
     int saved = errno;
     h->starting = false;
     if (!d) {
@@ -587,6 +963,7 @@ static void close_one_cb(uv_handle_t *handle)
         MHD_stop_daemon(h->daemon);
     for (size_t i = 0; i < h->nroutes; i++)
         free(h->routes[i].path);
+    sb_webconfig_free(&h->web);
     void (*cb)(void *) = h->close_cb;
     void *ud = h->close_ud;
     free(h->listen);

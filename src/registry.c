@@ -1,5 +1,5 @@
 /* registry.c - metric families, children found through a hash table, and
- * the Prometheus text exposition format 0.0.4. */
+ * their exposition: the Prometheus text format 0.0.4 and OpenMetrics 1.0.0. */
 #include "sensorbridge/registry.h"
 
 #include <assert.h>
@@ -31,6 +31,7 @@ struct sb_metric {
      * exposition is a few memcpys per sample. */
     const char *labels;
     size_t labelslen;
+    int64_t created_us; /* wall clock at creation: OpenMetrics' _created */
     uint64_t buckets[]; /* histograms: nbuckets + 1 counts, not cumulative */
 };
 
@@ -39,11 +40,16 @@ struct sb_family {
     char *name;
     char *help;
     char *help_esc;
+    char *help_esc_om; /* OpenMetrics escapes '"' in HELP too */
     size_t nlabels;
     char *labelnames[SB_METRIC_MAX_LABELS];
     size_t nbuckets;
     double bounds[SB_METRIC_MAX_BUCKETS];
-    char *le[SB_METRIC_MAX_BUCKETS + 1]; /* `le="0.5"`, the last one "+Inf" */
+    char *le[SB_METRIC_MAX_BUCKETS + 1];    /* `le="0.5"`, the last one "+Inf" */
+    char *le_om[SB_METRIC_MAX_BUCKETS + 1]; /* `le="1.0"`: OpenMetrics' canonical form */
+    bool negative_bounds;                   /* OpenMetrics then forbids _sum */
+    size_t om_namelen;             /* the OpenMetrics family name: a counter's without _total */
+    const struct sb_registry *reg; /* its clock, for created_us */
     struct sb_metric **children;
     size_t nchildren;
     size_t capchildren;
@@ -66,6 +72,7 @@ struct sb_registry {
     size_t ncollectors;
     size_t capcollectors;
     bool collecting; /* sb_registry_expose is running the collectors */
+    int64_t (*now_us)(void);
 };
 
 static const char *const type_names[] = {
@@ -74,7 +81,13 @@ static const char *const type_names[] = {
     [SB_HISTOGRAM] = "histogram",
 };
 
-static const char *const histogram_suffixes[] = {"_bucket", "_sum", "_count"};
+/* Every name a family of each type uses in either format, as suffixes of
+ * its OpenMetrics family name (the registered name without a counter's
+ * _total): the family name itself, then its samples (the sets of
+ * client_python's OpenMetrics parser, which refuses a clash). */
+static const char *const counter_names[] = {"", "_total", "_created"};
+static const char *const gauge_names[] = {""};
+static const char *const histogram_names[] = {"", "_bucket", "_sum", "_count", "_created"};
 
 /* A registration that contradicts an earlier one, or breaks the naming
  * rules, is a bug in the caller that no configuration can cause (names
@@ -306,7 +319,14 @@ static int child_cmp(const void *pa, const void *pb)
 
 struct sb_registry *sb_registry_new(void)
 {
-    return sb_xcalloc(1, sizeof(struct sb_registry));
+    struct sb_registry *r = sb_xcalloc(1, sizeof(struct sb_registry));
+    r->now_us = sb_now_wall_us;
+    return r;
+}
+
+void sb_registry_set_clock(struct sb_registry *r, int64_t (*now_us)(void))
+{
+    r->now_us = now_us;
 }
 
 static void free_children(struct sb_family *f)
@@ -326,10 +346,13 @@ static void family_free(struct sb_family *f)
     free(f->name);
     free(f->help);
     free(f->help_esc);
+    free(f->help_esc_om);
     for (size_t i = 0; i < f->nlabels; i++)
         free(f->labelnames[i]);
-    for (size_t i = 0; i <= f->nbuckets; i++)
+    for (size_t i = 0; f->type == SB_HISTOGRAM && i <= f->nbuckets; i++) {
         free(f->le[i]);
+        free(f->le_om[i]);
+    }
     free(f);
 }
 
@@ -382,37 +405,62 @@ static bool family_matches(const struct sb_family *f, enum sb_metric_type type, 
     return true;
 }
 
-/* Whether family f writes samples called `sample`. */
-static bool family_produces(const struct sb_family *f, const char *sample)
+/* The OpenMetrics family name's length: a counter's name without _total. */
+static size_t om_namelen(enum sb_metric_type type, const char *name)
 {
-    if (f->type != SB_HISTOGRAM)
-        return strcmp(f->name, sample) == 0;
-    size_t n = strlen(f->name);
-    if (strncmp(f->name, sample, n) != 0)
+    size_t n = strlen(name);
+    return type == SB_COUNTER ? n - strlen("_total") : n;
+}
+
+static const char *const *names_of(enum sb_metric_type type, size_t *n)
+{
+    if (type == SB_COUNTER) {
+        *n = SB_ARRAY_SIZE(counter_names);
+        return counter_names;
+    }
+    if (type == SB_GAUGE) {
+        *n = SB_ARRAY_SIZE(gauge_names);
+        return gauge_names;
+    }
+    *n = SB_ARRAY_SIZE(histogram_names);
+    return histogram_names;
+}
+
+/* Whether a family of this type and name uses `used` as a family or
+ * sample name in either format. */
+static bool family_uses(enum sb_metric_type type, const char *name, const char *used)
+{
+    size_t stem = om_namelen(type, name);
+    if (strncmp(name, used, stem) != 0)
         return false;
-    for (size_t i = 0; i < SB_ARRAY_SIZE(histogram_suffixes); i++)
-        if (strcmp(sample + n, histogram_suffixes[i]) == 0)
+    size_t n;
+    const char *const *suffixes = names_of(type, &n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(used + stem, suffixes[i]) == 0)
             return true;
     return false;
 }
 
 /* Two families writing the same sample name would merge in the scraper
- * (expfmt folds "x_count" into a histogram "x"), so refuse them. */
+ * (expfmt folds "x_count" into a histogram "x"), and in OpenMetrics a
+ * counter "x_total" is the family "x" with a sample "x_created", so a
+ * gauge "x" or "x_created" beside it would make the scrape invalid: refuse
+ * every overlap of the names two families use in either format. */
 static void check_collisions(const struct sb_registry *r, enum sb_metric_type type,
                              const char *name)
 {
     struct sb_buf s;
     sb_buf_init(&s);
-    size_t nsamples = type == SB_HISTOGRAM ? SB_ARRAY_SIZE(histogram_suffixes) : 1;
-    for (size_t k = 0; k < nsamples; k++) {
+    size_t stem = om_namelen(type, name), n;
+    const char *const *suffixes = names_of(type, &n);
+    for (size_t k = 0; k < n; k++) {
         sb_buf_reset(&s);
-        sb_buf_puts(&s, name);
-        if (type == SB_HISTOGRAM)
-            sb_buf_puts(&s, histogram_suffixes[k]);
+        sb_buf_append(&s, name, stem);
+        sb_buf_puts(&s, suffixes[k]);
         for (size_t i = 0; i < r->nfamilies; i++) {
-            if (family_produces(r->families[i], s.data))
-                die("family %s would write samples named %s, as family %s does", name, s.data,
-                    r->families[i]->name);
+            const struct sb_family *f = r->families[i];
+            if (family_uses(f->type, f->name, s.data))
+                die("family %s would use the name %s, as family %s does", name, s.data, f->name);
         }
     }
     sb_buf_free(&s);
@@ -427,8 +475,8 @@ static void validate(enum sb_metric_type type, const char *name, const char *hel
         die("invalid metric name \"%s\"", name ? name : "(null)");
     if (!help)
         die("family %s has no help text", name);
-    if (type == SB_COUNTER && !ends_with(name, "_total"))
-        die("counter %s must end in _total", name);
+    if (type == SB_COUNTER && (!ends_with(name, "_total") || strlen(name) == strlen("_total")))
+        die("counter %s must end in _total, after a name", name);
     if (nlabels > SB_METRIC_MAX_LABELS)
         die("family %s has %zu labels, at most %d allowed", name, nlabels, SB_METRIC_MAX_LABELS);
     if (nlabels && !labelnames)
@@ -459,6 +507,20 @@ static void validate(enum sb_metric_type type, const char *name, const char *hel
         if (i > 0 && !(buckets[i] > buckets[i - 1]))
             die("histogram %s: bucket bounds are not strictly increasing", name);
     }
+}
+
+/* OpenMetrics spells an integral "le" with ".0" ("1.0", "+Inf", "1e+06"),
+ * as client_golang's OpenMetrics encoder does. */
+static char *le_openmetrics(double bound)
+{
+    char num[48];
+    size_t n = fmt_go_float(num, sizeof(num) - 2, bound);
+    if (isfinite(bound) && !strpbrk(num, ".e"))
+        memcpy(num + n, ".0", 3);
+    struct sb_buf le;
+    sb_buf_init(&le);
+    sb_buf_printf(&le, "le=\"%s\"", num);
+    return le.data;
 }
 
 static char *escape_dup(const char *s, bool quote)
@@ -495,6 +557,9 @@ struct sb_family *sb_registry_family(struct sb_registry *r, enum sb_metric_type 
     f->name = sb_xstrdup(name);
     f->help = sb_xstrdup(help);
     f->help_esc = escape_dup(help, false);
+    f->help_esc_om = escape_dup(help, true);
+    f->om_namelen = om_namelen(type, name);
+    f->reg = r;
     f->nlabels = nlabels;
     for (size_t i = 0; i < nlabels; i++)
         f->labelnames[i] = sb_xstrdup(labelnames[i]);
@@ -507,9 +572,11 @@ struct sb_family *sb_registry_family(struct sb_registry *r, enum sb_metric_type 
             sb_buf_init(&le);
             sb_buf_printf(&le, "le=\"%s\"", num);
             f->le[i] = le.data;
+            f->le_om[i] = le_openmetrics(i < nbuckets ? buckets[i] : INFINITY);
             if (i < nbuckets)
                 f->bounds[i] = buckets[i];
         }
+        f->negative_bounds = nbuckets > 0 && buckets[0] < 0;
     }
     f->sorted = true;
 
@@ -572,6 +639,7 @@ static struct sb_metric *child_new(struct sb_family *f, const char *key, size_t 
     m->keylen = keylen;
     m->labels = lp;
     m->labelslen = labels.len;
+    m->created_us = f->reg->now_us();
     sb_buf_free(&labels);
     return m;
 }
@@ -771,12 +839,13 @@ bool sb_registry_remove_collector(struct sb_registry *r, sb_collect_cb cb, void 
     return false;
 }
 
-/* Writes `name[suffix]{labels[,extra]} value\n`. */
-static void put_sample(struct sb_buf *out, const struct sb_family *f, const char *suffix,
-                       const struct sb_metric *m, const char *extra, const char *value,
-                       size_t valuelen)
+/* Writes `name[suffix]{labels[,extra]} value\n`, name being the first
+ * namelen bytes of the family's name. */
+static void put_sample_n(struct sb_buf *out, const struct sb_family *f, size_t namelen,
+                         const char *suffix, const struct sb_metric *m, const char *extra,
+                         const char *value, size_t valuelen)
 {
-    sb_buf_puts(out, f->name);
+    sb_buf_append(out, f->name, namelen);
     if (suffix)
         sb_buf_puts(out, suffix);
     if (m->labelslen || extra) {
@@ -792,6 +861,13 @@ static void put_sample(struct sb_buf *out, const struct sb_family *f, const char
     sb_buf_putc(out, ' ');
     sb_buf_append(out, value, valuelen);
     sb_buf_putc(out, '\n');
+}
+
+static void put_sample(struct sb_buf *out, const struct sb_family *f, const char *suffix,
+                       const struct sb_metric *m, const char *extra, const char *value,
+                       size_t valuelen)
+{
+    put_sample_n(out, f, strlen(f->name), suffix, m, extra, value, valuelen);
 }
 
 static void sort_children(struct sb_family *f)
@@ -829,6 +905,60 @@ static void expose_family(struct sb_family *f, struct sb_buf *out)
     }
 }
 
+/* Seconds since the epoch with the microseconds, exactly: "1700000000.250000". */
+static size_t fmt_created(char *out, int64_t us)
+{
+    if (us < 0)
+        us = 0;
+    size_t n = fmt_u64(out, (uint64_t)(us / 1000000));
+    out[n++] = '.';
+    uint64_t frac = (uint64_t)(us % 1000000);
+    for (int i = 5; i >= 0; i--) {
+        out[n + (size_t)i] = (char)('0' + frac % 10);
+        frac /= 10;
+    }
+    return n + 6;
+}
+
+/* One family in OpenMetrics 1.0.0: a counter's family is named without
+ * _total and its samples with it; counters and histograms carry _created;
+ * a histogram's samples are its buckets, _count, _sum (none with a negative
+ * bound, which the format forbids) and _created, in client_python's order. */
+static void expose_family_om(struct sb_family *f, struct sb_buf *out)
+{
+    sb_buf_puts(out, "# HELP ");
+    sb_buf_append(out, f->name, f->om_namelen);
+    sb_buf_putc(out, ' ');
+    sb_buf_puts(out, f->help_esc_om);
+    sb_buf_puts(out, "\n# TYPE ");
+    sb_buf_append(out, f->name, f->om_namelen);
+    sb_buf_printf(out, " %s\n", type_names[f->type]);
+    sort_children(f);
+    char num[40];
+    for (size_t i = 0; i < f->nchildren; i++) {
+        const struct sb_metric *m = f->children[i];
+        if (f->type == SB_GAUGE) {
+            put_sample(out, f, NULL, m, NULL, num, fmt_value(num, sizeof(num), m->value));
+            continue;
+        }
+        if (f->type == SB_COUNTER) {
+            put_sample(out, f, NULL, m, NULL, num, fmt_value(num, sizeof(num), m->value));
+            put_sample_n(out, f, f->om_namelen, "_created", m, NULL, num,
+                         fmt_created(num, m->created_us));
+            continue;
+        }
+        uint64_t cum = 0;
+        for (size_t b = 0; b <= f->nbuckets; b++) {
+            cum += m->buckets[b];
+            put_sample(out, f, "_bucket", m, f->le_om[b], num, fmt_u64(num, cum));
+        }
+        put_sample(out, f, "_count", m, NULL, num, fmt_u64(num, cum));
+        if (!f->negative_bounds)
+            put_sample(out, f, "_sum", m, NULL, num, fmt_value(num, sizeof(num), m->value));
+        put_sample(out, f, "_created", m, NULL, num, fmt_created(num, m->created_us));
+    }
+}
+
 void sb_registry_each_child(struct sb_registry *r, const char *name, sb_child_cb cb, void *ud)
 {
     bool found;
@@ -847,13 +977,6 @@ void sb_registry_each_child(struct sb_registry *r, const char *name, sb_child_cb
         }
         cb(ud, f->nlabels, (const char *const *)f->labelnames, values, sb_metric_value(m));
     }
-}
-
-void sb_registry_expose(struct sb_registry *r, struct sb_buf *out)
-{
-    sb_registry_collect(r);
-    for (size_t i = 0; i < r->nfamilies; i++)
-        expose_family(r->families[i], out);
 }
 
 void sb_registry_collect(struct sb_registry *r)
@@ -875,4 +998,19 @@ double sb_registry_histogram_sum(struct sb_registry *r, const char *name)
     for (size_t i = 0; i < f->nchildren; i++)
         sum += f->children[i]->value;
     return sum;
+}
+
+void sb_registry_expose(struct sb_registry *r, struct sb_buf *out)
+{
+    sb_registry_collect(r);
+    for (size_t i = 0; i < r->nfamilies; i++)
+        expose_family(r->families[i], out);
+}
+
+void sb_registry_expose_openmetrics(struct sb_registry *r, struct sb_buf *out)
+{
+    sb_registry_collect(r);
+    for (size_t i = 0; i < r->nfamilies; i++)
+        expose_family_om(r->families[i], out);
+    sb_buf_puts(out, "# EOF\n");
 }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sensorbridge/webconfig.h"
+
 #define SB_DEFAULT_CONFIG_PATH "/etc/sensorbridge/sensorbridge.conf"
 
 /* An ordered list of librdkafka properties passed through untouched
@@ -147,7 +149,11 @@ struct sb_config {
     int64_t event_epoch_us; /* event time of the first sample; -1 = now, floored to the minute */
 
     /* [http] */
-    char *listen; /* "host:port", port 0 = ephemeral */
+    char *listen;             /* "host:port", port 0 = ephemeral */
+    int http_max_connections; /* 1..10000 */
+    int64_t http_timeout_us;  /* whole seconds, 1 s..1 h */
+    char *web_config_file;    /* "" = none; absolute, or relative to the config file */
+    struct sb_webconfig web;  /* read from it at load (empty without one) */
 
     /* [windows] */
     bool windows_enabled;

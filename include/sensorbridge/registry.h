@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sensorbridge/util.h"
 
@@ -46,8 +47,10 @@ void sb_registry_free(struct sb_registry *r);
  * `name` must match [a-zA-Z_:][a-zA-Z0-9_:]*, label names
  * [a-zA-Z_][a-zA-Z0-9_]* and not start with "__"; counters must end in
  * "_total"; histograms may not use the label name "le". No two families
- * may expose the same sample name (e.g. a histogram "x" and a gauge
- * "x_count"). `buckets` (histograms only) are strictly increasing finite
+ * may use the same family or sample name in either format (e.g. a
+ * histogram "x" and a gauge "x_count"; a counter "x_total", which
+ * OpenMetrics calls the family "x" with samples "x_created", and a gauge
+ * "x" or "x_created"). `buckets` (histograms only) are strictly increasing finite
  * upper bounds without +Inf, which is implicit. `help` must not be NULL;
  * on re-registration the first help text is kept. Strings are copied. */
 struct sb_family *sb_registry_family(struct sb_registry *r, enum sb_metric_type type,
@@ -132,5 +135,24 @@ void sb_registry_collect(struct sb_registry *r);
 double sb_registry_histogram_sum(struct sb_registry *r, const char *name);
 
 #define SB_EXPOSITION_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* The same in OpenMetrics 1.0.0, which Prometheus asks for first: runs the
+ * collectors, then every family in the same order, with these differences
+ * from the text format: a counter's "# HELP" and "# TYPE" name the family
+ * without its _total (its samples keep it); every counter and histogram
+ * child has a name_created sample, the wall-clock time its series was
+ * created (sb_family_child; a removed and recreated child starts again) in
+ * seconds with six decimals; a histogram's samples are the buckets,
+ * _count, _sum (left out if a bound is negative, as the format demands)
+ * and _created, with "le" in OpenMetrics' canonical form ("1.0" where the
+ * text format has "1", which Prometheus 2.x stores as a different label
+ * value); HELP also escapes '"'; and the output ends with "# EOF\n". */
+void sb_registry_expose_openmetrics(struct sb_registry *r, struct sb_buf *out);
+
+#define SB_OPENMETRICS_CONTENT_TYPE "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+/* The wall clock (microseconds since the epoch) that stamps the creation
+ * of each child from now on; sb_now_wall_us unless a test injects one. */
+void sb_registry_set_clock(struct sb_registry *r, int64_t (*now_us)(void));
 
 #endif

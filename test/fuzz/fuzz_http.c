@@ -20,10 +20,12 @@
  *
  * Why wait for idle before the half-close: libmicrohttpd 0.9.75 in epoll
  * mode (edge-triggered) reads a request that arrived together with the
- * client's FIN, answers it and then misses the FIN: the connection stays
- * open until its idle timeout (SB_HTTP_CONNECTION_TIMEOUT_S, 30 s). That
- * is a bound the server keeps, not a hang, and not in our code; a FIN
- * that arrives after the server read the request is seen at once.
+ * client's FIN, answers it and then misses the FIN. http.c closes such a
+ * connection once it has sent a complete answer (completed_cb), but an
+ * incomplete request that arrives with its FIN still stays open until the
+ * idle timeout ([http] timeout, 30 s by default). That is a bound the
+ * server keeps, not a hang, and not in our code; a FIN that arrives after
+ * the server read the request is seen at once.
  *
  * Properties of every exchange:
  *   - the server closes the connection within GUARD_MS of the client's

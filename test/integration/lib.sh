@@ -858,3 +858,67 @@ fault_report() {
     echo "result: $(jq -c '{test, status, totals}' "$dir/$name.json")" >&2
     [ ${#FAULT_PROBLEMS[@]} = 0 ] || fail "${#FAULT_PROBLEMS[@]} problem(s): ${FAULT_PROBLEMS[*]}"
 }
+
+# ---- a real Prometheus ----
+
+# start_prometheus JOB TARGET [JOB_YAML]: a Prometheus on a free loopback
+# port that scrapes TARGET (host:port) every second as job JOB, with its
+# TSDB in $SB_WORK/tsdb; retries on a lost race for the port. JOB_YAML is
+# more of the job's scrape config (scheme, tls_config, basic_auth), each
+# line indented by four spaces. Sets PROM_URL, PROM_PID and PROM_LOG.
+# Stopped at exit; fail shows its log.
+start_prometheus() {
+    command -v prometheus > /dev/null || fail "prometheus is not installed"
+    cat > "$SB_WORK/prometheus.yml" <<PROM
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: $1
+    static_configs:
+      - targets: ['$2']
+${3:-}
+PROM
+    PROM_LOG=$SB_WORK/prometheus.log
+    PROM_URL=
+    local port _
+    for _ in 1 2 3 4 5; do
+        port=$(free_port)
+        prometheus --config.file="$SB_WORK/prometheus.yml" --storage.tsdb.path="$SB_WORK/tsdb" \
+            --web.listen-address="127.0.0.1:$port" > "$PROM_LOG" 2>&1 &
+        PROM_PID=$!
+        track_pid "$PROM_PID" "$PROM_LOG"
+        for _ in $(seq 1 300); do
+            if curl -sf --max-time 5 "http://127.0.0.1:$port/-/ready" > /dev/null; then
+                PROM_URL=http://127.0.0.1:$port
+                return 0
+            fi
+            kill -0 "$PROM_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -TERM "$PROM_PID" 2>/dev/null || true
+        wait "$PROM_PID" 2>/dev/null || true
+        untrack_pid "$PROM_PID"
+        grep -q 'address already in use' "$PROM_LOG" || fail "prometheus did not become ready on port $port"
+    done
+    fail "prometheus could not get a free port in 5 attempts"
+}
+
+# prom_query EXPR: the value of the single series EXPR returns, or empty.
+prom_query() {
+    curl -sf --max-time 10 "$PROM_URL/api/v1/query" --data-urlencode "query=$1" \
+        | jq -r 'if .status == "success" and (.data.result | length) == 1
+                 then .data.result[0].value[1] else empty end'
+}
+
+# wait_query EXPR VALUE TIMEOUT_S: until prom_query EXPR gives VALUE.
+wait_query() {
+    local got='' _
+    for _ in $(seq 1 $(($3 * 2))); do
+        got=$(prom_query "$1")
+        [ "$got" = "$2" ] && return 0
+        sleep 0.5
+    done
+    fail "prometheus: $1 is '$got', expected '$2' after ${3}s"
+}

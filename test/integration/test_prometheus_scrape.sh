@@ -8,8 +8,6 @@ SB_BIN=$1
 SB_SOURCE_ROOT=$2
 . "$SB_SOURCE_ROOT/test/integration/lib.sh"
 
-command -v prometheus > /dev/null || fail "prometheus is not installed"
-
 # The daemon starts idle (replay off), so Prometheus can be pointed at its
 # port first; a SIGHUP then starts the replay at 30 times real time (two
 # cycles in 4 s), which Prometheus scrapes while it runs.
@@ -19,58 +17,8 @@ write_config "$conf" "$ds" 30
 set_key "$conf" replay enabled false
 start_daemon "$conf"
 
-# Prometheus on a free port; retry on a lost race for it.
 job=sensorbridge-it
-cat > "$SB_WORK/prometheus.yml" <<EOF
-global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-scrape_configs:
-  - job_name: $job
-    static_configs:
-      - targets: ['127.0.0.1:$SB_PORT']
-EOF
-PROM_LOG=$SB_WORK/prometheus.log
-PROM_URL=
-for _ in 1 2 3 4 5; do
-    port=$(free_port)
-    prometheus --config.file="$SB_WORK/prometheus.yml" --storage.tsdb.path="$SB_WORK/tsdb" \
-        --web.listen-address="127.0.0.1:$port" > "$PROM_LOG" 2>&1 &
-    PROM_PID=$!
-    track_pid "$PROM_PID" "$PROM_LOG"
-    for _ in $(seq 1 300); do
-        if curl -sf --max-time 5 "http://127.0.0.1:$port/-/ready" > /dev/null; then
-            PROM_URL=http://127.0.0.1:$port
-            break
-        fi
-        kill -0 "$PROM_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    [ -n "$PROM_URL" ] && break
-    kill -TERM "$PROM_PID" 2>/dev/null || true
-    wait "$PROM_PID" 2>/dev/null || true
-    untrack_pid "$PROM_PID"
-    grep -q 'address already in use' "$PROM_LOG" || fail "prometheus did not become ready on port $port"
-done
-[ -n "$PROM_URL" ] || fail "prometheus could not get a free port in 5 attempts"
-
-# query EXPR: the value of the single series EXPR returns, or empty.
-query() {
-    curl -sf --max-time 10 "$PROM_URL/api/v1/query" --data-urlencode "query=$1" \
-        | jq -r 'if .status == "success" and (.data.result | length) == 1
-                 then .data.result[0].value[1] else empty end'
-}
-# wait_query EXPR VALUE TIMEOUT_S
-wait_query() {
-    local got='' _
-    for _ in $(seq 1 $(($3 * 2))); do
-        got=$(query "$1")
-        [ "$got" = "$2" ] && return 0
-        sleep 0.5
-    done
-    fail "prometheus: $1 is '$got', expected '$2' after ${3}s"
-}
+start_prometheus "$job" "127.0.0.1:$SB_PORT"
 
 total=$(samples_in_cycles 2)
 wait_query "up{job=\"$job\"}" 1 60
@@ -84,24 +32,24 @@ wait_query "sum(sensorbridge_sensor_samples_consumed_total{job=\"$job\"})" "$tot
 wait_query "sensorbridge_consumer_messages_total{job=\"$job\"}" "$total" 60
 wait_query "count(sensorbridge_sensor_info{job=\"$job\"})" 17 60
 # The other series of the last scrape agree.
-[ "$(query "sensorbridge_consumer_invalid_messages_total{job=\"$job\",reason=\"not_json\"}")" = 0 ] \
+[ "$(prom_query "sensorbridge_consumer_invalid_messages_total{job=\"$job\",reason=\"not_json\"}")" = 0 ] \
     || fail "prometheus has invalid messages"
-[ "$(query "sensorbridge_end_to_end_latency_seconds_count{job=\"$job\"}")" = "$total" ] \
+[ "$(prom_query "sensorbridge_end_to_end_latency_seconds_count{job=\"$job\"}")" = "$total" ] \
     || fail "prometheus: latency count is not $total"
 # Prometheus saw the counter go from 0 to the total without a reset.
-ch=$(query "changes(sensorbridge_consumer_messages_total{job=\"$job\"}[5m])")
+ch=$(prom_query "changes(sensorbridge_consumer_messages_total{job=\"$job\"}[5m])")
 [ -n "$ch" ] && [ "$ch" -ge 1 ] || fail "prometheus saw $ch changes of sensorbridge_consumer_messages_total"
-[ "$(query "resets(sensorbridge_consumer_messages_total{job=\"$job\"}[5m])")" = 0 ] \
+[ "$(prom_query "resets(sensorbridge_consumer_messages_total{job=\"$job\"}[5m])")" = 0 ] \
     || fail "prometheus saw sensorbridge_consumer_messages_total reset"
 echo "sensorbridge_consumer_messages_total changed $ch times between scrapes" >&2
 # Not asserted: that every scrape succeeded. The scrape timeout is 1 s, and
 # while the consumer drains a backlog in 10,000-message batches a /metrics
 # request can take longer (measured at speed max: up to 1.5 s on a loaded
 # 2-core machine, 3.5 s under ASan).
-echo "scrapes succeeded/attempted: $(query "sum_over_time(up{job=\"$job\"}[5m])")/$(query "count_over_time(up{job=\"$job\"}[5m])")" >&2
+echo "scrapes succeeded/attempted: $(prom_query "sum_over_time(up{job=\"$job\"}[5m])")/$(prom_query "count_over_time(up{job=\"$job\"}[5m])")" >&2
 # Prometheus ingested every exposed sample without complaint (duplicate
 # series, bad timestamps and the like are logged by its scrape loop).
-got=$(query "scrape_samples_scraped{job=\"$job\"}")
+got=$(prom_query "scrape_samples_scraped{job=\"$job\"}")
 [ -n "$got" ] && [ "$got" -gt 100 ] || fail "prometheus scraped '$got' samples"
 grep -E 'level=(warn|error)' "$PROM_LOG" | grep -iE 'scrape|ingest|sample' \
     && fail "prometheus complained about the scrape"

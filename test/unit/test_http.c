@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 #include <uv.h>
+#include <zlib.h>
 
 #include "sensorbridge/http.h"
 #include "sensorbridge/log.h"
@@ -71,6 +72,27 @@ static void echo_handler(void *ud, const struct sb_http_request *req, struct sb_
                   since ? since : "-", flag ? flag : "-");
     sb_http_response_header(resp, "Cache-Control", "no-store");
     sb_http_response_header(resp, "X-Echo", "1");
+}
+
+/* Builds its body only for GET, as /metrics does. */
+static void lazy_handler(void *ud, const struct sb_http_request *req, struct sb_http_response *resp)
+{
+    int *calls = ud;
+    if (sb_http_request_is_head(req))
+        return;
+    (*calls)++;
+    sb_buf_puts(&resp->body, "built\n");
+}
+
+/* A body that is compressed already. */
+static void incompressible_handler(void *ud, const struct sb_http_request *req,
+                                   struct sb_http_response *resp)
+{
+    (void)ud;
+    (void)req;
+    resp->content_type = "image/png";
+    resp->compressible = false;
+    sb_buf_puts(&resp->body, "not really a png\n");
 }
 
 /* ---- a raw HTTP/1.1 client on the loop --------------------------------- */
@@ -313,6 +335,7 @@ struct fixture {
     bool http_closed;
     bool timed_out;
     int metrics_calls;
+    int lazy_calls;
     int fds_before;
 
     /* http_idle_does_not_spin */
@@ -378,6 +401,8 @@ static struct fixture *fixture_new(const char *listen)
     sb_http_route(f->http, "/unavailable", unavailable_handler, NULL);
     sb_http_route(f->http, "/shutdown", shutdown_handler, f);
     sb_http_route(f->http, "/echo", echo_handler, NULL);
+    sb_http_route(f->http, "/lazy", lazy_handler, &f->lazy_calls);
+    sb_http_route(f->http, "/png", incompressible_handler, NULL);
     rc = sb_http_start(f->http, err, sizeof(err));
     if (rc != 0)
         fail_msg("sb_http_start: %s", err);
@@ -590,6 +615,199 @@ static void http_handler_sees_request_and_sets_headers(void **state)
      * the handler built, not sent. */
     assert_true(header_is(r, "Content-Length", "29"));
     assert_true(header_is(r, "X-Echo", "1"));
+}
+
+/* gunzip with zlib's inflate, independent of the server's deflate call. */
+static char *gunzip(const char *data, size_t len, size_t *outlen)
+{
+    z_stream z = {0};
+    assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
+    size_t cap = 4 * LARGE_BODY_LEN;
+    char *out = sb_xmalloc(cap + 1);
+    z.next_in = (Bytef *)data;
+    z.avail_in = (uInt)len;
+    z.next_out = (Bytef *)out;
+    z.avail_out = (uInt)cap;
+    assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+    assert_int_equal(z.avail_in, 0);
+    *outlen = cap - z.avail_out;
+    out[*outlen] = '\0';
+    inflateEnd(&z);
+    return out;
+}
+
+#define GET_ENC(path, enc)                                                                         \
+    "GET " path " HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: " enc "\r\n\r\n"
+
+static void http_gzip_when_accepted(void **state)
+{
+    struct fixture *f = *state;
+    const char *reqs[] = {GET_ENC("/large", "deflate, gzip;q=0.5"), GET_ENC("/large", "gzip;q=0"),
+                          GET("/large"), GET_ENC("/png", "gzip")};
+    exchange(f, reqs, 4);
+    struct response *r = &f->client.resp[0];
+    assert_int_equal(r->status, 200);
+    assert_true(header_is(r, "Content-Encoding", "gzip"));
+    assert_true(header_is(r, "Vary", "Accept-Encoding"));
+    assert_true(r->body_len < LARGE_BODY_LEN / 10);
+    size_t n;
+    char *plain = gunzip(r->body, r->body_len, &n);
+    assert_int_equal(n, LARGE_BODY_LEN);
+    for (size_t i = 0; i < LARGE_BODY_LEN; i++)
+        if (plain[i] != (char)('a' + (i * 7 + i / 251) % 26))
+            fail_msg("byte %zu of the gunzipped body differs", i);
+    free(plain);
+    /* q=0 refuses gzip, and no header means identity: the same bytes as
+     * they are, still with Vary. */
+    for (size_t k = 1; k <= 2; k++) {
+        r = &f->client.resp[k];
+        size_t len;
+        assert_null(header_value(r->headers, "Content-Encoding", &len));
+        assert_true(header_is(r, "Vary", "Accept-Encoding"));
+        assert_int_equal(r->body_len, LARGE_BODY_LEN);
+    }
+    assert_memory_equal(f->client.resp[1].body, f->client.resp[2].body, LARGE_BODY_LEN);
+    /* A handler that says its body is compressed already gets neither. */
+    r = &f->client.resp[3];
+    size_t len;
+    assert_null(header_value(r->headers, "Content-Encoding", &len));
+    assert_null(header_value(r->headers, "Vary", &len));
+    assert_string_equal(r->body, "not really a png\n");
+}
+
+static void http_gzip_leaves_an_empty_body_alone(void **state)
+{
+    struct fixture *f = *state;
+    const char *reqs[] = {GET_ENC("/unavailable", "gzip")};
+    exchange(f, reqs, 1);
+    struct response *r = &f->client.resp[0];
+    size_t len;
+    assert_int_equal(r->status, 503);
+    /* Zero bytes are no gzip stream. */
+    assert_null(header_value(r->headers, "Content-Encoding", &len));
+    assert_true(header_is(r, "Content-Length", "0"));
+    assert_true(header_is(r, "Vary", "Accept-Encoding"));
+}
+
+static void closed_close_all(struct client *c)
+{
+    close_http(c->data);
+}
+
+static void http_head_without_body_has_no_content_length(void **state)
+{
+    struct fixture *f = *state;
+    const char *reqs[] = {
+        "HEAD /lazy HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip\r\n\r\n"};
+    /* The server is shut down only once the client saw it close the
+     * connection (else the guard timer fails the test). */
+    f->client.keep_open = true;
+    f->client.on_done = NULL;
+    f->client.on_closed = closed_close_all;
+    exchange(f, reqs, 1);
+    struct response *r = &f->client.resp[0];
+    size_t len;
+    assert_int_equal(r->status, 200);
+    assert_int_equal(r->body_len, 0);
+    /* Not "Content-Length: 0": a GET would send 6 bytes (RFC 9110 8.6).
+     * Nor chunked: the server closes after the headers, and nothing
+     * follows them. */
+    assert_null(header_value(r->headers, "Content-Length", &len));
+    assert_null(header_value(r->headers, "Transfer-Encoding", &len));
+    assert_true(header_is(r, "Connection", "close"));
+    assert_true(header_is(r, "Content-Encoding", "gzip"));
+    assert_true(f->client.saw_eof);
+    assert_int_equal(f->client.extra_after_last, 0);
+    assert_int_equal(f->client.rx.len, 0);
+    assert_int_equal(f->lazy_calls, 0);
+}
+
+static void http_accept_encoding_parsing(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *header;
+        bool gzip;
+    } cases[] = {
+        {NULL, false},
+        {"", false},
+        {"gzip", true},
+        {"GZIP", true},
+        {"x-gzip", true},
+        {"gzip, deflate, br", true},
+        {"deflate, br", false},
+        {"identity", false},
+        {"gzip;q=0", false},
+        {"gzip; q=0.000", false},
+        {"gzip;q=0.001", true},
+        {"gzip ; Q=1", true},
+        {"gzip;q=1.000", true},
+        {"*", true},
+        {"*;q=0", false},
+        {"gzip;q=0, *", false},
+        {"*, gzip;q=0", false},
+        {"*;q=0, gzip", true},
+        {"br;q=1.0, gzip;q=0.8, *;q=0.1", true},
+        /* A malformed q drops the item: no gzip left. */
+        {"gzip;q=2", false},
+        {"gzip;q=0.5x", false},
+        {"gzip;q=", false},
+        {" , gzip", true},
+    };
+    for (size_t i = 0; i < SB_ARRAY_SIZE(cases); i++)
+        if (sb_http_accepts_gzip(cases[i].header) != cases[i].gzip)
+            fail_msg("Accept-Encoding \"%s\": expected %s",
+                     cases[i].header ? cases[i].header : "(none)",
+                     cases[i].gzip ? "gzip" : "identity");
+}
+
+static void http_accept_negotiation(void **state)
+{
+    (void)state;
+    static const struct sb_http_media offers[] = {
+        {"text/plain", "0.0.4"},
+        {"application/openmetrics-text", "1.0.0"},
+    };
+    static const struct {
+        const char *header;
+        int want;
+    } cases[] = {
+        /* What Prometheus 2.42 sends (captured from its scrape). */
+        {"application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;"
+         "q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+         1},
+        {NULL, -1},
+        {"", -1},
+        {"*/*", -1},
+        {"text/*", -1},
+        {"text/plain", 0},
+        {"text/plain;version=0.0.4", 0},
+        {"text/plain; version=\"0.0.4\"; charset=utf-8", 0},
+        {"text/plain;version=0.0.3", -1},
+        {"application/openmetrics-text", 1},
+        {"Application/OpenMetrics-Text; Version=1.0.0", 1},
+        /* We write only 1.0.0: an OpenMetrics 0.0.1 client gets the default. */
+        {"application/openmetrics-text;version=0.0.1", -1},
+        {"application/openmetrics-text;version=0.0.1,text/plain;q=0.5", 0},
+        /* By q, whatever the order. */
+        {"text/plain;q=0.5, application/openmetrics-text", 1},
+        {"application/openmetrics-text;q=0.9, text/plain", 0},
+        /* Equal q: the first named. */
+        {"application/openmetrics-text;q=0.5, text/plain;q=0.5", 1},
+        {"text/plain;q=0.5, application/openmetrics-text;q=0.5", 0},
+        /* q=0 refuses. */
+        {"application/openmetrics-text;q=0, text/plain;q=0.1", 0},
+        {"application/openmetrics-text;q=0", -1},
+        /* A malformed q drops its item. */
+        {"application/openmetrics-text;q=1.5, text/plain;q=0.1", 0},
+        {"application/json, text/html", -1},
+    };
+    for (size_t i = 0; i < SB_ARRAY_SIZE(cases); i++) {
+        int got = sb_http_negotiate(cases[i].header, offers, SB_ARRAY_SIZE(offers));
+        if (got != cases[i].want)
+            fail_msg("Accept \"%s\": got %d, expected %d",
+                     cases[i].header ? cases[i].header : "(none)", got, cases[i].want);
+    }
 }
 
 static void http_keep_alive_two_requests(void **state)
@@ -837,6 +1055,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(http_get_with_body_is_answered, setup, teardown),
         cmocka_unit_test_setup_teardown(http_query_string_ignored, setup, teardown),
         cmocka_unit_test_setup_teardown(http_keep_alive_two_requests, setup, teardown),
+        cmocka_unit_test_setup_teardown(http_gzip_when_accepted, setup, teardown),
+        cmocka_unit_test_setup_teardown(http_gzip_leaves_an_empty_body_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(http_head_without_body_has_no_content_length, setup,
+                                        teardown),
+        cmocka_unit_test(http_accept_encoding_parsing),
+        cmocka_unit_test(http_accept_negotiation),
         cmocka_unit_test_setup_teardown(http_large_body_arrives_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(http_handler_status_and_default_content_type, setup,
                                         teardown),

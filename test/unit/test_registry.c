@@ -1,4 +1,4 @@
-/* test_registry.c - the metrics registry and its text exposition. */
+/* test_registry.c - the metrics registry and its text and OpenMetrics expositions. */
 #include <math.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -1027,9 +1027,215 @@ static void registry_counter_updates(void **state)
     sb_registry_free(r);
 }
 
+/* ---- OpenMetrics 1.0.0 ---- */
+
+/* An injected wall clock: each child created takes the next of these. */
+static const int64_t fake_times_us[] = {1700000000250000, 1700000001000001, 1700000002999999,
+                                        1700000003000000};
+static size_t fake_time_next;
+
+static int64_t fake_now_us(void)
+{
+    assert_true(fake_time_next < SB_ARRAY_SIZE(fake_times_us));
+    return fake_times_us[fake_time_next++];
+}
+
+static struct sb_registry *om_registry(void)
+{
+    struct sb_registry *r = sb_registry_new();
+    fake_time_next = 0;
+    sb_registry_set_clock(r, fake_now_us);
+    return r;
+}
+
+static void assert_openmetrics(struct sb_registry *r, const char *expected)
+{
+    struct sb_buf out;
+    sb_buf_init(&out);
+    sb_registry_expose_openmetrics(r, &out);
+    assert_string_equal(out.data ? out.data : "", expected);
+    sb_buf_free(&out);
+}
+
+static void registry_openmetrics_counter(void **state)
+{
+    (void)state;
+    struct sb_registry *r = om_registry();
+    const char *labels[] = {"topic"};
+    struct sb_family *f =
+        sb_registry_family(r, SB_COUNTER, "sensorbridge_messages_produced_total",
+                           "Messages handed to the producer.", 1, labels, NULL, 0);
+    sb_counter_add(child1(f, "b"), 5);
+    sb_counter_add(child1(f, "a"), 2.5);
+    struct sb_family *plain =
+        sb_registry_family(r, SB_COUNTER, "errors_total", "Errors.", 0, NULL, NULL, 0);
+    sb_family_child(plain, NULL);
+    assert_openmetrics(r, "# HELP errors Errors.\n"
+                          "# TYPE errors counter\n"
+                          "errors_total 0\n"
+                          "errors_created 1700000002.999999\n"
+                          "# HELP sensorbridge_messages_produced Messages handed to the producer.\n"
+                          "# TYPE sensorbridge_messages_produced counter\n"
+                          "sensorbridge_messages_produced_total{topic=\"a\"} 2.5\n"
+                          "sensorbridge_messages_produced_created{topic=\"a\"} 1700000001.000001\n"
+                          "sensorbridge_messages_produced_total{topic=\"b\"} 5\n"
+                          "sensorbridge_messages_produced_created{topic=\"b\"} 1700000000.250000\n"
+                          "# EOF\n");
+    /* The text format of the same registry has no _created and keeps the
+     * counter's name in HELP and TYPE. */
+    assert_exposition(r, "# HELP errors_total Errors.\n"
+                         "# TYPE errors_total counter\n"
+                         "errors_total 0\n"
+                         "# HELP sensorbridge_messages_produced_total Messages handed to the "
+                         "producer.\n"
+                         "# TYPE sensorbridge_messages_produced_total counter\n"
+                         "sensorbridge_messages_produced_total{topic=\"a\"} 2.5\n"
+                         "sensorbridge_messages_produced_total{topic=\"b\"} 5\n");
+    sb_registry_free(r);
+}
+
+static void registry_openmetrics_gauge_and_escaping(void **state)
+{
+    (void)state;
+    struct sb_registry *r = om_registry();
+    const char *labels[] = {"v"};
+    struct sb_family *f = sb_registry_family(r, SB_GAUGE, "g", "Back\\slash, \"quotes\",\nnewline.",
+                                             1, labels, NULL, 0);
+    sb_gauge_set(child1(f, "a\\b\"c\nd"), -1.5);
+    sb_gauge_set(child1(f, "x"), INFINITY);
+    struct sb_family *empty = sb_registry_family(r, SB_GAUGE, "h", "Empty.", 0, NULL, NULL, 0);
+    (void)empty;
+    /* Gauges have no _created; HELP escapes the quotes too. */
+    assert_openmetrics(r, "# HELP g Back\\\\slash, \\\"quotes\\\",\\nnewline.\n"
+                          "# TYPE g gauge\n"
+                          "g{v=\"a\\\\b\\\"c\\nd\"} -1.5\n"
+                          "g{v=\"x\"} +Inf\n"
+                          "# HELP h Empty.\n"
+                          "# TYPE h gauge\n"
+                          "# EOF\n");
+    sb_registry_free(r);
+}
+
+static void registry_openmetrics_histogram(void **state)
+{
+    (void)state;
+    struct sb_registry *r = om_registry();
+    const char *labels[] = {"stage"};
+    const double bounds[] = {0.005, 0.5, 1, 2.5, 1e6};
+    struct sb_family *f = sb_registry_family(r, SB_HISTOGRAM, "latency_seconds", "Latency.", 1,
+                                             labels, bounds, SB_ARRAY_SIZE(bounds));
+    struct sb_metric *m = child1(f, "decode");
+    sb_histogram_observe(m, 0.001);
+    sb_histogram_observe(m, 0.75);
+    sb_histogram_observe(m, 0.75);
+    sb_histogram_observe(m, 7);
+    const double negative[] = {-1, 0};
+    struct sb_family *n =
+        sb_registry_family(r, SB_HISTOGRAM, "offset", "Offsets.", 0, NULL, negative, 2);
+    sb_histogram_observe(sb_family_child(n, NULL), -3);
+    assert_openmetrics(r, "# HELP latency_seconds Latency.\n"
+                          "# TYPE latency_seconds histogram\n"
+                          "latency_seconds_bucket{stage=\"decode\",le=\"0.005\"} 1\n"
+                          "latency_seconds_bucket{stage=\"decode\",le=\"0.5\"} 1\n"
+                          "latency_seconds_bucket{stage=\"decode\",le=\"1.0\"} 3\n"
+                          "latency_seconds_bucket{stage=\"decode\",le=\"2.5\"} 3\n"
+                          "latency_seconds_bucket{stage=\"decode\",le=\"1e+06\"} 4\n"
+                          "latency_seconds_bucket{stage=\"decode\",le=\"+Inf\"} 4\n"
+                          "latency_seconds_count{stage=\"decode\"} 4\n"
+                          "latency_seconds_sum{stage=\"decode\"} 8.501\n"
+                          "latency_seconds_created{stage=\"decode\"} 1700000000.250000\n"
+                          "# HELP offset Offsets.\n"
+                          "# TYPE offset histogram\n"
+                          "offset_bucket{le=\"-1.0\"} 1\n"
+                          "offset_bucket{le=\"0.0\"} 1\n"
+                          "offset_bucket{le=\"+Inf\"} 1\n"
+                          "offset_count 1\n"
+                          "offset_created 1700000001.000001\n"
+                          "# EOF\n");
+    sb_registry_free(r);
+}
+
+static void registry_openmetrics_created_restarts_with_the_series(void **state)
+{
+    (void)state;
+    struct sb_registry *r = om_registry();
+    const char *labels[] = {"sensor"};
+    struct sb_family *f =
+        sb_registry_family(r, SB_COUNTER, "samples_total", "S.", 1, labels, NULL, 0);
+    sb_counter_add(child1(f, "PS1"), 3);
+    const char *ps1[] = {"PS1"};
+    assert_true(sb_family_remove(f, ps1));
+    sb_counter_add(child1(f, "PS1"), 1);
+    /* Looking a child up again is not creating it. */
+    sb_counter_add(child1(f, "PS1"), 1);
+    assert_openmetrics(r, "# HELP samples S.\n"
+                          "# TYPE samples counter\n"
+                          "samples_total{sensor=\"PS1\"} 2\n"
+                          "samples_created{sensor=\"PS1\"} 1700000001.000001\n"
+                          "# EOF\n");
+    sb_registry_free(r);
+}
+
+static void registry_openmetrics_empty_registry_is_eof(void **state)
+{
+    (void)state;
+    struct sb_registry *r = om_registry();
+    assert_openmetrics(r, "# EOF\n");
+    sb_registry_free(r);
+}
+
+static void clash_gauge_then_counter(void)
+{
+    struct sb_registry *r = sb_registry_new();
+    sb_registry_family(r, SB_GAUGE, "x", "X.", 0, NULL, NULL, 0);
+    sb_registry_family(r, SB_COUNTER, "x_total", "X.", 0, NULL, NULL, 0);
+}
+
+static void clash_counter_then_created_gauge(void)
+{
+    struct sb_registry *r = sb_registry_new();
+    sb_registry_family(r, SB_COUNTER, "y_total", "Y.", 0, NULL, NULL, 0);
+    sb_registry_family(r, SB_GAUGE, "y_created", "Y.", 0, NULL, NULL, 0);
+}
+
+static void clash_histogram_created(void)
+{
+    struct sb_registry *r = sb_registry_new();
+    const double b[] = {1};
+    sb_registry_family(r, SB_HISTOGRAM, "z", "Z.", 0, NULL, b, 1);
+    sb_registry_family(r, SB_GAUGE, "z_created", "Z.", 0, NULL, NULL, 0);
+}
+
+static void clash_counter_without_stem(void)
+{
+    struct sb_registry *r = sb_registry_new();
+    sb_registry_family(r, SB_COUNTER, "_total", "T.", 0, NULL, NULL, 0);
+}
+
+static void registry_openmetrics_name_clashes_abort(void **state)
+{
+    (void)state;
+    assert_aborts(clash_gauge_then_counter);
+    assert_aborts(clash_counter_then_created_gauge);
+    assert_aborts(clash_histogram_created);
+    assert_aborts(clash_counter_without_stem);
+    /* Names that only share a prefix are fine. */
+    struct sb_registry *r = sb_registry_new();
+    sb_registry_family(r, SB_COUNTER, "x_total", "X.", 0, NULL, NULL, 0);
+    sb_registry_family(r, SB_GAUGE, "x_created_seconds", "X.", 0, NULL, NULL, 0);
+    sb_registry_family(r, SB_GAUGE, "x_totals", "X.", 0, NULL, NULL, 0);
+    sb_registry_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(registry_openmetrics_counter),
+        cmocka_unit_test(registry_openmetrics_gauge_and_escaping),
+        cmocka_unit_test(registry_openmetrics_histogram),
+        cmocka_unit_test(registry_openmetrics_created_restarts_with_the_series),
+        cmocka_unit_test(registry_openmetrics_empty_registry_is_eof),
+        cmocka_unit_test(registry_openmetrics_name_clashes_abort),
         cmocka_unit_test(registry_counter_exact_text),
         cmocka_unit_test(registry_gauge_exact_text),
         cmocka_unit_test(registry_histogram_exact_text),
