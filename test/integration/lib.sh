@@ -421,6 +421,50 @@ free_port() {
     fail "no free TCP port found"
 }
 
+# ---- a real Prometheus (Debian's prometheus) ----
+
+# start_prometheus CONFIG: a Prometheus with CONFIG on a free loopback port
+# (retried on a lost race for it), its TSDB in $SB_WORK; sets PROM_URL,
+# PROM_PID and PROM_LOG. Stopped at exit; fail shows its log.
+start_prometheus() {
+    local port _
+    command -v prometheus > /dev/null || fail "prometheus is not installed (deploy/dev.sh test installs it)"
+    PROM_LOG=$SB_WORK/prometheus.log
+    PROM_URL=
+    for _ in 1 2 3 4 5; do
+        port=$(free_port)
+        prometheus --config.file="$1" --storage.tsdb.path="$SB_WORK/tsdb" \
+            --web.listen-address="127.0.0.1:$port" > "$PROM_LOG" 2>&1 &
+        PROM_PID=$!
+        track_pid "$PROM_PID" "$PROM_LOG"
+        for _ in $(seq 1 300); do
+            if curl -sf --max-time 5 "http://127.0.0.1:$port/-/ready" > /dev/null; then
+                PROM_URL=http://127.0.0.1:$port
+                return 0
+            fi
+            kill -0 "$PROM_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -TERM "$PROM_PID" 2>/dev/null || true
+        wait "$PROM_PID" 2>/dev/null || true
+        untrack_pid "$PROM_PID"
+        grep -q 'address already in use' "$PROM_LOG" || fail "prometheus did not become ready on port $port"
+    done
+    fail "prometheus could not get a free port in 5 attempts"
+}
+
+# prom_query EXPR: the answer of the Prometheus of start_prometheus to the
+# instant query EXPR (the JSON of /api/v1/query), or nothing if it failed.
+prom_query() {
+    curl -s --max-time 10 "$PROM_URL/api/v1/query" --data-urlencode "query=$1"
+}
+
+# yaml_json FILE: FILE's YAML as JSON (Debian's python3-yaml, safe loader).
+yaml_json() {
+    python3 -c 'import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)' "$1" ||
+        fail "$1 is not valid YAML"
+}
+
 # ---- a real Apache Kafka (test/tools/kafka.sh) ----
 
 # start_kafka [NODES] [-o key=value]...: a real Apache Kafka of NODES (1,

@@ -8,8 +8,6 @@ SB_BIN=$1
 SB_SOURCE_ROOT=$2
 . "$SB_SOURCE_ROOT/test/integration/lib.sh"
 
-command -v prometheus > /dev/null || fail "prometheus is not installed"
-
 # The daemon starts idle (replay off), so Prometheus can be pointed at its
 # port first; a SIGHUP then starts the replay at 30 times real time (two
 # cycles in 4 s), which Prometheus scrapes while it runs.
@@ -19,7 +17,6 @@ write_config "$conf" "$ds" 30
 set_key "$conf" replay enabled false
 start_daemon "$conf"
 
-# Prometheus on a free port; retry on a lost race for it.
 job=sensorbridge-it
 cat > "$SB_WORK/prometheus.yml" <<EOF
 global:
@@ -31,35 +28,12 @@ scrape_configs:
     static_configs:
       - targets: ['127.0.0.1:$SB_PORT']
 EOF
-PROM_LOG=$SB_WORK/prometheus.log
-PROM_URL=
-for _ in 1 2 3 4 5; do
-    port=$(free_port)
-    prometheus --config.file="$SB_WORK/prometheus.yml" --storage.tsdb.path="$SB_WORK/tsdb" \
-        --web.listen-address="127.0.0.1:$port" > "$PROM_LOG" 2>&1 &
-    PROM_PID=$!
-    track_pid "$PROM_PID" "$PROM_LOG"
-    for _ in $(seq 1 300); do
-        if curl -sf --max-time 5 "http://127.0.0.1:$port/-/ready" > /dev/null; then
-            PROM_URL=http://127.0.0.1:$port
-            break
-        fi
-        kill -0 "$PROM_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    [ -n "$PROM_URL" ] && break
-    kill -TERM "$PROM_PID" 2>/dev/null || true
-    wait "$PROM_PID" 2>/dev/null || true
-    untrack_pid "$PROM_PID"
-    grep -q 'address already in use' "$PROM_LOG" || fail "prometheus did not become ready on port $port"
-done
-[ -n "$PROM_URL" ] || fail "prometheus could not get a free port in 5 attempts"
+start_prometheus "$SB_WORK/prometheus.yml"
 
 # query EXPR: the value of the single series EXPR returns, or empty.
 query() {
-    curl -sf --max-time 10 "$PROM_URL/api/v1/query" --data-urlencode "query=$1" \
-        | jq -r 'if .status == "success" and (.data.result | length) == 1
-                 then .data.result[0].value[1] else empty end'
+    prom_query "$1" | jq -r 'if .status == "success" and (.data.result | length) == 1
+                             then .data.result[0].value[1] else empty end'
 }
 # wait_query EXPR VALUE TIMEOUT_S
 wait_query() {
