@@ -655,6 +655,16 @@ use_playwright() {
     [ -x /usr/bin/chromium ] || fail "/usr/bin/chromium not found (deploy/dev.sh test installs Debian's chromium)"
 }
 
+# use_grafana_schema: @grafana/schema and typescript from the node cache,
+# for test/tools/grafana-schema-check.js; sets GRAFANA_SCHEMA_VERSION.
+use_grafana_schema() {
+    use_node_cache
+    GRAFANA_SCHEMA_VERSION=$(node -p 'require("@grafana/schema/package.json").version' 2> /dev/null) ||
+        fail "@grafana/schema not found on NODE_PATH=$NODE_PATH (deploy/dev.sh test installs @grafana/schema@13.2.3 there)"
+    node -e 'require.resolve("typescript")' 2> /dev/null ||
+        fail "typescript not found on NODE_PATH=$NODE_PATH (deploy/dev.sh test installs typescript@5.9.3 there)"
+}
+
 # group_at_end BROKERS TOPIC...: consumer group sb-it has committed, for
 # every partition of each TOPIC that holds messages, its high watermark:
 # it applied everything there is (offsets are committed only once their

@@ -1,0 +1,35 @@
+#!/bin/sh
+# compose-conf.sh < sensorbridge.conf > compose.conf: the shipped
+# configuration adapted for deploy/compose: the three compose brokers
+# instead of the embedded one, topics replicated on all three, /metrics on
+# every interface of the container (Prometheus scrapes it from its own).
+# The Dockerfile runs it on the installed configuration; test_compose runs
+# it on conf/sensorbridge.conf. Fails, naming the key, if a line to replace
+# is missing.
+set -eu
+awk '
+    BEGIN {
+        want["kafka", "brokers"] = "kafka1:9092,kafka2:9092,kafka3:9092"
+        want["kafka", "replication_factor"] = "3"
+        want["http", "listen"] = "0.0.0.0:9550"
+    }
+    /^\[/ { sec = substr($0, 2, index($0, "]") - 2) }
+    {
+        key = $0
+        sub(/[ \t]*[=:].*/, "", key)
+        if ((sec, key) in want && !((sec, key) in done)) {
+            print key " = " want[sec, key]
+            done[sec, key] = 1
+            next
+        }
+        print
+    }
+    END {
+        bad = 0
+        for (k in want) if (!(k in done)) {
+            split(k, p, SUBSEP)
+            printf "compose-conf.sh: no \"%s = \" line in [%s] to replace\n", p[2], p[1] > "/dev/stderr"
+            bad = 1
+        }
+        exit bad
+    }'
