@@ -11,7 +11,8 @@
 #     listeners naming their own service, one valid cluster id;
 #   - the compose configuration (compose-conf.sh on conf/sensorbridge.conf)
 #     passes `sensorbridge --check-config`, names exactly the compose
-#     brokers, replicates on no more brokers than there are, and listens on
+#     brokers, replicates on no more brokers than there are with fewer in
+#     sync than replicas, and listens on
 #     every interface on the port compose publishes, the Dockerfile exposes
 #     and Prometheus scrapes;
 #   - `promtool check config` on the compose Prometheus configuration in a
@@ -111,6 +112,9 @@ brokers=$(key kafka brokers)
 rf=$(key kafka replication_factor)
 [[ $rf =~ ^[0-9]+$ ]] && [ "$rf" -le ${#kafka[@]} ] ||
     problem "[kafka] replication_factor = $rf with ${#kafka[@]} brokers"
+isr=$(key kafka topic.min.insync.replicas)
+[[ $isr =~ ^[0-9]+$ ]] && [ "$isr" -lt "$rf" ] ||
+    problem "[kafka] topic.min.insync.replicas = $isr: not fewer than the $rf replicas, so one broker down stops writes"
 listen=$(key http listen)
 port=${listen##*:}
 [ "${listen%:*}" = 0.0.0.0 ] || problem "[http] listen = $listen: Prometheus's container cannot reach it"
