@@ -6,7 +6,9 @@
 #     provisioning files are YAML (Debian's python3-yaml);
 #   - every image has a pinned tag; every bind-mounted path, the build
 #     context, the Dockerfile and what it copies or runs from the
-#     repository exist; every named volume is declared;
+#     repository exist; every named volume is declared; the image's build
+#     stage installs deploy/dev.sh's build packages and its run-time stage
+#     the packages of the libraries the daemon links;
 #   - the three Kafka nodes: node ids, the controller quorum, advertised
 #     listeners naming their own service, one valid cluster id;
 #   - the compose configuration (compose-conf.sh on conf/sensorbridge.conf)
@@ -60,6 +62,27 @@ done < <(jq -r '.services | to_entries[] | select(.value.build)
                 | [.key, .value.build.context, (.value.build.dockerfile // "Dockerfile")] | @tsv' "$compose")
 [ "$(svc sensorbridge .build.dockerfile)" = deploy/compose/Dockerfile ] ||
     problem "service sensorbridge is not built from deploy/compose/Dockerfile"
+# The image's build stage installs what deploy/dev.sh builds with, and its
+# run-time stage the package of every library the daemon links directly
+# (apt brings what those need). libc6 is in every Debian image; a sanitizer
+# build's runtimes are its own, not the image's.
+df=$C/Dockerfile
+eval "$(sed -n '/^build_pkgs=(/,/)/p' "$SB_SOURCE_ROOT/deploy/dev.sh")"
+[ ${#build_pkgs[@]} -gt 0 ] || fail "no build_pkgs in deploy/dev.sh"
+awk '/^FROM/ { n++ } n == 1' "$df" > "$SB_WORK/stage1"
+awk '/^FROM/ { n++ } n == 2' "$df" > "$SB_WORK/stage2"
+for p in "${build_pkgs[@]}"; do
+    grep -qw -- "$p" "$SB_WORK/stage1" || problem "the Dockerfile's build stage does not install $p (deploy/dev.sh build_pkgs)"
+done
+while read -r so path; do
+    case $so in libc.so.* | libm.so.* | libasan.so.* | libubsan.so.*) continue ;; esac
+    p=$(dpkg -S "$(realpath "$path")" 2> /dev/null | head -n 1 | cut -d: -f1)
+    [ -n "$p" ] || { problem "no Debian package holds $path ($so)"; continue; }
+    grep -qw -- "$p" "$SB_WORK/stage2" ||
+        problem "the Dockerfile's run-time stage does not install $p, which has $so that sensorbridge links"
+done < <(readelf -d "$SB_BIN" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | while read -r so; do
+    echo "$so $(ldd "$SB_BIN" | awk -v s="$so" '$1 == s { print $3 }')"
+done)
 while IFS=$'\t' read -r s src dst; do
     case $src in
     .* | /*) [ -e "$C/$src" ] || problem "service $s: volume $src (for $dst) does not exist" ;;
