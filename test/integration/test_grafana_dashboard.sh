@@ -39,4 +39,4 @@ wide=$(jq -r '.. | objects | select(has("gridPos")) | select(.gridPos.x + .gridP
 [ -z "$wide" ] || fail "panels beyond the 24-column grid: $wide"
 other=$(jq -r '.. | objects | select(has("targets")) | .targets[] | select(.datasource.uid != "${datasource}") | .expr' "$D")
 [ -z "$other" ] || fail "queries not on the \${datasource} variable: $other"
-echo "ok: grafana dashboard: $(jq '[.. | objects | select(has("gridPos"))] | length' "$D") panels"
+echo "ok: grafana dashboard: $(jq '[.. | objects | select(has("gridPos"))] | length' "$D") panels, @grafana/schema $GRAFANA_SCHEMA_VERSION"

@@ -17,7 +17,14 @@ if (!file) {
     process.exit(2);
 }
 const json = fs.readFileSync(file, 'utf8');
-JSON.parse(json);
+// JSON first: TypeScript would take things JSON does not allow (comments,
+// trailing commas, single quotes) as an object literal.
+try {
+    JSON.parse(json);
+} catch (e) {
+    console.error(`${file}: not JSON: ${e.message}`);
+    process.exit(1);
+}
 const schemaDir = path.dirname(require.resolve('@grafana/schema/package.json'));
 const types = path.join(schemaDir, 'dist/types/raw/dashboard/x/types.gen');
 
