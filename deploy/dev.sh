@@ -33,6 +33,8 @@ test_pkgs+=(python3-prometheus-client)
 # openssl and apache2-utils (htpasswd): the certificate and the bcrypt hash
 # of test_http_tls.
 test_pkgs+=(openssl apache2-utils)
+# python3-yaml: test_compose and the Prometheus tests read YAML with it.
+test_pkgs+=(python3-yaml)
 
 install_missing() {
     local missing=() p
@@ -85,6 +87,24 @@ install_playwright() {
         "playwright-core@$playwright_version" > /dev/null
 }
 
+# The dashboard's schema check (test_grafana_dashboard): Grafana's published
+# dashboard schema, which @grafana/schema carries as TypeScript types only,
+# and the TypeScript compiler that checks the JSON against them; pinned, into
+# the same node cache.
+grafana_schema_version=13.2.3
+typescript_version=5.9.3
+
+install_grafana_schema() {
+    local p v have
+    for p in "@grafana/schema@$grafana_schema_version" "typescript@$typescript_version"; do
+        v=${p##*@}
+        have=$(node -p "require('$node_dir/node_modules/${p%@*}/package.json').version" 2> /dev/null || true)
+        [ "$have" = "$v" ] && continue
+        echo "dev.sh: installing $p into $node_dir" >&2
+        npm install --prefix "$node_dir" --save-exact --no-audit --no-fund --loglevel=error "$p" > /dev/null
+    done
+}
+
 setup() {
     local dir=$1
     shift
@@ -108,6 +128,7 @@ test)
     echo "dev.sh: the kafka suite runs Apache Kafka from $kafka_lib" >&2
     install_kafkajs
     install_playwright
+    install_grafana_schema
     status=0
     setup build
     meson test -C build --print-errorlogs || status=1

@@ -421,6 +421,50 @@ free_port() {
     fail "no free TCP port found"
 }
 
+# ---- a real Prometheus (Debian's prometheus) ----
+
+# start_prometheus CONFIG: a Prometheus with CONFIG on a free loopback port
+# (retried on a lost race for it), its TSDB in $SB_WORK; sets PROM_URL,
+# PROM_PID and PROM_LOG. Stopped at exit; fail shows its log.
+start_prometheus() {
+    local port _
+    command -v prometheus > /dev/null || fail "prometheus is not installed (deploy/dev.sh test installs it)"
+    PROM_LOG=$SB_WORK/prometheus.log
+    PROM_URL=
+    for _ in 1 2 3 4 5; do
+        port=$(free_port)
+        prometheus --config.file="$1" --storage.tsdb.path="$SB_WORK/tsdb" \
+            --web.listen-address="127.0.0.1:$port" > "$PROM_LOG" 2>&1 &
+        PROM_PID=$!
+        track_pid "$PROM_PID" "$PROM_LOG"
+        for _ in $(seq 1 300); do
+            if curl -sf --max-time 5 "http://127.0.0.1:$port/-/ready" > /dev/null; then
+                PROM_URL=http://127.0.0.1:$port
+                return 0
+            fi
+            kill -0 "$PROM_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -TERM "$PROM_PID" 2>/dev/null || true
+        wait "$PROM_PID" 2>/dev/null || true
+        untrack_pid "$PROM_PID"
+        grep -q 'address already in use' "$PROM_LOG" || fail "prometheus did not become ready on port $port"
+    done
+    fail "prometheus could not get a free port in 5 attempts"
+}
+
+# prom_query EXPR: the answer of the Prometheus of start_prometheus to the
+# instant query EXPR (the JSON of /api/v1/query), or nothing if it failed.
+prom_query() {
+    curl -s --max-time 10 "$PROM_URL/api/v1/query" --data-urlencode "query=$1"
+}
+
+# yaml_json FILE: FILE's YAML as JSON (Debian's python3-yaml, safe loader).
+yaml_json() {
+    python3 -c 'import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)' "$1" ||
+        fail "$1 is not valid YAML"
+}
+
 # ---- a real Apache Kafka (test/tools/kafka.sh) ----
 
 # start_kafka [NODES] [-o key=value]...: a real Apache Kafka of NODES (1,
@@ -609,6 +653,16 @@ use_playwright() {
     PLAYWRIGHT_VERSION=$(node -p 'require("playwright-core/package.json").version' 2> /dev/null) ||
         fail "playwright-core not found on NODE_PATH=$NODE_PATH (deploy/dev.sh test installs playwright-core@1.65.1 there)"
     [ -x /usr/bin/chromium ] || fail "/usr/bin/chromium not found (deploy/dev.sh test installs Debian's chromium)"
+}
+
+# use_grafana_schema: @grafana/schema and typescript from the node cache,
+# for test/tools/grafana-schema-check.js; sets GRAFANA_SCHEMA_VERSION.
+use_grafana_schema() {
+    use_node_cache
+    GRAFANA_SCHEMA_VERSION=$(node -p 'require("@grafana/schema/package.json").version' 2> /dev/null) ||
+        fail "@grafana/schema not found on NODE_PATH=$NODE_PATH (deploy/dev.sh test installs @grafana/schema@13.2.3 there)"
+    node -e 'require.resolve("typescript")' 2> /dev/null ||
+        fail "typescript not found on NODE_PATH=$NODE_PATH (deploy/dev.sh test installs typescript@5.9.3 there)"
 }
 
 # group_at_end BROKERS TOPIC...: consumer group sb-it has committed, for
@@ -859,16 +913,13 @@ fault_report() {
     [ ${#FAULT_PROBLEMS[@]} = 0 ] || fail "${#FAULT_PROBLEMS[@]} problem(s): ${FAULT_PROBLEMS[*]}"
 }
 
-# ---- a real Prometheus ----
+# ---- a real Prometheus: one job ----
 
-# start_prometheus JOB TARGET [JOB_YAML]: a Prometheus on a free loopback
-# port that scrapes TARGET (host:port) every second as job JOB, with its
-# TSDB in $SB_WORK/tsdb; retries on a lost race for the port. JOB_YAML is
-# more of the job's scrape config (scheme, tls_config, basic_auth), each
-# line indented by four spaces. Sets PROM_URL, PROM_PID and PROM_LOG.
-# Stopped at exit; fail shows its log.
-start_prometheus() {
-    command -v prometheus > /dev/null || fail "prometheus is not installed"
+# start_prometheus_job JOB TARGET [JOB_YAML]: start_prometheus with a
+# config that scrapes TARGET (host:port) every second as job JOB. JOB_YAML
+# is more of the job's scrape config (scheme, tls_config, basic_auth), each
+# line indented by four spaces.
+start_prometheus_job() {
     cat > "$SB_WORK/prometheus.yml" <<PROM
 global:
   scrape_interval: 1s
@@ -880,43 +931,20 @@ scrape_configs:
       - targets: ['$2']
 ${3:-}
 PROM
-    PROM_LOG=$SB_WORK/prometheus.log
-    PROM_URL=
-    local port _
-    for _ in 1 2 3 4 5; do
-        port=$(free_port)
-        prometheus --config.file="$SB_WORK/prometheus.yml" --storage.tsdb.path="$SB_WORK/tsdb" \
-            --web.listen-address="127.0.0.1:$port" > "$PROM_LOG" 2>&1 &
-        PROM_PID=$!
-        track_pid "$PROM_PID" "$PROM_LOG"
-        for _ in $(seq 1 300); do
-            if curl -sf --max-time 5 "http://127.0.0.1:$port/-/ready" > /dev/null; then
-                PROM_URL=http://127.0.0.1:$port
-                return 0
-            fi
-            kill -0 "$PROM_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -TERM "$PROM_PID" 2>/dev/null || true
-        wait "$PROM_PID" 2>/dev/null || true
-        untrack_pid "$PROM_PID"
-        grep -q 'address already in use' "$PROM_LOG" || fail "prometheus did not become ready on port $port"
-    done
-    fail "prometheus could not get a free port in 5 attempts"
+    start_prometheus "$SB_WORK/prometheus.yml"
 }
 
-# prom_query EXPR: the value of the single series EXPR returns, or empty.
-prom_query() {
-    curl -sf --max-time 10 "$PROM_URL/api/v1/query" --data-urlencode "query=$1" \
-        | jq -r 'if .status == "success" and (.data.result | length) == 1
-                 then .data.result[0].value[1] else empty end'
+# prom_value EXPR: the value of the single series EXPR returns, or empty.
+prom_value() {
+    prom_query "$1" | jq -r 'if .status == "success" and (.data.result | length) == 1
+                             then .data.result[0].value[1] else empty end'
 }
 
-# wait_query EXPR VALUE TIMEOUT_S: until prom_query EXPR gives VALUE.
+# wait_query EXPR VALUE TIMEOUT_S: until prom_value EXPR gives VALUE.
 wait_query() {
     local got='' _
     for _ in $(seq 1 $(($3 * 2))); do
-        got=$(prom_query "$1")
+        got=$(prom_value "$1")
         [ "$got" = "$2" ] && return 0
         sleep 0.5
     done

@@ -168,7 +168,7 @@ tail -n 1 "$W/fin.out" | grep -qx 'ok' || fail "FIN with the request: the body d
 
 # ---- a real Prometheus, with its own Accept header ----
 job=sensorbridge-http
-start_prometheus "$job" "127.0.0.1:$SB_PORT"
+start_prometheus_job "$job" "127.0.0.1:$SB_PORT"
 wait_query "up{job=\"$job\"}" 1 60
 wait_query "sensorbridge_consumer_messages_total{job=\"$job\"}" "$(samples_in_cycles 2)" 60
 # It asked for OpenMetrics: those renders grow.

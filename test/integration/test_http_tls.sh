@@ -84,7 +84,7 @@ grep -q sensorbridge_ "$W/plain.body" 2>/dev/null && fail "plain HTTP got metric
 
 # A real Prometheus, with its own TLS and basic auth.
 job=sensorbridge-tls
-start_prometheus "$job" "127.0.0.1:$INST_PORT" "    scheme: https
+start_prometheus_job "$job" "127.0.0.1:$INST_PORT" "    scheme: https
     tls_config:
       ca_file: $W/server.crt
     basic_auth:
