@@ -74,9 +74,20 @@ awk '/^FROM/ { n++ } n == 2' "$df" > "$SB_WORK/stage2"
 for p in "${build_pkgs[@]}"; do
     grep -qw -- "$p" "$SB_WORK/stage1" || problem "the Dockerfile's build stage does not install $p (deploy/dev.sh build_pkgs)"
 done
+# owner PATH: the Debian package that holds the library at PATH, whichever
+# of its names (ldd's, the real file's, the real file's without the /usr of
+# a merged /usr) dpkg recorded; empty if none.
+owner() {
+    local real f
+    real=$(realpath "$1")
+    for f in "$1" "$real" "${real#/usr}"; do
+        dpkg -S "$f" 2> /dev/null | head -n 1 | cut -d: -f1 && return 0
+    done
+    return 0
+}
 while read -r so path; do
     case $so in libc.so.* | libm.so.* | libasan.so.* | libubsan.so.*) continue ;; esac
-    p=$(dpkg -S "$(realpath "$path")" 2> /dev/null | head -n 1 | cut -d: -f1)
+    p=$(owner "$path")
     [ -n "$p" ] || { problem "no Debian package holds $path ($so)"; continue; }
     grep -qw -- "$p" "$SB_WORK/stage2" ||
         problem "the Dockerfile's run-time stage does not install $p, which has $so that sensorbridge links"
