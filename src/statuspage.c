@@ -130,13 +130,16 @@ static void sample(uv_timer_t *t)
 
 /* ---- the files ---- */
 
-/* Whether an If-None-Match list ("\"a\", W/\"b\"" or "*") names etag. */
+/* Whether an If-None-Match list ("\"a\", W/\"b\"" or "*") names etag,
+ * by the weak comparison If-None-Match uses: W/ on either side is ignored. */
 static bool etag_matches(const char *list, const char *etag)
 {
     if (!list)
         return false;
     if (strcmp(list, "*") == 0)
         return true;
+    if (strncmp(etag, "W/", 2) == 0)
+        etag += 2;
     size_t n = strlen(etag);
     for (const char *p = strstr(list, etag); p; p = strstr(p + 1, etag)) {
         char after = p[n];

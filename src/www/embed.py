@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """embed.py OUTPUT.c FILE... - compiles the status page's files into C.
 
-Each FILE becomes a byte array with its URL path, Content-Type and an ETag
+Each FILE becomes a byte array with its URL path, Content-Type and a weak ETag
 from its content (the first 16 hex digits of its SHA-256), so the daemon
 serves the page from the binary and a browser revalidates it cheaply.
 index.html is served at "/", every other file at "/static/<its name>".
@@ -30,7 +30,9 @@ def main(out, files):
         with open(path, "rb") as f:
             data = f.read()
         url = "/" if name == "index.html" else "/static/" + name
-        etag = '"%s"' % hashlib.sha256(data).hexdigest()[:16]
+        # Weak: the server gzips a file for a client that takes it, and a
+        # strong ETag may name one encoding only (RFC 9110, 8.8.1).
+        etag = 'W/"%s"' % hashlib.sha256(data).hexdigest()[:16]
         lines.append("static const unsigned char asset%d[] = {" % i)
         for off in range(0, len(data), 16):
             lines.append("    " + ",".join("%d" % b for b in data[off:off + 16]) + ",")

@@ -39,10 +39,17 @@ check_asset() { # check_asset PATH FILE CONTENT_TYPE
     grep -qix 'cache-control: no-cache'$'\r' "$SB_WORK/headers" || fail "GET $1: no Cache-Control: no-cache"
     local etag
     etag=$(sed -n 's/^etag: \(.*\)\r$/\1/Ip' "$SB_WORK/headers")
-    [ "$etag" = "\"$(sha256sum < "$2" | cut -c1-16)\"" ] || fail "GET $1: ETag $etag is not from the content"
+    [ "$etag" = "W/\"$(sha256sum < "$2" | cut -c1-16)\"" ] || fail "GET $1: ETag $etag is not from the content"
+    # The gzip body, inflated, is the same file under the same weak ETag.
+    curl -sf --compressed -D "$SB_WORK/gz-headers" -o "$SB_WORK/gz-body" "$SB_URL$1" || fail "GET $1 (gzip) failed"
+    grep -qix 'content-encoding: gzip'$'\r' "$SB_WORK/gz-headers" || fail "GET $1: not gzipped for curl --compressed"
+    cmp -s "$SB_WORK/gz-body" "$2" || fail "GET $1 (gzip) is not $2 byte for byte"
+    grep -qix "etag: $etag"$'\r' "$SB_WORK/gz-headers" || fail "GET $1 (gzip): another ETag than $etag"
     local code
-    code=$(curl -s -o "$SB_WORK/body304" -w '%{http_code}' -H "If-None-Match: W/\"x\", $etag" "$SB_URL$1")
+    code=$(curl -s -o "$SB_WORK/body304" -w '%{http_code}' -H "If-None-Match: \"x\", $etag" "$SB_URL$1")
     [ "$code" = 304 ] && [ ! -s "$SB_WORK/body304" ] || fail "GET $1 with If-None-Match $etag: $code, expected 304 without a body"
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: ${etag#W/}" "$SB_URL$1")
+    [ "$code" = 304 ] || fail "GET $1 with If-None-Match ${etag#W/} (weak comparison): $code, expected 304"
     code=$(curl -s -o /dev/null -w '%{http_code}' -H 'If-None-Match: "0000000000000000"' "$SB_URL$1")
     [ "$code" = 200 ] || fail "GET $1 with another ETag: $code, expected 200"
 }
