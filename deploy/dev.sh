@@ -52,56 +52,34 @@ install_missing() {
         "${missing[@]}" >/dev/null
 }
 
-# kafkajs, the second independent client that reads sensorbridge's messages in
-# the real-Kafka tests (test_kafka_compression), from npm into a cache outside
-# the clone, pinned; the tests look for it in the same place. Node and npm come
-# from Debian when there is no node at all.
-kafkajs_version=2.2.4
+# npm packages the tests use, pinned, into a cache outside the clone; the
+# tests look for them in the same place. Node and npm come from Debian when
+# there is no node at all.
+#   kafkajs: the second independent client that reads sensorbridge's
+#     messages in the real-Kafka tests (test_kafka_compression);
+#   playwright-core: drives Debian's chromium in test_status_page; the
+#     library alone, it never downloads a browser of its own (the test sets
+#     executablePath to /usr/bin/chromium);
+#   @grafana/schema and typescript: the dashboard's schema check
+#     (test_grafana_dashboard): Grafana's published dashboard schema, which
+#     @grafana/schema carries as TypeScript types only, and the compiler
+#     that checks the JSON against them.
+npm_pkgs=(kafkajs@2.2.4 playwright-core@1.65.1 @grafana/schema@13.2.3 typescript@5.9.3)
 node_dir=${SB_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sensorbridge}/node
 
-install_kafkajs() {
+install_npm_pkgs() {
     if ! command -v node > /dev/null || ! command -v npm > /dev/null; then
         install_missing nodejs npm
     fi
-    local have
-    have=$(node -p "require('$node_dir/node_modules/kafkajs/package.json').version" 2> /dev/null || true)
-    [ "$have" = "$kafkajs_version" ] && return 0
-    echo "dev.sh: installing kafkajs@$kafkajs_version into $node_dir" >&2
-    mkdir -p "$node_dir"
-    npm install --prefix "$node_dir" --save-exact --no-audit --no-fund --loglevel=error \
-        "kafkajs@$kafkajs_version" > /dev/null
-}
-
-# playwright-core, which drives Debian's chromium in test_status_page: pinned,
-# into the same node cache. It is the library alone; it never downloads a
-# browser of its own (the test sets executablePath to /usr/bin/chromium).
-playwright_version=1.65.1
-
-install_playwright() {
-    local have
-    have=$(node -p "require('$node_dir/node_modules/playwright-core/package.json').version" 2> /dev/null || true)
-    [ "$have" = "$playwright_version" ] && return 0
-    echo "dev.sh: installing playwright-core@$playwright_version into $node_dir" >&2
-    mkdir -p "$node_dir"
-    npm install --prefix "$node_dir" --save-exact --no-audit --no-fund --loglevel=error \
-        "playwright-core@$playwright_version" > /dev/null
-}
-
-# The dashboard's schema check (test_grafana_dashboard): Grafana's published
-# dashboard schema, which @grafana/schema carries as TypeScript types only,
-# and the TypeScript compiler that checks the JSON against them; pinned, into
-# the same node cache.
-grafana_schema_version=13.2.3
-typescript_version=5.9.3
-
-install_grafana_schema() {
-    local p v have
-    for p in "@grafana/schema@$grafana_schema_version" "typescript@$typescript_version"; do
-        v=${p##*@}
-        have=$(node -p "require('$node_dir/node_modules/${p%@*}/package.json').version" 2> /dev/null || true)
-        [ "$have" = "$v" ] && continue
+    local p name have
+    for p in "$@"; do
+        name=${p%@*}
+        have=$(node -p "require('$node_dir/node_modules/$name/package.json').version" 2> /dev/null || true)
+        [ "$have" = "${p##*@}" ] && continue
         echo "dev.sh: installing $p into $node_dir" >&2
-        npm install --prefix "$node_dir" --save-exact --no-audit --no-fund --loglevel=error "$p" > /dev/null
+        mkdir -p "$node_dir"
+        npm install --prefix "$node_dir" --save-exact --no-audit --no-fund --loglevel=error \
+            "$p" > /dev/null
     done
 }
 
@@ -126,9 +104,7 @@ test)
     # within its timeout.
     kafka_lib=$(test/tools/kafka.sh fetch)
     echo "dev.sh: the kafka suite runs Apache Kafka from $kafka_lib" >&2
-    install_kafkajs
-    install_playwright
-    install_grafana_schema
+    install_npm_pkgs "${npm_pkgs[@]}"
     status=0
     setup build
     meson test -C build --print-errorlogs || status=1
