@@ -416,6 +416,7 @@ int sb_analytics_set_rules(struct sb_analytics *a, const struct sb_config *cfg, 
     for (size_t i = 0; i < n; i++)
         if (a->live[i])
             make_live(a, i);
+    sb_notice("msg=\"alert rules loaded\" rules=%zu", n);
     return 0;
 }
 

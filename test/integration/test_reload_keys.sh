@@ -10,8 +10,11 @@
 #   flow control       [producer] max_consumer_lag
 #   speed              [replay] speed
 #   new replay         [replay] enabled, sensors, cycles, loop, dataset, event_epoch
-#   new synthetic      [synthetic.<NAME>] keys, sections added and removed
-#   new rule engine    [alert.<SENSOR>] keys
+#   new synthetic      [synthetic.<NAME>] base (the value follows), sections
+#                      added and removed, then every other key: the source is
+#                      rebuilt once per change
+#   new rule engine    [alert.<SENSOR>] high_warning (an alert fires), then
+#                      every other key: the rules are rebuilt once per change
 # Across all of it the counters never go back, the consumer does not rejoin
 # its group (until a new synthetic sensor's topic appears, which Kafka
 # rebalances the group for), the HTTP port stays, and windows keep being
@@ -24,6 +27,8 @@ ds=$(make_dataset)
 conf=$SB_WORK/sb.conf
 write_config "$conf" "$ds" 20
 set_key "$conf" replay loop true
+# A second size, so that an alert's zscore_window can change.
+set_key "$conf" windows sizes "1m 5m"
 cat >> "$conf" <<'CONF'
 [synthetic.oven]
 kind = temperature
@@ -211,6 +216,42 @@ monotonic synthetic
 reload alert.oven high_warning 150
 wait_metric 'sensorbridge_alerts_total{sensor="oven",level="warning"}' 1 60
 monotonic alert
+
+# Every other key of [synthetic.oven] and [alert.oven], one reload each:
+# the step it needs runs, seen as one more "synthetic sensors started" or
+# "alert rules loaded" line in the log (what each key does to the values
+# and levels is test_synth's and test_alerts'). The section's other keys
+# stay as they are, so each reload changes exactly one.
+lines() { grep -c "msg=\"$1\"" "$SB_LOG" || true; }
+has_lines() { [ "$(lines "$1")" -ge "$2" ]; }
+# one_step SECTION MESSAGE KEY=VALUE...: a reload per key, each followed by
+# exactly one more MESSAGE line.
+one_step() {
+    local sec=$1 what=$2 kv n
+    shift 2
+    for kv in "$@"; do
+        n=$(lines "$what")
+        reload "$sec" "${kv%%=*}" "${kv#*=}"
+        # A new source starts once flow control lets the sources go on.
+        wait_for 30 "'$what' after [$sec] ${kv%%=*} = ${kv#*=}" has_lines "$what" $((n + 1))
+        [ "$(lines "$what")" = $((n + 1)) ] ||
+            fail "[$sec] ${kv%%=*} = ${kv#*=}: $(($(lines "$what") - n)) '$what' lines, expected 1"
+    done
+}
+one_step synthetic.oven "synthetic sensors started" kind=humidity unit=K rate_hz=5 noise=0.5 \
+    drift_per_hour=1 daily_amplitude=1 anomaly_probability=0.01 anomaly_magnitude=5 \
+    anomaly_duration=1m seed=2 samples=1000000 factory_section=A machine=M zone=Z
+one_step alert.oven "alert rules loaded" low_critical=-1000 low_warning=-999 high_critical=2000 \
+    hysteresis=1 min_duration=1s zscore=50 zscore_baseline=11 zscore_window=5m zscore_on=value
+# A reload of the same file runs neither step.
+n_synth=$(lines "synthetic sensors started")
+n_rules=$(lines "alert rules loaded")
+kill -HUP "$SB_PID"
+n_reloads=$((n_reloads + 1))
+wait_metric sensorbridge_config_reloads_total "$n_reloads" 30
+[ "$(lines "synthetic sensors started")" = "$n_synth" ] || fail "an unchanged file restarted the synthetic source"
+[ "$(lines "alert rules loaded")" = "$n_rules" ] || fail "an unchanged file rebuilt the alert rules"
+monotonic keys
 
 # What survived every reload: the same port, the windows.
 [ "$(val sensorbridge_config_reload_failures_total)" = 0 ] || fail "a reload was refused"
