@@ -7,16 +7,10 @@
 #include <librdkafka/rdkafka.h>
 #include <microhttpd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 #include <uv.h>
-#ifdef SB_HAVE_SYSTEMD
-#include <systemd/sd-daemon.h>
-#endif
 
 #include "sensorbridge/analytics.h"
 #include "sensorbridge/broker.h"
@@ -30,25 +24,12 @@
 #include "sensorbridge/producer.h"
 #include "sensorbridge/registry.h"
 #include "sensorbridge/replay.h"
+#include "sensorbridge/sdnotify.h"
 #include "sensorbridge/sensors.h"
 #include "sensorbridge/statuspage.h"
 #include "sensorbridge/synth.h"
 #include "sensorbridge/topics.h"
 #include "sensorbridge/util.h"
-
-/* How often readiness and the STATUS= line are looked at while systemd
- * listens (NOTIFY_SOCKET): READY=1 comes at most this long after the
- * daemon is first ready. */
-#define SB_NOTIFY_INTERVAL_MS 1000
-
-/* Where each reload's outcome is written, in $RUNTIME_DIRECTORY, for
- * `sensorbridge --reload` (systemd 252 cannot be told that a reload
- * failed; see docs/operations.md, systemd). */
-#define SB_RELOAD_STATUS_FILE "reload-status"
-
-/* How long `sensorbridge --reload` waits for the outcome: below the unit's
- * TimeoutStartSec, which systemd applies to ExecReload= too. */
-#define SB_RELOAD_WAIT_S 60
 
 struct sb_daemon {
     uv_loop_t loop;
@@ -80,36 +61,10 @@ struct sb_daemon {
     struct sb_metric *renders[2]; /* by enum expo_format */
     int64_t started_us;
     bool stopping;
-    /* systemd: see docs/operations.md, systemd. */
-    bool notifying;            /* NOTIFY_SOCKET is set (and libsystemd built in) */
-    bool ready_notified;       /* READY=1 was sent for the start */
-    uv_timer_t notify_timer;   /* readiness and STATUS=, every SB_NOTIFY_INTERVAL_MS */
-    uv_timer_t watchdog_timer; /* WATCHDOG=1 at half of WATCHDOG_USEC, if set */
-    char status[1024];         /* the STATUS= line last sent */
-    char *reload_refused;      /* why the last reload was refused; NULL after one applied */
-    unsigned long reloads;     /* reloads attempted, for the reload status file */
-    uint64_t rate_messages;    /* consumed messages at rate_ns, for the consumed/s of STATUS= */
+    struct sb_sdnotify *sdnotify; /* what systemd hears */
+    uint64_t rate_messages;       /* consumed messages at rate_ns, for the consumed/s of STATUS= */
     uint64_t rate_ns;
-    double rate; /* consumed/s between the last two readiness checks */
 };
-
-__attribute__((format(printf, 2, 3))) static void notify(const struct sb_daemon *d, const char *fmt,
-                                                         ...)
-{
-#ifdef SB_HAVE_SYSTEMD
-    if (!d->notifying)
-        return;
-    char msg[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    sd_notify(0, msg);
-#else
-    (void)d;
-    (void)fmt;
-#endif
-}
 
 /* ---- replay -> producer ---- */
 
@@ -340,227 +295,36 @@ static void handle_status(void *ud, const struct sb_http_request *req,
     free(s);
 }
 
-/* ---- systemd: readiness, status, watchdog, the reload outcome ---- */
+/* ---- systemd ---- */
 
-/* The STATUS= line: what the daemon waits for, or how it runs; a refused
- * reload stays in front until one is applied, so `systemctl status` shows
- * that the file on disk is not what runs. Returns whether it is ready. */
-static bool status_line(struct sb_daemon *d, char *out, size_t len)
+/* The STATUS= line (sdnotify.h): what the daemon waits for, or how it
+ * runs. Returns whether it is ready. */
+static bool status_line(void *ud, char *out, size_t len)
 {
+    struct sb_daemon *d = ud;
     const char *why = "starting";
-    char base[900];
     enum readiness r = readiness(d, &why);
     if (r == READY && d->consumer) {
-        snprintf(base, sizeof(base), "running: %.0f consumed/s, lag %" PRId64, d->rate,
-                 sb_consumer_lag(d->consumer));
-    } else if (r == READY) {
-        snprintf(base, sizeof(base), "running: producer only, %d messages queued",
-                 d->producer ? sb_producer_outq_len(d->producer) : 0);
-    } else if (r == WAIT_CLUSTER) {
-        snprintf(base, sizeof(base), "waiting for the brokers at %s: %s", d->bootstraps, why);
-    } else if (r == WAIT_GROUP) {
-        snprintf(base, sizeof(base), "waiting for the group assignment (group %s)",
-                 d->cfg.group_id);
-    } else {
-        snprintf(base, sizeof(base), "%s", why);
-    }
-    if (d->reload_refused)
-        snprintf(out, len, "reload refused, running configuration kept: %s; %s", d->reload_refused,
-                 base);
-    else
-        snprintf(out, len, "%s", base);
-    return r == READY;
-}
-
-/* READY=1 once, when the daemon is first ready (what /readyz answers 200
- * for), so that `systemctl start` returns only then; STATUS= when it
- * changes. */
-static void notify_tick(uv_timer_t *h)
-{
-    struct sb_daemon *d = h->data;
-    if (d->consumer) {
+        /* consumed/s since the last call, about SB_SDNOTIFY_INTERVAL_MS ago */
         uint64_t n = sb_consumer_messages(d->consumer), now = sb_now_mono_ns();
-        d->rate = d->rate_ns && now > d->rate_ns
-                      ? (double)(n - d->rate_messages) * 1e9 / (double)(now - d->rate_ns)
-                      : 0;
+        double rate = d->rate_ns && now > d->rate_ns
+                          ? (double)(n - d->rate_messages) * 1e9 / (double)(now - d->rate_ns)
+                          : 0;
         d->rate_messages = n;
         d->rate_ns = now;
+        snprintf(out, len, "running: %.0f consumed/s, lag %" PRId64, rate,
+                 sb_consumer_lag(d->consumer));
+    } else if (r == READY) {
+        snprintf(out, len, "running: producer only, %d messages queued",
+                 d->producer ? sb_producer_outq_len(d->producer) : 0);
+    } else if (r == WAIT_CLUSTER) {
+        snprintf(out, len, "waiting for the brokers at %s: %s", d->bootstraps, why);
+    } else if (r == WAIT_GROUP) {
+        snprintf(out, len, "waiting for the group assignment (group %s)", d->cfg.group_id);
+    } else {
+        snprintf(out, len, "%s", why);
     }
-    char status[sizeof(d->status)];
-    bool ready = status_line(d, status, sizeof(status));
-    if (ready && !d->ready_notified) {
-        d->ready_notified = true;
-        sb_notice("msg=\"ready, READY=1 sent to systemd\"");
-        notify(d, "READY=1\nSTATUS=%s", status);
-    } else if (strcmp(status, d->status)) {
-        notify(d, "STATUS=%s", status);
-    }
-    memcpy(d->status, status, sizeof(status));
-}
-
-#ifdef SB_HAVE_SYSTEMD
-/* From the loop, so that a stuck loop stops the pings and systemd's
- * watchdog (WatchdogSec=) kills and restarts the daemon. */
-static void watchdog_tick(uv_timer_t *h)
-{
-    notify(h->data, "WATCHDOG=1");
-}
-#endif
-
-/* $RUNTIME_DIRECTORY/reload-status (the first directory, if systemd set
- * several); -ENOENT if RUNTIME_DIRECTORY is not set. */
-static int reload_status_path(char *out, size_t len)
-{
-    const char *dir = getenv("RUNTIME_DIRECTORY");
-    if (!dir || !*dir)
-        return -ENOENT;
-    size_t n = strcspn(dir, ":");
-    snprintf(out, len, "%.*s/" SB_RELOAD_STATUS_FILE, (int)n, dir);
-    return 0;
-}
-
-/* One line, replaced atomically: "<reloads> started", "<reloads> applied"
- * or "<reloads> refused <why>". */
-static void write_reload_status(const struct sb_daemon *d)
-{
-    char path[4096], tmp[4200];
-    if (reload_status_path(path, sizeof(path)))
-        return;
-    snprintf(tmp, sizeof(tmp), "%s.new", path);
-    FILE *f = fopen(tmp, "w");
-    bool ok = f != NULL;
-    if (ok) {
-        if (d->reload_refused)
-            fprintf(f, "%lu refused %s\n", d->reloads, d->reload_refused);
-        else
-            fprintf(f, "%lu %s\n", d->reloads, d->reloads ? "applied" : "started");
-        ok = !ferror(f);
-        ok = fclose(f) == 0 && ok;
-    }
-    if (!ok || rename(tmp, path))
-        sb_warn("msg=\"cannot write the reload status: sensorbridge --reload will not see the "
-                "outcome\" path=%s error=\"%s\"",
-                path, strerror(errno));
-}
-
-/* A reload starts: RELOADING=1 with the monotonic time in the same message
- * (Type=notify-reload on systemd 253 needs it to match the reload to its
- * request). Not before the first READY=1: systemd would take the READY=1
- * that ends the reload for the end of the start. */
-static void notify_reloading(struct sb_daemon *d)
-{
-    if (d->ready_notified)
-        notify(d, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\nSTATUS=reloading %s",
-               sb_now_mono_ns() / 1000, d->cfg.path);
-}
-
-/* A reload ended, refused (why) or applied (why NULL): the outcome goes to
- * the reload status file and STATUS=, and READY=1 ends the reload. */
-static void reload_done(struct sb_daemon *d, const char *why)
-{
-    d->reloads++;
-    free(d->reload_refused);
-    d->reload_refused = NULL;
-    if (why) {
-        d->reload_refused = sb_xstrdup(why);
-        for (char *p = d->reload_refused; *p; p++)
-            if (*p == '\n')
-                *p = ' ';
-    }
-    if (d->ready_notified) {
-        status_line(d, d->status, sizeof(d->status));
-        notify(d, "READY=1\nSTATUS=%s", d->status);
-    }
-    /* Last, so that systemd has the READY=1 once --reload returns. */
-    write_reload_status(d);
-}
-
-/* Once the daemon runs: the reload status file says so, and while systemd
- * listens the readiness check starts (READY=1 comes from it) and, if
- * systemd set WATCHDOG_USEC (and WATCHDOG_PID is ours), the pings. */
-static void start_systemd(struct sb_daemon *d)
-{
-    write_reload_status(d);
-    if (d->notifying)
-        uv_timer_start(&d->notify_timer, notify_tick, 0, SB_NOTIFY_INTERVAL_MS);
-#ifdef SB_HAVE_SYSTEMD
-    uint64_t usec;
-    if (d->notifying && sd_watchdog_enabled(0, &usec) > 0) {
-        uint64_t ms = usec / 2000 ? usec / 2000 : 1;
-        sb_notice("msg=\"systemd watchdog enabled\" ping_interval_ms=%" PRIu64, ms);
-        uv_timer_start(&d->watchdog_timer, watchdog_tick, 0, ms);
-    }
-#endif
-}
-
-/* Reads the reload status file: 0 with *n and the rest of the line after
- * the count (outcome and reason), or -errno. */
-static int read_reload_status(const char *path, unsigned long *n, char *rest, size_t len)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -errno;
-    char line[2048];
-    int rc = fgets(line, sizeof(line), f) ? 0 : -EIO;
-    fclose(f);
-    char *end;
-    if (!rc) {
-        *n = strtoul(line, &end, 10);
-        if (end == line || *end != ' ')
-            return -EINVAL;
-        snprintf(rest, len, "%s", end + 1);
-        rest[strcspn(rest, "\n")] = '\0';
-    }
-    return rc;
-}
-
-int sb_daemon_reload(long pid)
-{
-    char path[4096], rest[2048];
-    unsigned long before, now;
-    int rc;
-    if (reload_status_path(path, sizeof(path))) {
-        fprintf(stderr, "sensorbridge --reload: RUNTIME_DIRECTORY is not set: the daemon "
-                        "reports each reload's outcome there (the unit sets it with "
-                        "RuntimeDirectory=; set it the same for the daemon and this command)\n");
-        return 1;
-    }
-    if ((rc = read_reload_status(path, &before, rest, sizeof(rest)))) {
-        fprintf(stderr,
-                "sensorbridge --reload: %s: %s: a daemon with the same RUNTIME_DIRECTORY writes "
-                "it once it runs\n",
-                path, strerror(-rc));
-        return 1;
-    }
-    if (kill((pid_t)pid, SIGHUP)) {
-        fprintf(stderr, "sensorbridge --reload: cannot signal PID %ld: %s\n", pid, strerror(errno));
-        return 1;
-    }
-    const struct timespec step = {.tv_nsec = 50 * 1000000L};
-    for (int i = 0; i < SB_RELOAD_WAIT_S * 20; i++) {
-        nanosleep(&step, NULL);
-        if (!read_reload_status(path, &now, rest, sizeof(rest)) && now > before) {
-            if (strcmp(rest, "applied") == 0) {
-                printf("sensorbridge: reload applied (PID %ld)\n", pid);
-                return 0;
-            }
-            if (strncmp(rest, "refused ", 8) == 0)
-                fprintf(stderr,
-                        "sensorbridge: reload refused, the running configuration is kept: %s\n",
-                        rest + 8);
-            else
-                fprintf(stderr, "sensorbridge --reload: %s: unexpected outcome \"%s\"\n", path,
-                        rest);
-            return 1;
-        }
-        if (kill((pid_t)pid, 0) && errno == ESRCH) {
-            fprintf(stderr, "sensorbridge --reload: PID %ld exited during the reload\n", pid);
-            return 1;
-        }
-    }
-    fprintf(stderr, "sensorbridge --reload: PID %ld reported no outcome in %s within %d s\n", pid,
-            path, SB_RELOAD_WAIT_S);
-    return 1;
+    return r == READY;
 }
 
 /* ---- reload ---- */
@@ -594,7 +358,7 @@ static void reload(struct sb_daemon *d)
 {
     char err[1024], why[1200];
     struct sb_config next;
-    notify_reloading(d);
+    sb_sdnotify_reloading(d->sdnotify, d->cfg.path);
     sb_config_defaults(&next);
     int rc = sb_config_load(&next, d->cfg.path, err, sizeof(err));
     const char *key = NULL;
@@ -648,7 +412,7 @@ static void reload(struct sb_daemon *d)
             sb_synth_close(fresh_synth, closed_noop, NULL);
         sb_counter_add(d->reloads_failed, 1);
         sb_config_free(&next);
-        reload_done(d, why);
+        sb_sdnotify_reloaded(d->sdnotify, why);
         return;
     }
     /* Everything is validated: apply old -> new. New sources continue the
@@ -696,7 +460,7 @@ static void reload(struct sb_daemon *d)
     start_waiting(d);
     sb_counter_add(d->reloads_ok, 1);
     sb_notice("msg=\"configuration reloaded\" config=%s", d->cfg.path);
-    reload_done(d, NULL);
+    sb_sdnotify_reloaded(d->sdnotify, NULL);
 }
 
 /* ---- shutdown ---- */
@@ -717,7 +481,7 @@ static void shutdown_daemon(struct sb_daemon *d, const char *why)
     if (d->stopping)
         return;
     d->stopping = true;
-    notify(d, "STOPPING=1\nSTATUS=stopping");
+    sb_sdnotify_stopping(d->sdnotify, "stopping");
     sb_notice("msg=\"stopping\" signal=%s", why);
     /* Order: stop sources -> flush the producer (bounded) -> commit and
      * close the consumer -> publish the open windows as partial -> flush
@@ -767,8 +531,8 @@ static void shutdown_daemon(struct sb_daemon *d, const char *why)
         d->producer = NULL;
     }
     uv_close((uv_handle_t *)&d->fatal_timer, handle_closed);
-    uv_close((uv_handle_t *)&d->notify_timer, handle_closed);
-    uv_close((uv_handle_t *)&d->watchdog_timer, handle_closed);
+    sb_sdnotify_close(d->sdnotify, closed_noop, NULL);
+    d->sdnotify = NULL;
     uv_close((uv_handle_t *)&d->sigint, handle_closed);
     uv_close((uv_handle_t *)&d->sigterm, handle_closed);
     uv_close((uv_handle_t *)&d->sighup, handle_closed);
@@ -1039,17 +803,12 @@ int sb_daemon_main(const char *config_path)
         return 1;
     }
     sb_log_level = d->cfg.log_level;
-#ifdef SB_HAVE_SYSTEMD
-    d->notifying = getenv("NOTIFY_SOCKET") != NULL;
-#endif
     /* A scrape client that goes away mid-response must not kill us. */
     signal(SIGPIPE, SIG_IGN);
     uv_loop_init(&d->loop);
     uv_timer_init(&d->loop, &d->fatal_timer);
     d->fatal_timer.data = d;
-    uv_timer_init(&d->loop, &d->notify_timer);
-    uv_timer_init(&d->loop, &d->watchdog_timer);
-    d->notify_timer.data = d->watchdog_timer.data = d;
+    d->sdnotify = sb_sdnotify_new(&d->loop, status_line, d);
     uv_signal_init(&d->loop, &d->sigint);
     uv_signal_init(&d->loop, &d->sigterm);
     uv_signal_init(&d->loop, &d->sighup);
@@ -1061,12 +820,14 @@ int sb_daemon_main(const char *config_path)
     int status = 0;
     if (start(d, err, sizeof(err))) {
         sb_err("msg=\"start-up failed\" error=\"%s\"", sb_log_quote(err));
-        notify(d, "STATUS=start-up failed: %s", err);
+        char line[sizeof(err) + 32];
+        snprintf(line, sizeof(line), "start-up failed: %s", err);
+        sb_sdnotify_stopping(d->sdnotify, line);
         status = 1;
         shutdown_daemon(d, "start-up failure");
     } else {
         sb_notice("msg=\"running\" brokers=%s", d->bootstraps);
-        start_systemd(d);
+        sb_sdnotify_start(d->sdnotify);
     }
     uv_run(&d->loop, UV_RUN_DEFAULT);
     if (d->fatal)
@@ -1086,7 +847,6 @@ int sb_daemon_main(const char *config_path)
     sb_config_free(&d->cfg);
     free(d->bootstraps);
     free(d->fatal);
-    free(d->reload_refused);
     free(d);
     if (status == 0)
         sb_notice("msg=\"stopped\"");

@@ -6,6 +6,7 @@
 
 #include "sensorbridge/config.h"
 #include "sensorbridge/daemon.h"
+#include "sensorbridge/sdnotify.h"
 
 static void usage(FILE *out)
 {
@@ -74,7 +75,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (reload_pid)
-        return sb_daemon_reload(reload_pid);
+        return sb_sdnotify_reload_command(reload_pid);
     if (check) {
         struct sb_config cfg;
         char err[1024];
