@@ -16,8 +16,8 @@
  *     ranges, ascending distinct window sizes, ordered thresholds, valid
  *     UTF-8 in the synthetic sensors' strings), finds each rule and
  *     synthetic sensor by name, and loading the same file again gives a
- *     configuration that sb_config_restart_key calls equal (a reload of an
- *     unchanged file restarts nothing);
+ *     configuration in which sb_config_changes sees no change at all (a
+ *     reload of an unchanged file needs no restart and applies nothing);
  *   - either way sb_config_free releases everything (LeakSanitizer under
  *     libFuzzer, valgrind in the replay).
  */
@@ -219,15 +219,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sb_config_defaults(&again);
     rc = sb_config_load(&again, path, err, sizeof(err));
     SB_FUZZ_CHECK(rc == 0, "second load of the same file: %s", err);
-    const char *key = sb_config_restart_key(&c, &again);
+    const char *key;
+    unsigned apply = sb_config_changes(&c, &again, &key);
     SB_FUZZ_CHECK(key == NULL, "reloading the same file changes %s", key);
+    SB_FUZZ_CHECK(apply == 0, "reloading the same file applies steps 0x%x", apply);
     sb_config_free(&again);
 
     /* A reload from the defaults to this file, as after a start with an
      * empty file: only that it returns. */
     struct sb_config defaults;
     sb_config_defaults(&defaults);
-    (void)sb_config_restart_key(&defaults, &c);
+    (void)sb_config_changes(&defaults, &c, &key);
     sb_config_free(&defaults);
     sb_config_free(&c);
     return 0;
