@@ -570,16 +570,28 @@ static ssize_t no_body_cb(void *cls, uint64_t pos, char *buf, size_t max)
     return MHD_CONTENT_READER_END_OF_STREAM;
 }
 
-static enum MHD_Result queue_static(struct MHD_Connection *conn, unsigned status, const char *body,
-                                    const char *allow)
+/* A response of a literal text body, in the default Content-Type; NULL if
+ * MHD cannot make one. */
+static struct MHD_Response *text_response(const char *body)
 {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (resp && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                        SB_HTTP_DEFAULT_CONTENT_TYPE) != MHD_YES) {
+        MHD_destroy_response(resp);
+        resp = NULL;
+    }
+    return resp;
+}
+
+static enum MHD_Result queue_static(struct MHD_Connection *conn, unsigned status, const char *body,
+                                    const char *allow)
+{
+    struct MHD_Response *resp = text_response(body);
     if (!resp)
         return MHD_NO;
-    enum MHD_Result ok =
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, SB_HTTP_DEFAULT_CONTENT_TYPE);
-    if (ok == MHD_YES && allow)
+    enum MHD_Result ok = MHD_YES;
+    if (allow)
         ok = MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
     if (ok == MHD_YES)
         ok = MHD_queue_response(conn, status, resp);
@@ -680,15 +692,10 @@ static bool authorized(struct sb_http *h, struct MHD_Connection *conn)
 /* 401 with WWW-Authenticate: Basic realm="sensorbridge". */
 static enum MHD_Result queue_unauthorized(struct MHD_Connection *conn)
 {
-    static const char body[] = "unauthorized\n";
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp = text_response("unauthorized\n");
     if (!resp)
         return MHD_NO;
-    enum MHD_Result ok =
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, SB_HTTP_DEFAULT_CONTENT_TYPE);
-    if (ok == MHD_YES)
-        ok = MHD_queue_basic_auth_fail_response(conn, SB_HTTP_REALM, resp);
+    enum MHD_Result ok = MHD_queue_basic_auth_fail_response(conn, SB_HTTP_REALM, resp);
     MHD_destroy_response(resp);
     return ok;
 }
