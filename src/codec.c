@@ -3,7 +3,7 @@
  *
  * Encoding runs once per produced sample (millions per second at
  * speed=max), so it is a hand-written bounded writer: no malloc, no
- * jansson, no snprintf for integers or timestamps. Decoding runs once per
+ * jansson, no snprintf for integers, timestamps or 3-decimal values. Decoding runs once per
  * consumed message, as often, and is a hand-written single-pass parser
  * that allocates nothing and validates every field we use; it replaced
  * jansson's json_loadb() and keeps its behaviour exactly (see below).
@@ -196,8 +196,13 @@ static void put_value(struct writer *w, const struct sb_sample *s)
         PUT_LIT(w, "-0.0");
         return;
     }
+    /* Stand-ins and synthetic values are rounded to 3 decimals: their
+     * thousandths print as integers, the same text sb_fmt_double's
+     * snprintf and strtod would find at many times the cost. */
     char tmp[40];
-    size_t n = sb_fmt_double(tmp, sizeof(tmp), s->value);
+    size_t n = sb_fmt_milli(tmp, s->value);
+    if (n == 0)
+        n = sb_fmt_double(tmp, sizeof(tmp), s->value);
     put(w, tmp, n < sizeof(tmp) ? n : sizeof(tmp) - 1);
 }
 
@@ -289,7 +294,9 @@ static void put_rate(struct writer *w, double rate)
         put_u64(w, (uint64_t)rate);
     } else {
         char b[32];
-        size_t n = sb_fmt_double(b, sizeof(b), rate);
+        size_t n = sb_fmt_milli(b, rate);
+        if (n == 0)
+            n = sb_fmt_double(b, sizeof(b), rate);
         put(w, b, n);
     }
 }

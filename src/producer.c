@@ -411,8 +411,8 @@ int sb_producer_send(struct sb_producer *p, struct sb_producer_topic *t, const s
         buf = sb_xmalloc(n + 1);
         sb_codec_encode(s, buf, n + 1);
     }
-    char hdr[24];
-    int hlen = snprintf(hdr, sizeof(hdr), "%" PRId64, sb_now_wall_us());
+    char hdr[SB_FMT_I64_MAX];
+    size_t hlen = sb_fmt_i64(hdr, sb_now_wall_us());
     rd_kafka_resp_err_t e =
         rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(t->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                           RD_KAFKA_V_KEY(t->sensor, t->sensor_len), RD_KAFKA_V_VALUE(buf, n),

@@ -143,6 +143,68 @@ size_t sb_fmt_double(char *out, size_t cap, double v)
     return n < 0 ? 0 : (size_t)n;
 }
 
+/* Right-aligned digits of v ending just before `end`; returns the first. */
+static char *digits_back(char *end, uint64_t v)
+{
+    char *p = end;
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return p;
+}
+
+size_t sb_fmt_i64(char *out, int64_t v)
+{
+    char tmp[SB_FMT_I64_MAX];
+    char *end = tmp + sizeof(tmp);
+    /* The magnitude as unsigned, so INT64_MIN does not overflow. */
+    uint64_t mag = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    char *p = digits_back(end, mag);
+    if (v < 0)
+        *--p = '-';
+    size_t n = (size_t)(end - p);
+    memcpy(out, p, n);
+    return n;
+}
+
+size_t sb_fmt_milli(char *out, double v)
+{
+    /* 1e12 * 1000 < 2^53: m and m / 1000.0 below are exact operands, and
+     * the division is correctly rounded, so the test holds exactly when v
+     * is the double nearest to m / 1000. -0.0 fails the signbit test:
+     * "0" would read back as +0.0. NaN fails the range test. */
+    if (!(v > -1e12 && v < 1e12) || (v == 0 && signbit(v)))
+        return 0;
+    double scaled = v * 1000.0;
+    int64_t m = (int64_t)(scaled < 0 ? scaled - 0.5 : scaled + 0.5);
+    if ((double)m / 1000.0 != v)
+        return 0;
+    uint64_t mag = m < 0 ? (uint64_t)0 - (uint64_t)m : (uint64_t)m;
+    unsigned frac = (unsigned)(mag % 1000);
+    char tmp[SB_FMT_MILLI_MAX];
+    char *end = tmp + sizeof(tmp);
+    char *p = end;
+    if (frac) {
+        int nd = 3;
+        while (frac % 10 == 0) {
+            frac /= 10;
+            nd--;
+        }
+        while (nd-- > 0) {
+            *--p = (char)('0' + frac % 10);
+            frac /= 10;
+        }
+        *--p = '.';
+    }
+    p = digits_back(p, mag / 1000);
+    if (m < 0)
+        *--p = '-';
+    size_t n = (size_t)(end - p);
+    memcpy(out, p, n);
+    return n;
+}
+
 int64_t sb_now_wall_us(void)
 {
     struct timespec ts;

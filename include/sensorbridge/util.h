@@ -50,6 +50,23 @@ bool sb_probe_keeps(size_t hole, size_t j, size_t home);
  * `cap` must be at least 32. */
 size_t sb_fmt_double(char *out, size_t cap, double v);
 
+/* The same text as sb_fmt_double, without snprintf or strtod, for the
+ * values the sources make: when v is the double nearest to a multiple of
+ * 0.001 (m / 1000 for an integer m) with |v| < 1e12, writes that decimal
+ * (up to 3 fraction digits, trailing zeros and a bare '.' dropped, "-" for
+ * negatives, no exponent) and returns its length; such a decimal has at
+ * most 15 significant digits, so it is what %.15g prints and strtod reads
+ * it back as v. Returns 0 and writes nothing for any other v (-0.0, NaN,
+ * Inf, finer fractions, larger magnitudes): the caller falls back to
+ * sb_fmt_double. `out` needs SB_FMT_MILLI_MAX bytes; no NUL is written. */
+#define SB_FMT_MILLI_MAX 17
+size_t sb_fmt_milli(char *out, double v);
+
+/* Writes v in decimal ("-" for negatives), no NUL; returns the length.
+ * `out` needs SB_FMT_I64_MAX bytes. The same text as "%" PRId64. */
+#define SB_FMT_I64_MAX 20
+size_t sb_fmt_i64(char *out, int64_t v);
+
 /* Wall clock in microseconds since the Unix epoch, and a monotonic clock in
  * nanoseconds. Modules that must be testable take times as arguments
  * instead of calling these. */

@@ -847,6 +847,58 @@ static void upsample_rounds_to_3_decimals(void **state)
     }
 }
 
+/* Every stand-in file of the bundled dataset, every row, one sample in 7
+ * at its native rate (7 is prime to 10 and 100, so every interpolation
+ * phase occurs): the value is a 3-decimal double, sb_fmt_milli writes the
+ * digits printf's "%.3f" finds (trailing zeros dropped), strtod reads them
+ * back as the same double, and the text is what sb_fmt_double wrote
+ * before, so the messages are unchanged. */
+static void upsample_standin_values_format_exactly(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name;
+        unsigned rate;
+    } files[] = {{"PS1", 100}, {"PS2", 100},  {"PS3", 100}, {"PS4", 100}, {"PS5", 100},
+                 {"PS6", 100}, {"EPS1", 100}, {"FS1", 10},  {"FS2", 10}};
+    const char *root = getenv("SB_SOURCE_ROOT");
+    assert_non_null(root);
+    size_t checked = 0;
+    for (size_t f = 0; f < SB_ARRAY_SIZE(files); f++) {
+        char path[4096], err[256];
+        snprintf(path, sizeof(path), "%s/datasets/uci-hydraulic/standin/%s_1hz.txt", root,
+                 files[f].name);
+        struct sb_dsfile *ds;
+        assert_int_equal(sb_dsfile_open(&ds, path, 60, err, sizeof(err)), 0);
+        struct sb_row row;
+        unsigned rows = 0;
+        while (sb_dsfile_next(ds, &row, err, sizeof(err)) == 1) {
+            for (size_t k = rows % 7; k < 60 * files[f].rate; k += 7) {
+                double v = sb_upsample_linear(row.values, row.nvalues, files[f].rate, k);
+                char got[SB_FMT_MILLI_MAX + 1], want[64], old[40];
+                size_t n = sb_fmt_milli(got, v);
+                assert_true(n > 0);
+                got[n] = '\0';
+                snprintf(want, sizeof(want), "%.3f", v);
+                char *end = want + strlen(want);
+                while (end[-1] == '0')
+                    *--end = '\0';
+                if (end[-1] == '.')
+                    end[-1] = '\0';
+                assert_string_equal(got, want);
+                assert_true(strtod(got, NULL) == v);
+                sb_fmt_double(old, sizeof(old), v);
+                assert_string_equal(got, old);
+                checked++;
+            }
+            rows++;
+        }
+        sb_dsfile_close(ds);
+        assert_int_equal(rows, 2205);
+    }
+    assert_true(checked > 1000000);
+}
+
 static void upsample_factor_one_and_single_value(void **state)
 {
     static const double one[] = {4.25};
@@ -898,6 +950,7 @@ int main(void)
         cmocka_unit_test(upsample_holds_at_ends),
         cmocka_unit_test(upsample_linear_between_centres),
         cmocka_unit_test(upsample_rounds_to_3_decimals),
+        cmocka_unit_test(upsample_standin_values_format_exactly),
         cmocka_unit_test(upsample_factor_one_and_single_value),
         cmocka_unit_test(upsample_bad_arguments),
     };

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,101 @@ static void util_fmt_double_round_trips(void **state)
             continue;
         sb_fmt_double(b, sizeof(b), v);
         assert_true(strtod(b, NULL) == v);
+    }
+}
+
+/* The 3-decimal text of v computed another way: printf's correctly
+ * rounded "%.3f", trailing zeros and a bare point removed. */
+static void milli_by_printf(char *out, size_t cap, double v)
+{
+    snprintf(out, cap, "%.3f", v);
+    char *dot = strchr(out, '.');
+    char *end = out + strlen(out);
+    while (end > dot + 1 && end[-1] == '0')
+        *--end = '\0';
+    if (end == dot + 1)
+        *dot = '\0';
+}
+
+static void util_fmt_milli_cases(void **state)
+{
+    (void)state;
+    static const struct {
+        double v;
+        const char *s;
+    } cases[] = {
+        {151.19, "151.19"},
+        {0.001, "0.001"},
+        {-0.5, "-0.5"},
+        {3.0, "3"},
+        {0.0, "0"},
+        {-2.0, "-2"},
+        {1234.005, "1234.005"},
+        {191.344, "191.344"},
+        {0.333, "0.333"},
+        {-0.001, "-0.001"},
+        {999999999999.999, "999999999999.999"},
+        {-999999999999.999, "-999999999999.999"},
+        {123456789.1, "123456789.1"},
+    };
+    for (size_t i = 0; i < SB_ARRAY_SIZE(cases); i++) {
+        char b[SB_FMT_MILLI_MAX + 1];
+        size_t n = sb_fmt_milli(b, cases[i].v);
+        b[n] = '\0';
+        assert_string_equal(b, cases[i].s);
+    }
+    /* Not a 3-decimal double, or too large: the caller must fall back. */
+    static const double refused[] = {-0.0,   0.0004, 0.1 + 0.2, 1e12,      -1e12,    1.0001,
+                                     2.5e-4, 1e20,   1e-300,    1.0 / 0.0, 0.0 / 0.0};
+    for (size_t i = 0; i < SB_ARRAY_SIZE(refused); i++) {
+        char b[SB_FMT_MILLI_MAX];
+        assert_int_equal(sb_fmt_milli(b, refused[i]), 0);
+    }
+}
+
+/* The text of m / 1000 reads back as the same double, is the printf
+ * spelling, and is byte for byte what sb_fmt_double (the encoder's old
+ * path, snprintf and strtod) writes. */
+static void check_milli(int64_t m)
+{
+    double v = (double)m / 1000.0;
+    char got[SB_FMT_MILLI_MAX + 1], want[64], old[40];
+    size_t n = sb_fmt_milli(got, v);
+    assert_true(n > 0);
+    got[n] = '\0';
+    milli_by_printf(want, sizeof(want), v);
+    assert_string_equal(got, want);
+    assert_true(strtod(got, NULL) == v);
+    sb_fmt_double(old, sizeof(old), v);
+    assert_string_equal(got, old);
+}
+
+/* Thousandths in [-100000, 100000] (a stride prime to 10, so every last
+ * digit and trailing-zero count occurs), then random ones below 1e12. */
+static void util_fmt_milli_matches_printf_and_round_trips(void **state)
+{
+    (void)state;
+    for (int64_t m = -100000000; m <= 100000000; m += 997)
+        check_milli(m);
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        check_milli((int64_t)(x % 1999999999999999ull) - 999999999999999);
+    }
+}
+
+static void util_fmt_i64(void **state)
+{
+    (void)state;
+    static const int64_t cases[] = {0, 7, -7, 10, 1762612245123456, INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < SB_ARRAY_SIZE(cases); i++) {
+        char got[SB_FMT_I64_MAX + 1], want[32];
+        size_t n = sb_fmt_i64(got, cases[i]);
+        got[n] = '\0';
+        snprintf(want, sizeof(want), "%lld", (long long)cases[i]);
+        assert_string_equal(got, want);
     }
 }
 
@@ -226,6 +322,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(util_fmt_double_shortest),
         cmocka_unit_test(util_fmt_double_round_trips),
+        cmocka_unit_test(util_fmt_milli_cases),
+        cmocka_unit_test(util_fmt_milli_matches_printf_and_round_trips),
+        cmocka_unit_test(util_fmt_i64),
         cmocka_unit_test(util_rfc3339_format),
         cmocka_unit_test(util_rfc3339_parse),
         cmocka_unit_test(util_parse_decimal_i64),
