@@ -23,8 +23,25 @@
 #define PROFILE_COLUMNS 5
 #define PROFILE_MAX_ROWS 1000000
 
+/* The streams of one rate share a schedule and a timer: sample j of the
+ * shared schedule is due at start + j / (rate * speed), and each stream's
+ * sample seq is the schedule's sample seq - base_seq, so every stream of
+ * the rate waits for the same instants. One wake-up serves them all; a
+ * stream behind its schedule (paused, or past MAX_BATCH) catches up from
+ * its own idle handle as before, and never shifts the others. */
+struct rate_group {
+    struct sb_replay *r;
+    unsigned rate_hz;
+    struct sb_sched sched;
+    uv_timer_t timer; /* armed while a member waits */
+    bool armed;
+    uint64_t armed_ns; /* the due time it is armed for */
+    size_t first, n;   /* members: r->order[first .. first + n) */
+};
+
 struct stream {
     struct sb_replay *r;
+    struct rate_group *g;
     const struct sb_sensor_info *info;
     char *path;
     bool standin;       /* 1-second means interpolated to the native rate */
@@ -32,9 +49,8 @@ struct stream {
     struct sb_dsfile *f;
     struct sb_row row;
     bool have_row;
-    struct sb_sched sched;
-    uint64_t base_seq; /* seq at which sched was (re)started */
-    uv_timer_t timer;  /* waits for the next due sample */
+    uint64_t base_seq; /* seq at which g->sched was (re)started */
+    bool waiting;      /* on g's timer for its next due sample */
     uv_idle_t idle;    /* runs the next turn at once (speed max, catching up) */
     void *bound;
     uint64_t seq;   /* next sample, counted from the start of the replay */
@@ -52,6 +68,9 @@ struct sb_replay {
     struct sb_source_sink sink;
     struct stream *streams;
     size_t nstreams;
+    struct rate_group *groups;
+    size_t ngroups;
+    size_t *order; /* stream indices by rate, grouped */
     unsigned first, last;
     bool loop_at_end;
     double speed;
@@ -182,6 +201,33 @@ static int open_stream(struct sb_replay *r, struct stream *s, const char *dir,
     return sb_dsfile_open(&s->f, path, ncols, err, errlen);
 }
 
+static void on_group_timer(uv_timer_t *t);
+
+/* One group per distinct rate, members in catalogue order. */
+static void make_groups(struct sb_replay *r)
+{
+    r->order = sb_xcalloc(r->nstreams, sizeof(*r->order));
+    r->groups = sb_xcalloc(r->nstreams, sizeof(*r->groups));
+    size_t placed = 0;
+    for (size_t i = 0; i < r->nstreams; i++) {
+        if (r->streams[i].g)
+            continue;
+        struct rate_group *g = &r->groups[r->ngroups++];
+        g->r = r;
+        g->rate_hz = r->streams[i].info->rate_hz;
+        g->first = placed;
+        for (size_t j = i; j < r->nstreams; j++)
+            if (!r->streams[j].g && r->streams[j].info->rate_hz == g->rate_hz) {
+                r->streams[j].g = g;
+                r->order[placed++] = j;
+            }
+        g->n = placed - g->first;
+        uv_timer_init(r->loop, &g->timer);
+        g->timer.data = g;
+        r->open_handles++;
+    }
+}
+
 int sb_replay_new(struct sb_replay **out, uv_loop_t *loop, const struct sb_config *cfg,
                   struct sb_registry *reg, const struct sb_source_sink *sink, char *err,
                   size_t errlen)
@@ -278,14 +324,13 @@ int sb_replay_new(struct sb_replay **out, uv_loop_t *loop, const struct sb_confi
         sb_gauge_set(sb_family_child(f_info, ilv), 1);
         s->bound = r->sink.bind(r->sink.ud, s->info->name);
         s->cycle = r->first;
-        uv_timer_init(loop, &s->timer);
         uv_idle_init(loop, &s->idle);
-        s->timer.data = s;
         s->idle.data = s;
-        r->open_handles += 2;
+        r->open_handles++;
         sb_info("msg=\"replay stream\" sensor=%s rate_hz=%u source=%s file=%s", s->info->name,
                 s->info->rate_hz, s->standin ? SOURCE_STANDIN : SOURCE_UCI, s->path);
     }
+    make_groups(r);
     *out = r;
     return 0;
 fail:
@@ -354,8 +399,17 @@ static void finish_cycle(struct stream *s)
     }
 }
 
-static void on_timer(uv_timer_t *t);
 static void on_idle(uv_idle_t *h);
+
+/* Arms g's timer for `due` unless it already fires by then. */
+static void group_arm(struct rate_group *g, uint64_t due, uint64_t now)
+{
+    if (g->armed && g->armed_ns <= due)
+        return;
+    g->armed = true;
+    g->armed_ns = due;
+    uv_timer_start(&g->timer, on_group_timer, (due - now + 999999) / 1000000, 0);
+}
 
 /* Schedules the stream's next turn. A sample already due runs from the
  * idle handle, not from a 0 ms timer: libuv runs a timer re-armed with 0
@@ -366,23 +420,24 @@ static void rearm(struct stream *s, uint64_t now)
     if (s->finished || s->paused)
         return;
     if (s->r->speed > 0) {
-        uint64_t due = sb_sched_due_ns(&s->sched, s->seq - s->base_seq);
+        uint64_t due = sb_sched_due_ns(&s->g->sched, s->seq - s->base_seq);
         if (due > now) {
-            uv_timer_start(&s->timer, on_timer, (due - now + 999999) / 1000000, 0);
+            s->waiting = true;
+            group_arm(s->g, due, now);
             return;
         }
     }
     uv_idle_start(&s->idle, on_idle);
 }
 
-static void tick(struct stream *s)
+static void tick(struct stream *s, uint64_t now)
 {
     struct sb_replay *r = s->r;
     uv_idle_stop(&s->idle);
-    uint64_t now = uv_hrtime();
+    s->waiting = false;
     uint64_t limit;
     if (r->speed > 0)
-        limit = s->base_seq + sb_sched_due_count(&s->sched, now);
+        limit = s->base_seq + sb_sched_due_count(&s->g->sched, now);
     else
         limit = s->seq + s->info->rate_hz; /* one second of event time per turn */
     if (limit > s->seq + MAX_BATCH)
@@ -404,7 +459,7 @@ static void tick(struct stream *s)
         }
         smp.cycle = s->cycle;
         smp.sample_idx = s->k;
-        smp.ts_us = r->epoch_us + sb_sched_event_offset_us(&s->sched, s->seq);
+        smp.ts_us = r->epoch_us + sb_sched_event_offset_us(&s->g->sched, s->seq);
         if (s->standin) {
             smp.value = sb_upsample_linear(s->row.values, s->row.nvalues, s->info->rate_hz, s->k);
             smp.value_text = NULL;
@@ -423,29 +478,54 @@ static void tick(struct stream *s)
             finish_cycle(s);
     }
     if (r->speed > 0 && s->seq > s->base_seq) {
-        uint64_t due = sb_sched_due_ns(&s->sched, s->seq - 1 - s->base_seq);
+        uint64_t due = sb_sched_due_ns(&s->g->sched, s->seq - 1 - s->base_seq);
         sb_gauge_set(s->lag, now > due ? (double)(now - due) / 1e9 : 0);
     }
     rearm(s, now);
 }
 
-static void on_timer(uv_timer_t *t)
+/* The members that wait go one after the other with the same now; a
+ * member that is paused, finished or catching up from its idle handle
+ * is not waiting and is left alone. */
+static void on_group_timer(uv_timer_t *t)
 {
-    tick(t->data);
+    struct rate_group *g = t->data;
+    struct sb_replay *r = g->r;
+    uint64_t now = uv_hrtime();
+    g->armed = false;
+    for (size_t i = 0; i < g->n; i++) {
+        struct stream *s = &r->streams[r->order[g->first + i]];
+        if (s->waiting)
+            tick(s, now);
+    }
 }
 
 static void on_idle(uv_idle_t *h)
 {
-    tick(h->data);
+    tick(h->data, uv_hrtime());
+}
+
+/* Every group's schedule starts at now; every stream counts from its seq. */
+static void restart_schedules(struct sb_replay *r, uint64_t now)
+{
+    for (size_t i = 0; i < r->ngroups; i++) {
+        struct rate_group *g = &r->groups[i];
+        sb_sched_init(&g->sched, now, g->rate_hz, r->speed);
+        uv_timer_stop(&g->timer);
+        g->armed = false;
+    }
+    for (size_t i = 0; i < r->nstreams; i++) {
+        r->streams[i].base_seq = r->streams[i].seq;
+        r->streams[i].waiting = false;
+    }
 }
 
 void sb_replay_start(struct sb_replay *r)
 {
     uint64_t now = uv_hrtime();
+    restart_schedules(r, now);
     for (size_t i = 0; i < r->nstreams; i++) {
         struct stream *s = &r->streams[i];
-        sb_sched_init(&s->sched, now, s->info->rate_hz, r->speed);
-        s->base_seq = 0;
         sb_gauge_set(s->stream_cycle, s->cycle);
         rearm(s, now);
     }
@@ -479,18 +559,14 @@ void sb_replay_set_speed(struct sb_replay *r, double speed)
 {
     if (speed == r->speed)
         return;
-    uint64_t now = uv_hrtime();
     r->speed = speed;
+    /* The next sample is due now; later ones follow at the new pace.
+     * Event times are unaffected: they depend on seq alone. */
+    restart_schedules(r, uv_hrtime());
     for (size_t i = 0; i < r->nstreams; i++) {
         struct stream *s = &r->streams[i];
-        /* The next sample is due now; later ones follow at the new pace.
-         * Event times are unaffected: they depend on seq alone. */
-        sb_sched_init(&s->sched, now, s->info->rate_hz, speed);
-        s->base_seq = s->seq;
-        if (!s->paused && !s->finished) {
-            uv_timer_stop(&s->timer);
+        if (!s->paused && !s->finished)
             uv_idle_start(&s->idle, on_idle);
-        }
     }
     if (speed > 0)
         sb_notice("msg=\"replay speed changed\" speed=%g", speed);
@@ -500,10 +576,12 @@ void sb_replay_set_speed(struct sb_replay *r, double speed)
 
 void sb_replay_stop(struct sb_replay *r)
 {
-    for (size_t i = 0; i < r->nstreams; i++) {
-        uv_timer_stop(&r->streams[i].timer);
-        uv_idle_stop(&r->streams[i].idle);
+    for (size_t i = 0; i < r->ngroups; i++) {
+        uv_timer_stop(&r->groups[i].timer);
+        r->groups[i].armed = false;
     }
+    for (size_t i = 0; i < r->nstreams; i++)
+        uv_idle_stop(&r->streams[i].idle);
 }
 
 bool sb_replay_finished(const struct sb_replay *r)
@@ -516,7 +594,7 @@ int64_t sb_replay_event_time_us(const struct sb_replay *r)
     int64_t t = r->epoch_us;
     for (size_t i = 0; i < r->nstreams; i++) {
         const struct stream *s = &r->streams[i];
-        int64_t next = r->epoch_us + sb_sched_event_offset_us(&s->sched, s->seq);
+        int64_t next = r->epoch_us + sb_sched_event_offset_us(&s->g->sched, s->seq);
         if (next > t)
             t = next;
     }
@@ -531,8 +609,9 @@ void sb_replay_set_epoch_floor(struct sb_replay *r, int64_t floor_us)
 
 static void handle_closed(uv_handle_t *h)
 {
-    struct stream *s = h->data;
-    struct sb_replay *r = s->r;
+    /* Group timers and stream idles both count in open_handles. */
+    struct sb_replay *r = uv_handle_get_type(h) == UV_TIMER ? ((struct rate_group *)h->data)->r
+                                                            : ((struct stream *)h->data)->r;
     if (--r->open_handles > 0)
         return;
     for (size_t i = 0; i < r->nstreams; i++) {
@@ -541,6 +620,8 @@ static void handle_closed(uv_handle_t *h)
     }
     void (*cb)(void *) = r->close_cb;
     void *ud = r->close_ud;
+    free(r->groups);
+    free(r->order);
     free(r->streams);
     free(r->profile);
     free(r);
@@ -552,8 +633,8 @@ void sb_replay_close(struct sb_replay *r, void (*cb)(void *ud), void *ud)
 {
     r->close_cb = cb;
     r->close_ud = ud;
-    for (size_t i = 0; i < r->nstreams; i++) {
-        uv_close((uv_handle_t *)&r->streams[i].timer, handle_closed);
+    for (size_t i = 0; i < r->ngroups; i++)
+        uv_close((uv_handle_t *)&r->groups[i].timer, handle_closed);
+    for (size_t i = 0; i < r->nstreams; i++)
         uv_close((uv_handle_t *)&r->streams[i].idle, handle_closed);
-    }
 }

@@ -227,8 +227,22 @@ double sb_synth_gen_next(struct sb_synth_gen *g, int64_t ts_us, bool *anomaly)
 /* Source                                                             */
 /* ------------------------------------------------------------------ */
 
+/* The streams of one rate share a schedule and a timer, as the replay's
+ * do (see replay.c): 10,000 sensors at 1 Hz wake the loop once a second,
+ * not 10,000 times. */
+struct rate_group {
+    struct sb_synth *sy;
+    double rate_hz;
+    struct sb_sched sched; /* rate 1, speed rate_hz * speed: see sb_synth_start */
+    uv_timer_t timer;      /* armed while a member waits */
+    bool armed;
+    uint64_t armed_ns; /* the due time it is armed for */
+    size_t first, n;   /* members: sy->order[first .. first + n) */
+};
+
 struct stream {
     struct sb_synth *sy;
+    struct rate_group *g;
     /* Copies: the configuration may be freed by a reload while we run. */
     char *name;
     char *unit;
@@ -240,12 +254,11 @@ struct stream {
     double rate_hz;
     unsigned int_rate; /* rate_hz when it is a whole number, else 0 */
     uint64_t max_samples;
-    struct sb_sched sched; /* rate 1, speed rate_hz * speed: see sb_synth_start */
-    bool max;              /* as fast as possible */
-    uint64_t base_seq;     /* seq at which sched was started */
-    int64_t horizon_us;    /* speed max: event offset this turn stops before */
-    uv_timer_t timer;      /* waits for the next due sample */
-    uv_idle_t idle;        /* runs the next turn at once (speed max, catching up) */
+    bool max;           /* as fast as possible */
+    uint64_t base_seq;  /* seq at which g->sched was started */
+    int64_t horizon_us; /* speed max: event offset this turn stops before */
+    bool waiting;       /* on g's timer for its next due sample */
+    uv_idle_t idle;     /* runs the next turn at once (speed max, catching up) */
     void *bound;
     uint64_t seq; /* next sample */
     /* The generated sample the sink refused: emitted again on resume, not
@@ -265,6 +278,9 @@ struct sb_synth {
     struct sb_source_sink sink;
     struct stream *streams;
     size_t nstreams;
+    struct rate_group *groups;
+    size_t ngroups;
+    size_t *order; /* stream indices sorted by rate, grouped */
     size_t nfinished;
     double speed;
     int64_t epoch_us;
@@ -409,6 +425,51 @@ static void free_stream_strings(struct stream *s)
     free(s->extra[1]);
 }
 
+static void on_group_timer(uv_timer_t *t);
+
+struct rate_key {
+    double rate_hz;
+    size_t index;
+};
+
+static int by_rate(const void *a, const void *b)
+{
+    const struct rate_key *x = a, *y = b;
+    if (x->rate_hz != y->rate_hz)
+        return x->rate_hz < y->rate_hz ? -1 : 1;
+    /* Equal rates keep configuration order. */
+    return x->index < y->index ? -1 : 1;
+}
+
+/* One group per distinct rate: sorting makes each a run of `order`, in
+ * O(n log n) however many sensors and rates there are. */
+static void make_groups(struct sb_synth *sy)
+{
+    struct rate_key *keys = sb_xcalloc(sy->nstreams, sizeof(*keys));
+    for (size_t i = 0; i < sy->nstreams; i++)
+        keys[i] = (struct rate_key){sy->streams[i].rate_hz, i};
+    qsort(keys, sy->nstreams, sizeof(*keys), by_rate);
+    sy->order = sb_xcalloc(sy->nstreams, sizeof(*sy->order));
+    sy->groups = sb_xcalloc(sy->nstreams, sizeof(*sy->groups));
+    for (size_t i = 0; i < sy->nstreams; i++) {
+        sy->order[i] = keys[i].index;
+        struct stream *s = &sy->streams[keys[i].index];
+        struct rate_group *g = sy->ngroups ? &sy->groups[sy->ngroups - 1] : NULL;
+        if (!g || g->rate_hz != s->rate_hz) {
+            g = &sy->groups[sy->ngroups++];
+            g->sy = sy;
+            g->rate_hz = s->rate_hz;
+            g->first = i;
+            uv_timer_init(sy->loop, &g->timer);
+            g->timer.data = g;
+            sy->open_handles++;
+        }
+        g->n++;
+        s->g = g;
+    }
+    free(keys);
+}
+
 int sb_synth_new(struct sb_synth **out, uv_loop_t *loop, const struct sb_config *cfg,
                  struct sb_registry *reg, const struct sb_source_sink *sink, char *err,
                  size_t errlen)
@@ -495,22 +556,30 @@ int sb_synth_new(struct sb_synth **out, uv_loop_t *loop, const struct sb_config 
                              s->machine, s->zone};
         sb_gauge_set(sb_family_child(f_info, ilv), 1);
         s->bound = sy->sink.bind(sy->sink.ud, s->name);
-        uv_timer_init(loop, &s->timer);
         uv_idle_init(loop, &s->idle);
-        s->timer.data = s;
         s->idle.data = s;
-        sy->open_handles += 2;
+        sy->open_handles++;
         sb_info("msg=\"synthetic stream\" sensor=%s kind=%s rate_hz=%g seed=%" PRIu64
                 " samples=%" PRIu64,
                 s->name, sb_synth_kind_name(s->gen.cfg.kind), s->rate_hz, s->gen.cfg.seed,
                 s->max_samples);
     }
+    make_groups(sy);
     *out = sy;
     return 0;
 }
 
-static void on_timer(uv_timer_t *t);
 static void on_idle(uv_idle_t *h);
+
+/* Arms g's timer for `due` unless it already fires by then. */
+static void group_arm(struct rate_group *g, uint64_t due, uint64_t now)
+{
+    if (g->armed && g->armed_ns <= due)
+        return;
+    g->armed = true;
+    g->armed_ns = due;
+    uv_timer_start(&g->timer, on_group_timer, (due - now + 999999) / 1000000, 0);
+}
 
 /* Schedules the stream's next turn. A sample already due runs from the
  * idle handle, not from a 0 ms timer: libuv runs a timer re-armed with 0
@@ -521,9 +590,10 @@ static void rearm(struct stream *s, uint64_t now)
     if (s->finished || s->paused || s->sy->stopped)
         return;
     if (!s->max) {
-        uint64_t due = sb_sched_due_ns(&s->sched, s->seq - s->base_seq);
+        uint64_t due = sb_sched_due_ns(&s->g->sched, s->seq - s->base_seq);
         if (due > now) {
-            uv_timer_start(&s->timer, on_timer, (due - now + 999999) / 1000000, 0);
+            s->waiting = true;
+            group_arm(s->g, due, now);
             return;
         }
     }
@@ -539,16 +609,16 @@ static void finish(struct stream *s)
         sb_notice("msg=\"synthetic sensors finished\" streams=%zu", sy->nstreams);
 }
 
-static void tick(struct stream *s)
+static void tick(struct stream *s, uint64_t now)
 {
     struct sb_synth *sy = s->sy;
     uv_idle_stop(&s->idle);
+    s->waiting = false;
     if (s->finished || s->paused || sy->stopped)
         return;
-    uint64_t now = uv_hrtime();
     uint64_t limit;
     if (!s->max) {
-        uint64_t n = sb_sched_due_count(&s->sched, now);
+        uint64_t n = sb_sched_due_count(&s->g->sched, now);
         limit = n > UINT64_MAX - s->base_seq ? UINT64_MAX : s->base_seq + n;
         if (limit < s->seq)
             limit = s->seq;
@@ -609,14 +679,24 @@ static void tick(struct stream *s)
     rearm(s, now);
 }
 
-static void on_timer(uv_timer_t *t)
+/* The members that wait go one after the other with the same now (the
+ * sink may stop the source meanwhile: then the rest stay put). */
+static void on_group_timer(uv_timer_t *t)
 {
-    tick(t->data);
+    struct rate_group *g = t->data;
+    struct sb_synth *sy = g->sy;
+    uint64_t now = uv_hrtime();
+    g->armed = false;
+    for (size_t i = 0; i < g->n && !sy->stopped; i++) {
+        struct stream *s = &sy->streams[sy->order[g->first + i]];
+        if (s->waiting)
+            tick(s, now);
+    }
 }
 
 static void on_idle(uv_idle_t *h)
 {
-    tick(h->data);
+    tick(h->data, uv_hrtime());
 }
 
 /*
@@ -653,11 +733,17 @@ void sb_synth_start(struct sb_synth *sy)
 {
     uint64_t now = uv_hrtime();
     sy->stopped = false;
+    for (size_t i = 0; i < sy->ngroups; i++) {
+        struct rate_group *g = &sy->groups[i];
+        sb_sched_init(&g->sched, now, 1, sy->speed > 0 ? g->rate_hz * sy->speed : 0);
+        uv_timer_stop(&g->timer);
+        g->armed = false;
+    }
     for (size_t i = 0; i < sy->nstreams; i++) {
         struct stream *s = &sy->streams[i];
-        sb_sched_init(&s->sched, now, 1, sy->speed > 0 ? s->rate_hz * sy->speed : 0);
-        s->max = !(s->sched.speed > 0);
+        s->max = !(s->g->sched.speed > 0);
         s->base_seq = s->seq;
+        s->waiting = false;
         /* A stream stopped while paused tries again; if the sink is still
          * full it answers -EAGAIN and the stream waits for resume. */
         s->paused = false;
@@ -700,22 +786,27 @@ void sb_synth_set_speed(struct sb_synth *sy, double speed)
 void sb_synth_stop(struct sb_synth *sy)
 {
     sy->stopped = true;
-    for (size_t i = 0; i < sy->nstreams; i++) {
-        uv_timer_stop(&sy->streams[i].timer);
-        uv_idle_stop(&sy->streams[i].idle);
+    for (size_t i = 0; i < sy->ngroups; i++) {
+        uv_timer_stop(&sy->groups[i].timer);
+        sy->groups[i].armed = false;
     }
+    for (size_t i = 0; i < sy->nstreams; i++)
+        uv_idle_stop(&sy->streams[i].idle);
 }
 
 static void handle_closed(uv_handle_t *h)
 {
-    struct stream *s = h->data;
-    struct sb_synth *sy = s->sy;
+    /* Group timers and stream idles both count in open_handles. */
+    struct sb_synth *sy = uv_handle_get_type(h) == UV_TIMER ? ((struct rate_group *)h->data)->sy
+                                                            : ((struct stream *)h->data)->sy;
     if (--sy->open_handles > 0)
         return;
     for (size_t i = 0; i < sy->nstreams; i++)
         free_stream_strings(&sy->streams[i]);
     void (*cb)(void *) = sy->close_cb;
     void *ud = sy->close_ud;
+    free(sy->groups);
+    free(sy->order);
     free(sy->streams);
     free(sy);
     if (cb)
@@ -731,8 +822,8 @@ void sb_synth_close(struct sb_synth *sy, void (*cb)(void *ud), void *ud)
         sb_gauge_set(sy->streams[i].m_anomaly, 0);
     sy->close_cb = cb;
     sy->close_ud = ud;
-    for (size_t i = 0; i < sy->nstreams; i++) {
-        uv_close((uv_handle_t *)&sy->streams[i].timer, handle_closed);
+    for (size_t i = 0; i < sy->ngroups; i++)
+        uv_close((uv_handle_t *)&sy->groups[i].timer, handle_closed);
+    for (size_t i = 0; i < sy->nstreams; i++)
         uv_close((uv_handle_t *)&sy->streams[i].idle, handle_closed);
-    }
 }

@@ -1,8 +1,9 @@
 /*
  * replay.h - the UCI hydraulic replay source. Each selected sensor is its
- * own stream on its own uv_timer_t, emitting sample k of cycle c at
+ * own stream, emitting sample k of cycle c at
  *     start + (60 c + k / rate) / speed
- * on an absolute schedule (see sched.h), reading its file one row at a
+ * on an absolute schedule (see sched.h); the streams of one rate share one
+ * uv_timer_t (3 at speed 1: 100, 10 and 1 Hz), reading its file one row at a
  * time. <SENSOR>.txt is replayed unchanged; when it is absent,
  * standin/<SENSOR>_1hz.txt (1-second means) is interpolated to the native
  * rate and labelled source "uci-hydraulic-standin". When profile.txt is

@@ -3,8 +3,9 @@
  * humidity, pressure): a base value with Gaussian noise, a slow drift, a
  * daily pattern and injected anomalies, from a seeded generator, so one
  * seed gives the same stream byte for byte. Each [synthetic.<NAME>]
- * section is one stream on its own timer, on the same absolute schedule
- * and event epoch as the replay ([replay] speed and event_epoch).
+ * section is one stream, on the same absolute schedule and event epoch as
+ * the replay ([replay] speed and event_epoch); streams of one rate share
+ * one timer, so 10,000 sensors at 1 Hz wake the loop once a second.
  *
  * The generator (sb_synth_gen_*) is pure; the source (sb_synth_*) follows
  * libuv's new -> start/stop -> close.
@@ -62,7 +63,7 @@ double sb_synth_gen_next(struct sb_synth_gen *g, int64_t ts_us, bool *anomaly);
 
 struct sb_synth;
 
-/* One stream per cfg->synthetic entry, each on its own timer: sample seq
+/* One stream per cfg->synthetic entry (one timer per distinct rate): sample seq
  * is due at start + seq / (rate_hz * speed) on an absolute schedule (at
  * speed max, one second of event time per stream per turn of the loop)
  * and carries event time epoch + seq / rate_hz, floored to the
