@@ -77,7 +77,8 @@ struct sb_consumer {
     bool strict;
     char **known; /* sorted synthetic sensor names accepted in strict mode */
     size_t nknown;
-    char skip[2][256]; /* output topics: aggregates, alerts (part.output caches the test) */
+    uint32_t accepted_gen; /* of known, for the records' accepted_gen (sensortab.h) */
+    char skip[2][256];     /* output topics: aggregates, alerts (part.output caches the test) */
     uint64_t count;
     struct sb_ingest *ingest;
     struct sb_analytics *analytics;
@@ -189,6 +190,8 @@ static void free_known(struct sb_consumer *c)
 void sb_consumer_reload(struct sb_consumer *c, const struct sb_config *cfg)
 {
     free_known(c);
+    /* Every held sensor is checked again against the new names. */
+    c->accepted_gen = c->accepted_gen == UINT32_MAX ? 1 : c->accepted_gen + 1;
     c->strict = cfg->strict_sensors;
     c->expiry_us = cfg->sensor_expiry_us;
     c->known = sb_xcalloc(cfg->nsynthetic ? cfg->nsynthetic : 1, sizeof(*c->known));
@@ -307,16 +310,23 @@ static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m, int64_t
     struct sb_decoded d;
     enum sb_invalid_reason reason;
     int rc = sb_codec_decode(m->payload, m->len, 0, &d, &reason);
-    if (rc == 0 && c->strict && !known_sensor(c, d.sensor)) {
+    /* The sensor is looked up once; its record goes through the ingest to
+     * the analytics. A held sensor was accepted when it was added, and is
+     * checked again only after a reload changed the names. */
+    struct sb_sensor *rec = rc == 0 ? sb_ingest_find(c->ingest, d.sensor) : NULL;
+    bool recheck = c->strict && (!rec || rec->accepted_gen != c->accepted_gen);
+    if (rc == 0 && recheck && !known_sensor(c, d.sensor)) {
         rc = -1;
         reason = SB_INVALID_UNKNOWN_SENSOR;
     }
     if (rc == 0) {
         size_t hlen;
         const char *hdr = produced_header(m, &hlen);
-        if (sb_ingest_sample(c->ingest, &d, (uint32_t)origin, hdr, hlen, now_us) == 0 &&
-            c->analytics)
-            sb_analytics_sample(c->analytics, &d, now_us, &p->run);
+        rec = sb_ingest_sample(c->ingest, rec, &d, (uint32_t)origin, hdr, hlen, now_us);
+        if (rec && recheck)
+            rec->accepted_gen = c->accepted_gen;
+        if (rec && c->analytics)
+            sb_analytics_sample(c->analytics, rec, &d, now_us, &p->run);
     } else {
         sb_ingest_invalid(c->ingest, reason);
         uint64_t suppressed = 0;
@@ -376,7 +386,7 @@ static size_t consume_group(struct sb_consumer *c, bool apply)
 }
 
 static void idle_cb(uv_idle_t *h);
-static void forget_expired(void *ud, const char *sensor, uint32_t origin);
+static void forget_expired(void *ud, struct sb_sensor *sensor, uint32_t origin);
 
 static void drain(struct sb_consumer *c)
 {
@@ -429,7 +439,7 @@ static void idle_cb(uv_idle_t *h)
  * sensor comes back on its partition's run, it finds no windows: that run
  * no longer has everything for it (nor for a sensor it has not seen yet,
  * which cannot be told apart). */
-static void forget_sensor(struct sb_consumer *c, const char *sensor, uint32_t origin,
+static void forget_sensor(struct sb_consumer *c, struct sb_sensor *sensor, uint32_t origin,
                           enum sb_partial_reason why)
 {
     c->parts[origin].run.from_start = false;
@@ -437,12 +447,12 @@ static void forget_sensor(struct sb_consumer *c, const char *sensor, uint32_t or
         sb_analytics_forget(c->analytics, sensor, why);
 }
 
-static void forget_expired(void *ud, const char *sensor, uint32_t origin)
+static void forget_expired(void *ud, struct sb_sensor *sensor, uint32_t origin)
 {
     forget_sensor(ud, sensor, origin, SB_PARTIAL_EXPIRED);
 }
 
-static void forget_moved(void *ud, const char *sensor, uint32_t origin)
+static void forget_moved(void *ud, struct sb_sensor *sensor, uint32_t origin)
 {
     forget_sensor(ud, sensor, origin, SB_PARTIAL_REVOKED);
 }
