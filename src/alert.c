@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "sensorbridge/log.h"
+#include "sensorbridge/sensortab.h"
 #include "sensorbridge/util.h"
 
 #define NAME_MAX_LEN 63 /* as on the wire */
@@ -65,16 +66,6 @@ const char *sb_alert_level_name(enum sb_alert_level l)
     if ((unsigned)l < SB_ARRAY_SIZE(level_names))
         return level_names[l];
     return "unknown";
-}
-
-static uint64_t hash_name(const char *s)
-{
-    uint64_t h = UINT64_C(14695981039346656037);
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= UINT64_C(1099511628211);
-    }
-    return h;
 }
 
 static bool has_threshold(const struct sb_alert_rule_cfg *r)
@@ -164,7 +155,7 @@ static struct rule *find(const struct sb_alerts *a, const char *sensor)
 {
     if (!a->tablesize)
         return NULL;
-    uint64_t h = hash_name(sensor);
+    uint64_t h = sb_hash_fnv1a(sensor, strlen(sensor));
     for (size_t i = h & (a->tablesize - 1); a->table[i]; i = (i + 1) & (a->tablesize - 1)) {
         struct rule *r = &a->rules[a->table[i] - 1];
         if (r->hash == h && strcmp(r->cfg.sensor, sensor) == 0)
@@ -403,7 +394,7 @@ struct sb_alerts *sb_alerts_new(const struct sb_alert_rule_cfg *rules, size_t nr
         struct rule *r = &a->rules[i];
         r->cfg = rules[i];
         r->cfg.sensor = sb_xstrdup(rules[i].sensor);
-        r->hash = hash_name(r->cfg.sensor);
+        r->hash = sb_hash_fnv1a(r->cfg.sensor, strlen(r->cfg.sensor));
         r->has_threshold = has_threshold(&r->cfg);
         r->has_zscore = !isnan(r->cfg.zscore);
         r->side = SIDE_HIGH;
@@ -430,18 +421,27 @@ void sb_alerts_free(struct sb_alerts *a)
     free(a);
 }
 
-int sb_alerts_sample(struct sb_alerts *a, const char *sensor, int64_t ts_us, double value)
+int sb_alerts_rule(const struct sb_alerts *a, const char *sensor)
 {
-    struct rule *r = find(a, sensor);
-    if (!r)
-        return -1;
-    if (isnan(value))
-        return (int)(r - a->rules);
+    const struct rule *r = find(a, sensor);
+    return r ? (int)(r - a->rules) : -1;
+}
+
+/* The rule at index i, or NULL for an index sb_alerts_rule does not give. */
+static struct rule *rule_at(struct sb_alerts *a, int i)
+{
+    return i >= 0 && (size_t)i < a->nrules ? &a->rules[i] : NULL;
+}
+
+void sb_alerts_sample(struct sb_alerts *a, int rule, int64_t ts_us, double value)
+{
+    struct rule *r = rule_at(a, rule);
+    if (!r || isnan(value))
+        return;
     if (r->has_threshold)
         eval_threshold(a, r, ts_us, value);
     if (r->has_zscore && r->cfg.zscore_on == SB_ZSCORE_VALUE)
         eval_zscore(a, r, ts_us, value, "value");
-    return (int)(r - a->rules);
 }
 
 int sb_alerts_forget(struct sb_alerts *a, const char *sensor)
@@ -464,10 +464,9 @@ int sb_alerts_forget(struct sb_alerts *a, const char *sensor)
     return (int)(r - a->rules);
 }
 
-void sb_alerts_window(struct sb_alerts *a, const char *sensor, int64_t size_us, int64_t end_us,
-                      double mean)
+void sb_alerts_window(struct sb_alerts *a, int rule, int64_t size_us, int64_t end_us, double mean)
 {
-    struct rule *r = find(a, sensor);
+    struct rule *r = rule_at(a, rule);
     if (!r || !r->has_zscore || size_us != r->cfg.zscore_window_us || isnan(mean))
         return;
     if (r->cfg.zscore_on == SB_ZSCORE_MEAN)

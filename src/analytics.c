@@ -68,7 +68,9 @@ struct sb_analytics {
      * sb_windows_forget(_all): set around those calls. */
     enum sb_partial_reason forgetting;
     struct last_window *last[LAST_BUCKETS];
-    size_t nlast; /* entries in last[], at most SB_WINDOW_MAX_SENSORS per size */
+    size_t nlast;       /* entries in last[], at most max_sensors per size */
+    size_t max_sensors; /* [consumer] max_sensors: the sensors held at most */
+    uint32_t rules_gen; /* of the rules, for the records' alert_gen (sensortab.h) */
 
     struct recent_alert *recent; /* ring, newest at (head - 1) */
     size_t recent_cap, recent_len, recent_head;
@@ -118,12 +120,10 @@ static void size_label(char *out, size_t len, int64_t size_us)
     snprintf(out, len, "%llds", (long long)(size_us / 1000000));
 }
 
-static uint32_t hash_key(const char *s, int64_t size)
+static size_t last_bucket(const char *sensor, int64_t size_us)
 {
-    uint32_t h = 2166136261u;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    return (h ^ (uint32_t)(size / 1000000)) * 16777619u;
+    int64_t key[2] = {(int64_t)sb_hash_fnv1a(sensor, strlen(sensor)), size_us};
+    return (size_t)(sb_hash_fnv1a(key, sizeof(key)) % LAST_BUCKETS);
 }
 
 /* partial: the window's enum sb_partial_reason, or -1 if complete. */
@@ -186,8 +186,7 @@ static void gauge_set(struct sb_metric *m, double v)
 static struct last_window *find_last(const struct sb_analytics *a, const char *sensor,
                                      int64_t size_us)
 {
-    uint32_t h = hash_key(sensor, size_us) % LAST_BUCKETS;
-    for (struct last_window *l = a->last[h]; l; l = l->next)
+    for (struct last_window *l = a->last[last_bucket(sensor, size_us)]; l; l = l->next)
         if (l->r.size_us == size_us && strcmp(l->sensor, sensor) == 0)
             return l;
     return NULL;
@@ -201,7 +200,7 @@ static void last_free(struct last_window *l)
 
 /* Makes room for one more entry by dropping the forgotten one whose window
  * ended first. Held entries belong to sensors the window engine holds, at
- * most SB_WINDOW_MAX_SENSORS per size, so at the bound one is forgotten. */
+ * most max_sensors per size, so at the bound one is forgotten. */
 static void evict_forgotten(struct sb_analytics *a)
 {
     struct last_window **victim = NULL;
@@ -247,17 +246,28 @@ static struct last_window *last_window(struct sb_analytics *a, const char *senso
 {
     struct last_window *l = find_last(a, sensor, size_us);
     if (!l) {
-        if (a->nlast >= SB_WINDOW_MAX_SENSORS * a->nsizes)
+        if (a->nlast >= a->max_sensors * a->nsizes)
             evict_forgotten(a);
         l = sb_xcalloc(1, sizeof(*l));
         l->sensor = sb_xstrdup(sensor);
         l->r.size_us = size_us;
-        uint32_t h = hash_key(sensor, size_us) % LAST_BUCKETS;
+        size_t h = last_bucket(sensor, size_us);
         l->next = a->last[h];
         a->last[h] = l;
         a->nlast++;
     }
     return l;
+}
+
+/* The index of the record's alert rule (-1: none), looked up by name once
+ * per sensor and set of rules. */
+static int rule_of(struct sb_analytics *a, struct sb_sensor *rec)
+{
+    if (rec->alert_gen != a->rules_gen) {
+        rec->alert_rule = a->alerts ? sb_alerts_rule(a->alerts, rec->name) : -1;
+        rec->alert_gen = a->rules_gen;
+    }
+    return rec->alert_rule;
 }
 
 /* Every closed window is published and is its sensor's last one on
@@ -299,7 +309,7 @@ static void window_closed(void *ud, const struct sb_window_result *w)
         a->publish(a->publish_ud, SB_PUBLISH_AGGREGATE, w->sensor, a->scratch.data, a->scratch.len,
                    w->end_us);
     if (a->alerts && partial < 0)
-        sb_alerts_window(a->alerts, w->sensor, w->size_us, w->end_us, w->mean);
+        sb_alerts_window(a->alerts, rule_of(a, w->record), w->size_us, w->end_us, w->mean);
 }
 
 static void alert_fired(void *ud, const struct sb_alert_event *e)
@@ -410,6 +420,8 @@ int sb_analytics_set_rules(struct sb_analytics *a, const struct sb_config *cfg, 
     a->nrules = n;
     free(a->live);
     a->live = live;
+    /* The records' rule indexes are stale now (0 stays "never resolved"). */
+    a->rules_gen = a->rules_gen == UINT32_MAX ? 1 : a->rules_gen + 1;
     /* Every rule starts again from normal: reset the exported levels. The
      * rules of sensors not held get theirs with their first sample. */
     sb_family_clear(a->f_level);
@@ -437,6 +449,7 @@ struct sb_analytics *sb_analytics_new(const struct sb_config *cfg, struct sb_reg
     const char *win_labels[] = {"sensor", "window"};
     a->max_ahead_us = cfg->max_ahead_us;
     a->newest_us = INT64_MIN;
+    a->max_sensors = cfg->max_sensors > 0 ? (size_t)cfg->max_sensors : 1;
     a->f_future = sb_registry_family(
         reg, SB_COUNTER, "sensorbridge_window_future_samples_total",
         "Samples whose event time jumped more than [windows] max_ahead past the newest event "
@@ -547,8 +560,8 @@ void sb_analytics_free(struct sb_analytics *a)
     free(a);
 }
 
-void sb_analytics_sample(struct sb_analytics *a, const struct sb_decoded *d, int64_t now_us,
-                         const struct sb_window_run *run)
+void sb_analytics_sample(struct sb_analytics *a, struct sb_sensor *rec, const struct sb_decoded *d,
+                         int64_t now_us, const struct sb_window_run *run)
 {
     /* A sample far ahead of everything (of every sensor, and of the wall
      * clock, which a replay at speed max may outrun) would move its sensor's
@@ -556,7 +569,7 @@ void sb_analytics_sample(struct sb_analytics *a, const struct sb_decoded *d, int
      * live one with the wall clock, so the bound only catches jumps. */
     int64_t ref = a->newest_us > now_us ? a->newest_us : now_us;
     if (d->ts_us > ref && d->ts_us - ref > a->max_ahead_us) {
-        const char *lv[] = {d->sensor};
+        const char *lv[] = {rec->name};
         struct sb_metric *m = sb_family_child(a->f_future, lv);
         if (m)
             sb_counter_add(m, 1);
@@ -564,25 +577,28 @@ void sb_analytics_sample(struct sb_analytics *a, const struct sb_decoded *d, int
     }
     if (d->ts_us > a->newest_us)
         a->newest_us = d->ts_us;
-    if (a->windows &&
-        sb_windows_add(a->windows, d->sensor, d->ts_us, d->value, run) == SB_WINDOW_LATE) {
-        const char *lv[] = {d->sensor};
+    if (a->windows && sb_windows_add(a->windows, rec, d->ts_us, d->value, run) == SB_WINDOW_LATE) {
+        const char *lv[] = {rec->name};
         struct sb_metric *m = sb_family_child(a->f_late, lv);
         if (m)
             sb_counter_add(m, 1);
     }
     if (a->alerts) {
-        int i = sb_alerts_sample(a->alerts, d->sensor, d->ts_us, d->value);
-        if (i >= 0 && !a->live[i])
-            make_live(a, (size_t)i);
+        int i = rule_of(a, rec);
+        if (i >= 0) {
+            sb_alerts_sample(a->alerts, i, d->ts_us, d->value);
+            if (!a->live[i])
+                make_live(a, (size_t)i);
+        }
     }
 }
 
-void sb_analytics_forget(struct sb_analytics *a, const char *sensor, enum sb_partial_reason why)
+void sb_analytics_forget(struct sb_analytics *a, struct sb_sensor *rec, enum sb_partial_reason why)
 {
+    const char *sensor = rec->name;
     if (a->windows) {
         a->forgetting = why;
-        sb_windows_forget(a->windows, sensor);
+        sb_windows_forget(a->windows, rec);
     }
     for (size_t k = 0; k < a->nsizes; k++) {
         struct last_window *l = find_last(a, sensor, a->sizes[k]);

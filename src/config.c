@@ -1010,6 +1010,9 @@ static const struct opt opts[] = {
         parse_bool),
     OPT_DUR("consumer", "sensor_expiry", "1h", SB_APPLY_CONSUMER, FIELD_I64, sensor_expiry_us, 0,
             30 * DAY_S, parse_duration),
+    /* At most the registry's series per family (SB_METRIC_MAX_CHILDREN),
+     * so every sensor held has its series. */
+    OPT("consumer", "max_sensors", "50000", RESTART, FIELD_INT, max_sensors, 1, 65536, parse_int),
     OPT_KAFKA("consumer", consumer_props),
 
     OPT("replay", "enabled", "true", SB_APPLY_REPLAY, FIELD_BOOL, replay_enabled, 0, 0, parse_bool),

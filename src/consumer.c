@@ -28,9 +28,18 @@
 
 /* One turn of the loop spends at most this long applying messages, so a
  * backlog cannot hold up a scrape or the sources; the idle handle goes on
- * in the next turn. Checked every DRAIN_CLOCK_EVERY messages. */
+ * in the next turn. Checked once per group (CONSUME_GROUP). */
 #define DRAIN_BUDGET_NS (5 * 1000000ull)
-#define DRAIN_CLOCK_EVERY 64
+
+/* Messages taken from librdkafka at once (rd_kafka_consume_batch_queue)
+ * and applied as one group: one wall-clock reading stamps them all, and
+ * each partition's offset is stored and reported to the flow once, after
+ * the whole group. The reading is taken when the group has been fetched,
+ * before its first message is applied, so the end-to-end latency of a
+ * message later in the group is short by at most the time the group takes
+ * to apply: at about 1 us per message, 0.13 ms for 128, a quarter of the
+ * latency histogram's smallest bucket (0.5 ms). */
+#define CONSUME_GROUP 128
 
 /* How long an assignment waits for its partitions' committed offsets. */
 #define COMMITTED_TIMEOUT_MS 5000
@@ -52,6 +61,8 @@ struct part {
      * before the first): see follow(). */
     struct sb_window_run run;
     int64_t followed;
+    bool output;     /* an aggregates or alerts topic: stored, not applied */
+    int64_t applied; /* last offset applied in the current group, -1 if none */
 };
 
 struct sb_consumer {
@@ -66,7 +77,8 @@ struct sb_consumer {
     bool strict;
     char **known; /* sorted synthetic sensor names accepted in strict mode */
     size_t nknown;
-    char skip[2][256]; /* output topics: aggregates, alerts */
+    uint32_t accepted_gen; /* of known, for the records' accepted_gen (sensortab.h) */
+    char skip[2][256];     /* output topics: aggregates, alerts (part.output caches the test) */
     uint64_t count;
     struct sb_ingest *ingest;
     struct sb_analytics *analytics;
@@ -96,6 +108,18 @@ struct sb_consumer {
     struct sb_flow *flow;
     void (*close_cb)(void *ud);
     void *close_ud;
+    /* The group being applied (see consume_group), and the partitions with
+     * an offset to store once it is applied. */
+    rd_kafka_message_t *group[CONSUME_GROUP];
+    size_t touched[CONSUME_GROUP];
+    size_t ntouched;
+    /* A rebalance served inside rd_kafka_consume_batch_queue while
+     * in_group: it waits until the messages fetched before it are applied
+     * and stored (see rebalance_cb). */
+    bool in_group;
+    bool deferred;
+    rd_kafka_resp_err_t deferred_err;
+    rd_kafka_topic_partition_list_t *deferred_parts;
 };
 
 /* sensorbridge's consumer defaults; kafka.* keys in [consumer] override them. */
@@ -166,6 +190,8 @@ static void free_known(struct sb_consumer *c)
 void sb_consumer_reload(struct sb_consumer *c, const struct sb_config *cfg)
 {
     free_known(c);
+    /* Every held sensor is checked again against the new names. */
+    c->accepted_gen = c->accepted_gen == UINT32_MAX ? 1 : c->accepted_gen + 1;
     c->strict = cfg->strict_sensors;
     c->expiry_us = cfg->sensor_expiry_us;
     c->known = sb_xcalloc(cfg->nsynthetic ? cfg->nsynthetic : 1, sizeof(*c->known));
@@ -186,11 +212,14 @@ static size_t part_find(struct sb_consumer *c, const char *topic, int32_t partit
         c->parts = sb_xrealloc(c->parts, c->capparts * sizeof(*c->parts));
     }
     const char *lv[] = {topic};
-    c->parts[c->nparts] = (struct part){.topic = sb_xstrdup(topic),
-                                        .partition = partition,
-                                        .next = -1,
-                                        .skipped = sb_family_child(c->f_skipped, lv),
-                                        .followed = -1};
+    c->parts[c->nparts] =
+        (struct part){.topic = sb_xstrdup(topic),
+                      .partition = partition,
+                      .next = -1,
+                      .skipped = sb_family_child(c->f_skipped, lv),
+                      .followed = -1,
+                      .output = strcmp(topic, c->skip[0]) == 0 || strcmp(topic, c->skip[1]) == 0,
+                      .applied = -1};
     return c->nparts++;
 }
 
@@ -245,7 +274,9 @@ static void follow(struct sb_consumer *c, struct part *p, int64_t offset)
     p->followed = offset + 1;
 }
 
-static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m)
+/* Applies one message of a group; now_us is the group's wall time. Its
+ * offset is stored with the group's (store_group). */
+static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m, int64_t now_us)
 {
     if (m->err) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
@@ -266,28 +297,36 @@ static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m)
         return;
     }
     size_t origin = part_of(c, m);
-    track_offset(c, m, &c->parts[origin]);
-    follow(c, &c->parts[origin], m->offset);
-    const char *topic = rd_kafka_topic_name(m->rkt);
-    if (strcmp(topic, c->skip[0]) == 0 || strcmp(topic, c->skip[1]) == 0) {
-        rd_kafka_offset_store(m->rkt, m->partition, m->offset);
+    struct part *p = &c->parts[origin];
+    track_offset(c, m, p);
+    follow(c, p, m->offset);
+    if (p->applied < 0)
+        c->touched[c->ntouched++] = origin;
+    p->applied = m->offset;
+    if (p->output)
         return;
-    }
     c->count++;
     sb_ingest_consumed(c->ingest);
     struct sb_decoded d;
     enum sb_invalid_reason reason;
     int rc = sb_codec_decode(m->payload, m->len, 0, &d, &reason);
-    if (rc == 0 && c->strict && !known_sensor(c, d.sensor)) {
+    /* The sensor is looked up once; its record goes through the ingest to
+     * the analytics. A held sensor was accepted when it was added, and is
+     * checked again only after a reload changed the names. */
+    struct sb_sensor *rec = rc == 0 ? sb_ingest_find(c->ingest, d.sensor) : NULL;
+    bool recheck = c->strict && (!rec || rec->accepted_gen != c->accepted_gen);
+    if (rc == 0 && recheck && !known_sensor(c, d.sensor)) {
         rc = -1;
         reason = SB_INVALID_UNKNOWN_SENSOR;
     }
     if (rc == 0) {
-        int64_t now = sb_now_wall_us();
         size_t hlen;
         const char *hdr = produced_header(m, &hlen);
-        if (sb_ingest_sample(c->ingest, &d, (uint32_t)origin, hdr, hlen, now) == 0 && c->analytics)
-            sb_analytics_sample(c->analytics, &d, now, &c->parts[origin].run);
+        rec = sb_ingest_sample(c->ingest, rec, &d, (uint32_t)origin, hdr, hlen, now_us);
+        if (rec && recheck)
+            rec->accepted_gen = c->accepted_gen;
+        if (rec && c->analytics)
+            sb_analytics_sample(c->analytics, rec, &d, now_us, &p->run);
     } else {
         sb_ingest_invalid(c->ingest, reason);
         uint64_t suppressed = 0;
@@ -297,15 +336,57 @@ static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m)
                     sb_invalid_reason_name(reason), rd_kafka_topic_name(m->rkt), m->partition,
                     m->offset, suppressed);
     }
-    /* Stored only now, after the sample is applied: a crash before this
-     * re-delivers the message rather than losing it. */
-    rd_kafka_offset_store(m->rkt, m->partition, m->offset);
-    if (c->flow)
-        sb_flow_applied(c->flow, topic, m->partition, m->offset + 1);
+}
+
+/* Stores, per partition of the group, the offset of its last message,
+ * now that every message of the group is applied: a crash before this
+ * re-delivers them rather than losing any. The group's messages are not
+ * destroyed yet, so the partitions' topic handles are valid. */
+static void store_group(struct sb_consumer *c)
+{
+    for (size_t i = 0; i < c->ntouched; i++) {
+        struct part *p = &c->parts[c->touched[i]];
+        rd_kafka_offset_store((rd_kafka_topic_t *)p->rkt, p->partition, p->applied);
+        if (c->flow && !p->output)
+            sb_flow_applied(c->flow, p->topic, p->partition, p->applied + 1);
+        p->applied = -1;
+    }
+    c->ntouched = 0;
+}
+
+static void rebalance(struct sb_consumer *c, rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *parts);
+
+/* Takes up to CONSUME_GROUP messages (and serves the callbacks queued
+ * among them); applies them, or, with apply false (the stop budget is
+ * spent), drops them unapplied and unstored; then runs a rebalance that
+ * came with them. Returns how many messages it took. */
+static size_t consume_group(struct sb_consumer *c, bool apply)
+{
+    c->in_group = true;
+    ssize_t n = rd_kafka_consume_batch_queue(c->q, 0, c->group, CONSUME_GROUP);
+    c->in_group = false;
+    if (n < 0)
+        n = 0;
+    if (apply && n > 0) {
+        int64_t now_us = sb_now_wall_us();
+        for (ssize_t i = 0; i < n; i++)
+            handle_message(c, c->group[i], now_us);
+        store_group(c);
+    }
+    for (ssize_t i = 0; i < n; i++)
+        rd_kafka_message_destroy(c->group[i]);
+    if (c->deferred) {
+        c->deferred = false;
+        rebalance(c, c->rk, c->deferred_err, c->deferred_parts);
+        rd_kafka_topic_partition_list_destroy(c->deferred_parts);
+        c->deferred_parts = NULL;
+    }
+    return (size_t)n;
 }
 
 static void idle_cb(uv_idle_t *h);
-static void forget_expired(void *ud, const char *sensor, uint32_t origin);
+static void forget_expired(void *ud, struct sb_sensor *sensor, uint32_t origin);
 
 static void drain(struct sb_consumer *c)
 {
@@ -313,15 +394,14 @@ static void drain(struct sb_consumer *c)
     while (read(c->efd, &junk, sizeof(junk)) > 0)
         ;
     uint64_t deadline = sb_now_mono_ns() + DRAIN_BUDGET_NS;
-    for (int i = 1; i <= SB_CONSUMER_BATCH; i++) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 0);
-        if (!m) {
+    for (size_t done = 0; done < SB_CONSUMER_BATCH;) {
+        size_t n = consume_group(c, true);
+        if (n < CONSUME_GROUP) {
             uv_idle_stop(&c->idle);
             return;
         }
-        handle_message(c, m);
-        rd_kafka_message_destroy(m);
-        if (i % DRAIN_CLOCK_EVERY == 0 && sb_now_mono_ns() >= deadline)
+        done += n;
+        if (sb_now_mono_ns() >= deadline)
             break;
     }
     /* The caps keep HTTP and the sources responsive under a backlog; the
@@ -359,7 +439,7 @@ static void idle_cb(uv_idle_t *h)
  * sensor comes back on its partition's run, it finds no windows: that run
  * no longer has everything for it (nor for a sensor it has not seen yet,
  * which cannot be told apart). */
-static void forget_sensor(struct sb_consumer *c, const char *sensor, uint32_t origin,
+static void forget_sensor(struct sb_consumer *c, struct sb_sensor *sensor, uint32_t origin,
                           enum sb_partial_reason why)
 {
     c->parts[origin].run.from_start = false;
@@ -367,12 +447,12 @@ static void forget_sensor(struct sb_consumer *c, const char *sensor, uint32_t or
         sb_analytics_forget(c->analytics, sensor, why);
 }
 
-static void forget_expired(void *ud, const char *sensor, uint32_t origin)
+static void forget_expired(void *ud, struct sb_sensor *sensor, uint32_t origin)
 {
     forget_sensor(ud, sensor, origin, SB_PARTIAL_EXPIRED);
 }
 
-static void forget_moved(void *ud, const char *sensor, uint32_t origin)
+static void forget_moved(void *ud, struct sb_sensor *sensor, uint32_t origin)
 {
     forget_sensor(ud, sensor, origin, SB_PARTIAL_REVOKED);
 }
@@ -442,10 +522,9 @@ static void rebalance_failed(struct sb_consumer *c, const char *what, const char
  * revokes what moves away and only assigns what is new, through the
  * incremental calls (rd_kafka_assign would fail there and leave the
  * consumer with nothing). */
-static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+static void rebalance(struct sb_consumer *c, rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *parts)
 {
-    struct sb_consumer *c = opaque;
     const char *proto = rd_kafka_rebalance_protocol(rk);
     bool coop = proto && strcmp(proto, "COOPERATIVE") == 0;
     sb_counter_add(c->rebalances, 1);
@@ -521,8 +600,30 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         sb_flow_joined(c->flow, coop && !lost);
 }
 
-/* Served on the loop from rd_kafka_consumer_poll. A fatal error (static
- * group membership fenced) goes to the daemon; others are counted. */
+/* Served on the loop by rd_kafka_consume_batch_queue (and by
+ * rd_kafka_consumer_close). Inside a group, the messages fetched before
+ * the rebalance are taken but not yet applied: the rebalance waits until
+ * they are and their offsets are stored (consume_group), so that the
+ * commit before a revocation has them, as when each message was polled
+ * on its own. Until it runs, no assign or unassign call has been made, so
+ * librdkafka keeps the old assignment and outdates none of them (it waits
+ * for the call; rd_kafka_assign and the incremental calls may be made
+ * outside the callback). A second rebalance cannot come before that call. */
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    struct sb_consumer *c = opaque;
+    if (c->in_group) {
+        c->deferred = true;
+        c->deferred_err = err;
+        c->deferred_parts = rd_kafka_topic_partition_list_copy(parts);
+        return;
+    }
+    rebalance(c, rk, err, parts);
+}
+
+/* Served on the loop by rd_kafka_consume_batch_queue. A fatal error
+ * (static group membership fenced) goes to the daemon; others are counted. */
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     struct sb_consumer *c = opaque;
@@ -802,16 +903,14 @@ void sb_consumer_close(struct sb_consumer *c, uint64_t drain_deadline_ns, void (
     /* Apply what is already fetched so its offsets are committed too, until
      * the deadline: what is left is not stored, so it comes again after the
      * restart (at-least-once), and the stop stays within its budget. */
-    rd_kafka_message_t *m;
     uint64_t left = 0;
-    while ((m = rd_kafka_consumer_poll(c->rk, 0))) {
-        if (sb_now_mono_ns() >= drain_deadline_ns) {
-            left++;
-            rd_kafka_message_destroy(m);
-            continue;
-        }
-        handle_message(c, m);
-        rd_kafka_message_destroy(m);
+    for (;;) {
+        bool apply = sb_now_mono_ns() < drain_deadline_ns;
+        size_t n = consume_group(c, apply);
+        if (!apply)
+            left += n;
+        if (n < CONSUME_GROUP)
+            break;
     }
     if (left)
         sb_warn("msg=\"stop budget spent: fetched messages left for the next start\" "

@@ -748,7 +748,7 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
     if (d->cfg.nsynthetic && d->producer && (rc = synth_new(d, &d->cfg, &d->synth, err, errlen)))
         return rc;
     if (d->cfg.consumer_enabled) {
-        d->ingest = sb_ingest_new(d->reg);
+        d->ingest = sb_ingest_new(d->reg, (size_t)d->cfg.max_sensors);
         d->analytics = sb_analytics_new(&d->cfg, d->reg, publish, d, err, errlen);
         if (!d->analytics)
             return -EINVAL;

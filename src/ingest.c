@@ -9,17 +9,13 @@
 #include "sensorbridge/sensors.h"
 #include "sensorbridge/util.h"
 
-#define TABLE_SIZE (2 * SB_INGEST_MAX_SENSORS) /* power of two, at most half full */
-#define TABLE_MASK (TABLE_SIZE - 1)
-
 /* Latency from the producer's hand-off to the registry update: the
  * pipeline's own delay, which the Python stack put at 5-6 s. */
 static const double latency_buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                          0.25,   0.5,   1,      2.5,   5,    10,    30};
 
-struct sensor {
-    char *name;
-    uint32_t hash;
+/* The ingest's slot of a sensor record. */
+struct sb_ingest_sensor {
     uint32_t origin;    /* of the last sample */
     int64_t applied_us; /* wall time the last sample was applied */
     struct sb_metric *value;
@@ -67,15 +63,13 @@ struct sb_ingest {
     struct sb_metric *latency;
     struct sb_metric *unmeasured[UNMEASURED__COUNT];
     struct sb_metric *removed[REMOVED__COUNT];
-    /* Open addressing with linear probing; deletion shifts entries back
-     * (no tombstones), so a probe still stops at the first empty slot. */
-    struct sensor *table[TABLE_SIZE];
-    size_t nsensors;
+    struct sb_sensortab *sensors;
 };
 
-struct sb_ingest *sb_ingest_new(struct sb_registry *r)
+struct sb_ingest *sb_ingest_new(struct sb_registry *r, size_t max_sensors)
 {
     struct sb_ingest *in = sb_xcalloc(1, sizeof(*in));
+    in->sensors = sb_sensortab_new(max_sensors);
     const char *sensor_label[] = {"sensor"};
     in->f_value = sb_registry_family(r, SB_GAUGE, "sensorbridge_sensor_value",
                                      "Last consumed value of each sensor, in the sensor's unit "
@@ -150,37 +144,25 @@ void sb_ingest_free(struct sb_ingest *in)
 {
     if (!in)
         return;
-    for (size_t i = 0; i < TABLE_SIZE; i++) {
-        if (in->table[i]) {
-            free(in->table[i]->name);
-            free(in->table[i]);
-        }
-    }
+    size_t n = sb_sensortab_count(in->sensors);
+    struct sb_sensor **all = sb_xmalloc((n ? n : 1) * sizeof(*all));
+    n = sb_sensortab_sorted(in->sensors, all);
+    for (size_t i = 0; i < n; i++)
+        free(all[i]->ingest);
+    free(all);
+    sb_sensortab_free(in->sensors);
     free(in);
 }
 
-static uint32_t hash(const char *s)
+struct sb_sensor *sb_ingest_find(struct sb_ingest *in, const char *name)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    return h;
+    return sb_sensortab_find(in->sensors, name);
 }
 
-static struct sensor *lookup(struct sb_ingest *in, const char *name)
+/* A new sensor's series. */
+static struct sb_ingest_sensor *sensor_new(struct sb_ingest *in, const char *name)
 {
-    uint32_t h = hash(name);
-    uint32_t i = h & TABLE_MASK;
-    while (in->table[i]) {
-        if (in->table[i]->hash == h && strcmp(in->table[i]->name, name) == 0)
-            return in->table[i];
-        i = (i + 1) & TABLE_MASK;
-    }
-    if (in->nsensors >= SB_INGEST_MAX_SENSORS)
-        return NULL;
-    struct sensor *s = sb_xcalloc(1, sizeof(*s));
-    s->name = sb_xstrdup(name);
-    s->hash = h;
+    struct sb_ingest_sensor *s = sb_xcalloc(1, sizeof(*s));
     const char *lv[] = {name};
     s->value = sb_family_child(in->f_value, lv);
     s->samples = sb_family_child(in->f_samples, lv);
@@ -196,8 +178,6 @@ static struct sensor *lookup(struct sb_ingest *in, const char *name)
         if (s->info)
             sb_gauge_set(s->info, 1);
     }
-    in->table[i] = s;
-    in->nsensors++;
     return s;
 }
 
@@ -219,14 +199,19 @@ static void observe_latency(struct sb_ingest *in, const char *produced, size_t p
     }
 }
 
-int sb_ingest_sample(struct sb_ingest *in, const struct sb_decoded *d, uint32_t origin,
-                     const char *produced, size_t produced_len, int64_t now_us)
+struct sb_sensor *sb_ingest_sample(struct sb_ingest *in, struct sb_sensor *rec,
+                                   const struct sb_decoded *d, uint32_t origin,
+                                   const char *produced, size_t produced_len, int64_t now_us)
 {
-    struct sensor *s = lookup(in, d->sensor);
-    if (!s) {
+    if (!rec)
+        rec = sb_sensortab_get(in->sensors, d->sensor);
+    if (!rec) {
         sb_ingest_invalid(in, SB_INVALID_UNKNOWN_SENSOR);
-        return -1;
+        return NULL;
     }
+    if (!rec->ingest)
+        rec->ingest = sensor_new(in, rec->name);
+    struct sb_ingest_sensor *s = rec->ingest;
     s->origin = origin;
     s->applied_us = now_us;
     sb_gauge_set(s->value, d->value);
@@ -235,24 +220,10 @@ int sb_ingest_sample(struct sb_ingest *in, const struct sb_decoded *d, uint32_t 
     sb_histogram_observe(s->observed, d->value);
     sb_counter_add(s->squares, d->value * d->value);
     observe_latency(in, produced, produced_len, now_us);
-    return 0;
+    return rec;
 }
 
-/* Empties slot i and moves later entries of the probe run back into the
- * hole where a lookup would otherwise stop short of them. */
-static void table_delete(struct sb_ingest *in, uint32_t i)
-{
-    in->table[i] = NULL;
-    for (uint32_t j = (i + 1) & TABLE_MASK; in->table[j]; j = (j + 1) & TABLE_MASK) {
-        if (sb_probe_keeps(i, j, in->table[j]->hash & TABLE_MASK))
-            continue;
-        in->table[i] = in->table[j];
-        in->table[j] = NULL;
-        i = j;
-    }
-}
-
-static void sensor_remove(struct sb_ingest *in, struct sensor *s)
+static void series_remove(struct sb_ingest_sensor *s)
 {
     sb_metric_remove(s->value);
     sb_metric_remove(s->samples);
@@ -260,18 +231,6 @@ static void sensor_remove(struct sb_ingest *in, struct sensor *s)
     sb_metric_remove(s->observed);
     sb_metric_remove(s->squares);
     sb_metric_remove(s->info);
-    uint32_t i = s->hash & TABLE_MASK;
-    while (in->table[i] != s)
-        i = (i + 1) & TABLE_MASK;
-    table_delete(in, i);
-    in->nsensors--;
-}
-
-static int cmp_sensor_name(const void *a, const void *b)
-{
-    const struct sensor *x = *(const struct sensor *const *)a;
-    const struct sensor *y = *(const struct sensor *const *)b;
-    return strcmp(x->name, y->name);
 }
 
 struct removal {
@@ -281,7 +240,7 @@ struct removal {
     int64_t max_silence_us;
 };
 
-static bool to_remove(const struct removal *rm, const struct sensor *s)
+static bool to_remove(const struct removal *rm, const struct sb_ingest_sensor *s)
 {
     if (rm->reason == REMOVED_REVOKED)
         return s->origin == rm->origin;
@@ -290,29 +249,34 @@ static bool to_remove(const struct removal *rm, const struct sensor *s)
            (uint64_t)rm->now_us - (uint64_t)s->applied_us > (uint64_t)rm->max_silence_us;
 }
 
-/* Collects first and removes after: deleting while scanning would shift
- * entries the scan has not reached into slots it has passed. */
+/* Collects first and removes after: removing while scanning would shift
+ * entries the scan has not reached into slots it has passed. The
+ * callback gets the record with its ingest slot already emptied; the
+ * record goes after it returns. */
 static size_t remove_where(struct sb_ingest *in, const struct removal *rm, sb_ingest_forget_cb cb,
                            void *ud)
 {
-    if (!in->nsensors)
+    size_t held = sb_sensortab_count(in->sensors);
+    if (!held)
         return 0;
-    struct sensor **gone = sb_xmalloc(in->nsensors * sizeof(*gone));
+    struct sb_sensor **all = sb_xmalloc(held * sizeof(*all));
+    held = sb_sensortab_sorted(in->sensors, all);
     size_t n = 0;
-    for (size_t i = 0; i < TABLE_SIZE; i++)
-        if (in->table[i] && to_remove(rm, in->table[i]))
-            gone[n++] = in->table[i];
-    /* Table order is hash order; names make the callbacks reproducible. */
-    qsort(gone, n, sizeof(*gone), cmp_sensor_name);
-    for (size_t i = 0; i < n; i++) {
-        sensor_remove(in, gone[i]);
+    for (size_t i = 0; i < held; i++) {
+        struct sb_ingest_sensor *s = all[i]->ingest;
+        if (!s || !to_remove(rm, s))
+            continue;
+        uint32_t origin = s->origin;
+        series_remove(s);
+        free(s);
+        all[i]->ingest = NULL;
         sb_counter_add(in->removed[rm->reason], 1);
         if (cb)
-            cb(ud, gone[i]->name, gone[i]->origin);
-        free(gone[i]->name);
-        free(gone[i]);
+            cb(ud, all[i], origin);
+        sb_sensortab_remove(in->sensors, all[i]);
+        n++;
     }
-    free(gone);
+    free(all);
     return n;
 }
 
@@ -335,7 +299,7 @@ size_t sb_ingest_expire(struct sb_ingest *in, int64_t now_us, int64_t max_silenc
 
 size_t sb_ingest_sensor_count(const struct sb_ingest *in)
 {
-    return in->nsensors;
+    return sb_sensortab_count(in->sensors);
 }
 
 void sb_ingest_invalid(struct sb_ingest *in, enum sb_invalid_reason reason)

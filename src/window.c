@@ -47,9 +47,11 @@ struct ring {
     uint32_t cap; /* power of two, 0 until the first window opens */
 };
 
-struct sensor {
-    char name[SB_WINDOW_NAME_MAX + 1];
-    uint64_t hash;
+/* The window engine's slot of a sensor record (sensortab.h), on the
+ * engine's list of the sensors it holds. */
+struct sb_window_sensor {
+    struct sb_sensor *rec;
+    struct sb_window_sensor *prev, *next;
     bool seen;
     int64_t max_ts;
     uint64_t run; /* id of the run of its last sample */
@@ -69,70 +71,27 @@ struct sb_windows {
     uint32_t max_open;
     sb_window_closed_cb cb;
     void *ud;
-    struct sensor **table; /* open addressing, linear probing, load <= 1/2 */
-    size_t tablesize;      /* power of two */
+    struct sb_window_sensor *sensors; /* held: a list, the records find their slot */
     size_t nsensors;
-    /* Consumers see runs of one sensor's samples (one partition batch at a
-     * time): remembering the last hit skips hashing for most samples. */
-    struct sensor *last;
     size_t open;
 };
 
-static uint64_t hash_name(const char *s, size_t *len)
+/* The record's slot, made on its first sample. */
+static struct sb_window_sensor *slot_of(struct sb_windows *w, struct sb_sensor *rec)
 {
-    /* FNV-1a: names are short and this runs per sample. */
-    uint64_t h = UINT64_C(14695981039346656037);
-    const char *p = s;
-    for (; *p; p++) {
-        h ^= (unsigned char)*p;
-        h *= UINT64_C(1099511628211);
-    }
-    *len = (size_t)(p - s);
-    return h;
-}
-
-static void table_insert(struct sensor **table, size_t size, struct sensor *s)
-{
-    size_t i = s->hash & (size - 1);
-    while (table[i])
-        i = (i + 1) & (size - 1);
-    table[i] = s;
-}
-
-static struct sensor *lookup(struct sb_windows *w, const char *name)
-{
-    if (w->last && strcmp(w->last->name, name) == 0)
-        return w->last;
-    size_t len;
-    uint64_t h = hash_name(name, &len);
-    if (len == 0 || len > SB_WINDOW_NAME_MAX)
-        return NULL;
-    size_t i = h & (w->tablesize - 1);
-    for (struct sensor *s; (s = w->table[i]); i = (i + 1) & (w->tablesize - 1)) {
-        if (s->hash == h && strcmp(s->name, name) == 0)
-            return w->last = s;
-    }
-    if (w->nsensors >= SB_WINDOW_MAX_SENSORS)
-        return NULL;
-
-    struct sensor *s = sb_xcalloc(1, sizeof(*s) + w->nsizes * sizeof(s->rings[0]));
-    memcpy(s->name, name, len + 1);
-    s->hash = h;
+    if (rec->windows)
+        return rec->windows;
+    struct sb_window_sensor *s = sb_xcalloc(1, sizeof(*s) + w->nsizes * sizeof(s->rings[0]));
+    s->rec = rec;
     s->next_end = INT64_MAX;
     s->resumed_until = INT64_MIN;
-    if (2 * (w->nsensors + 1) > w->tablesize) {
-        size_t size = w->tablesize * 2;
-        struct sensor **table = sb_xcalloc(size, sizeof(*table));
-        for (size_t k = 0; k < w->tablesize; k++)
-            if (w->table[k])
-                table_insert(table, size, w->table[k]);
-        free(w->table);
-        w->table = table;
-        w->tablesize = size;
-    }
-    table_insert(w->table, w->tablesize, s);
+    s->next = w->sensors;
+    if (w->sensors)
+        w->sensors->prev = s;
+    w->sensors = s;
     w->nsensors++;
-    return w->last = s;
+    rec->windows = s;
+    return s;
 }
 
 static struct acc *ring_at(const struct ring *r, uint32_t i)
@@ -165,7 +124,7 @@ static struct acc *ring_insert(struct ring *r, uint32_t pos)
     return ring_at(r, pos);
 }
 
-static void recompute_next_end(const struct sb_windows *w, struct sensor *s)
+static void recompute_next_end(const struct sb_windows *w, struct sb_window_sensor *s)
 {
     int64_t next = INT64_MAX;
     for (size_t k = 0; k < w->nsizes; k++) {
@@ -181,7 +140,7 @@ static void recompute_next_end(const struct sb_windows *w, struct sensor *s)
 
 /* Removes the oldest window of size k and reports it. The sensor's state
  * is consistent before the callback runs. */
-static void close_oldest(struct sb_windows *w, struct sensor *s, size_t k,
+static void close_oldest(struct sb_windows *w, struct sb_window_sensor *s, size_t k,
                          enum sb_window_closed closed)
 {
     struct ring *r = &s->rings[k];
@@ -193,7 +152,8 @@ static void close_oldest(struct sb_windows *w, struct sensor *s, size_t k,
     if (!w->cb)
         return;
     struct sb_window_result res = {
-        .sensor = s->name,
+        .sensor = s->rec->name,
+        .record = s->rec,
         .size_us = w->sizes[k],
         .start_us = a.start,
         .end_us = a.start + w->sizes[k],
@@ -216,7 +176,7 @@ static void close_oldest(struct sb_windows *w, struct sensor *s, size_t k,
  * first on equal ends (INT64_MAX: every open window; ends are below it).
  * Each iteration costs O(nsizes) and closes one window that was opened by
  * at least one sample: amortized O(nsizes). */
-static void close_until(struct sb_windows *w, struct sensor *s, int64_t limit,
+static void close_until(struct sb_windows *w, struct sb_window_sensor *s, int64_t limit,
                         enum sb_window_closed closed)
 {
     while (s->next_end != INT64_MAX && s->next_end <= limit) {
@@ -265,8 +225,8 @@ static struct acc *find_open(const struct ring *r, int64_t size, int64_t ts, uin
  * and every open window is newer than the closed one, and a slot frees up
  * only when the watermark passes one of those newer windows, which makes
  * the closed one late by the watermark as well. */
-static struct acc *open_at(struct sb_windows *w, struct sensor *s, size_t k, int64_t start,
-                           uint32_t pos)
+static struct acc *open_at(struct sb_windows *w, struct sb_window_sensor *s, size_t k,
+                           int64_t start, uint32_t pos)
 {
     struct ring *r = &s->rings[k];
     if (r->n >= w->max_open) {
@@ -354,12 +314,10 @@ struct sb_windows *sb_windows_new(const int64_t *sizes_us, size_t nsizes, int64_
     w->max_open = (uint32_t)max_open;
     w->cb = cb;
     w->ud = ud;
-    w->tablesize = 16;
-    w->table = sb_xcalloc(w->tablesize, sizeof(*w->table));
     return w;
 }
 
-static void sensor_free(const struct sb_windows *w, struct sensor *s)
+static void sensor_free(const struct sb_windows *w, struct sb_window_sensor *s)
 {
     for (size_t k = 0; k < w->nsizes; k++)
         free(s->rings[k].w);
@@ -370,17 +328,18 @@ void sb_windows_free(struct sb_windows *w)
 {
     if (!w)
         return;
-    for (size_t i = 0; i < w->tablesize; i++)
-        if (w->table[i])
-            sensor_free(w, w->table[i]);
-    free(w->table);
+    while (w->sensors) {
+        struct sb_window_sensor *s = w->sensors;
+        w->sensors = s->next;
+        sensor_free(w, s);
+    }
     free(w->sizes);
     free(w);
 }
 
 /* The sensor resumes at ts (see window.h): what is open now, and what
  * opens later with a start <= ts + lateness, may lack samples from before. */
-static void resume(struct sb_windows *w, struct sensor *s, int64_t ts)
+static void resume(struct sb_windows *w, struct sb_window_sensor *s, int64_t ts)
 {
     for (size_t k = 0; k < w->nsizes; k++)
         for (uint32_t i = 0; i < s->rings[k].n; i++)
@@ -389,14 +348,12 @@ static void resume(struct sb_windows *w, struct sensor *s, int64_t ts)
         s->resumed_until = ts + w->lateness;
 }
 
-enum sb_window_verdict sb_windows_add(struct sb_windows *w, const char *sensor, int64_t ts_us,
+enum sb_window_verdict sb_windows_add(struct sb_windows *w, struct sb_sensor *sensor, int64_t ts_us,
                                       double value, const struct sb_window_run *run)
 {
     if (!isfinite(value) || ts_us < -TS_LIMIT || ts_us > TS_LIMIT)
         return SB_WINDOW_LATE;
-    struct sensor *s = lookup(w, sensor);
-    if (!s)
-        return SB_WINDOW_OVERFLOW;
+    struct sb_window_sensor *s = slot_of(w, sensor);
 
     static const struct sb_window_run whole = {0, true};
     if (!run)
@@ -433,64 +390,48 @@ enum sb_window_verdict sb_windows_add(struct sb_windows *w, const char *sensor, 
     return verdict;
 }
 
-/* Backward-shift deletion, so lookups still stop at the first empty slot
- * (see sb_probe_keeps). */
-static void table_delete(struct sb_windows *w, size_t i)
+static void unlink_free(struct sb_windows *w, struct sb_window_sensor *s)
 {
-    size_t mask = w->tablesize - 1;
-    w->table[i] = NULL;
-    for (size_t j = (i + 1) & mask; w->table[j]; j = (j + 1) & mask) {
-        if (sb_probe_keeps(i, j, w->table[j]->hash & mask))
-            continue;
-        w->table[i] = w->table[j];
-        w->table[j] = NULL;
-        i = j;
-    }
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        w->sensors = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    w->nsensors--;
+    s->rec->windows = NULL;
+    sensor_free(w, s);
 }
 
-bool sb_windows_forget(struct sb_windows *w, const char *sensor)
+bool sb_windows_forget(struct sb_windows *w, struct sb_sensor *sensor)
 {
-    size_t len;
-    uint64_t h = hash_name(sensor, &len);
-    size_t mask = w->tablesize - 1;
-    size_t i = h & mask;
-    struct sensor *s;
-    for (; (s = w->table[i]); i = (i + 1) & mask)
-        if (s->hash == h && strcmp(s->name, sensor) == 0)
-            break;
+    struct sb_window_sensor *s = sensor->windows;
     if (!s)
         return false;
-    /* Reported while the sensor is still whole in the table. */
+    /* Reported while the sensor is still whole. */
     close_until(w, s, INT64_MAX, SB_WINDOW_CLOSED_FORGOTTEN);
-    table_delete(w, i);
-    w->nsensors--;
-    if (w->last == s)
-        w->last = NULL;
-    sensor_free(w, s);
+    unlink_free(w, s);
     return true;
 }
 
 static int cmp_sensor(const void *x, const void *y)
 {
-    return strcmp((*(struct sensor *const *)x)->name, (*(struct sensor *const *)y)->name);
+    return strcmp((*(struct sb_window_sensor *const *)x)->rec->name,
+                  (*(struct sb_window_sensor *const *)y)->rec->name);
 }
 
 void sb_windows_forget_all(struct sb_windows *w)
 {
-    struct sensor **all = sb_xmalloc((w->nsensors ? w->nsensors : 1) * sizeof(*all));
+    struct sb_window_sensor **all = sb_xmalloc((w->nsensors ? w->nsensors : 1) * sizeof(*all));
     size_t n = 0;
-    for (size_t i = 0; i < w->tablesize; i++)
-        if (w->table[i])
-            all[n++] = w->table[i];
+    for (struct sb_window_sensor *s = w->sensors; s; s = s->next)
+        all[n++] = s;
     qsort(all, n, sizeof(*all), cmp_sensor);
     for (size_t i = 0; i < n; i++)
         close_until(w, all[i], INT64_MAX, SB_WINDOW_CLOSED_FORGOTTEN);
     for (size_t i = 0; i < n; i++)
-        sensor_free(w, all[i]);
+        unlink_free(w, all[i]);
     free(all);
-    memset(w->table, 0, w->tablesize * sizeof(*w->table));
-    w->nsensors = 0;
-    w->last = NULL;
 }
 
 size_t sb_windows_open_count(const struct sb_windows *w)

@@ -95,24 +95,27 @@ struct sb_alerts *sb_alerts_new(const struct sb_alert_rule_cfg *rules, size_t nr
                                 sb_alert_cb cb, void *ud);
 void sb_alerts_free(struct sb_alerts *a);
 
-/* A sample of a sensor (threshold rule; zscore rule with zscore_on = value).
- * A sensor without a rule costs one hash lookup. Returns the index of the
- * sensor's rule in the rules given to sb_alerts_new (also for a NaN value,
- * which is ignored), or -1 if it has none. */
-int sb_alerts_sample(struct sb_alerts *a, const char *sensor, int64_t ts_us, double value);
+/* The index of a sensor's rule in the rules given to sb_alerts_new, or -1
+ * if it has none: one hash lookup, which the caller keeps (the record's
+ * alert_rule, sensortab.h) so that samples and windows need none. */
+int sb_alerts_rule(const struct sb_alerts *a, const char *sensor);
 
-/* A closed window (zscore rule: baseline update and, with zscore_on = mean,
- * evaluation of its mean against the baseline before it joins it). Windows
- * of other sizes than the rule's zscore_window_us are ignored. */
-void sb_alerts_window(struct sb_alerts *a, const char *sensor, int64_t size_us, int64_t end_us,
-                      double mean);
+/* A sample of the sensor of rule index `rule` (threshold rule; zscore rule
+ * with zscore_on = value). A NaN value, or rule -1 (no rule), is ignored. */
+void sb_alerts_sample(struct sb_alerts *a, int rule, int64_t ts_us, double value);
+
+/* A closed window of the sensor of rule index `rule` (zscore rule:
+ * baseline update and, with zscore_on = mean, evaluation of its mean
+ * against the baseline before it joins it). Windows of other sizes than
+ * the rule's zscore_window_us, and rule -1, are ignored. */
+void sb_alerts_window(struct sb_alerts *a, int rule, int64_t size_us, int64_t end_us, double mean);
 
 /* Puts a sensor's rule back as sb_alerts_new made it, as if the sensor had
  * never been seen: normal, no escalation pending, an empty z-score
  * baseline. Reports no transition: an active alert is dropped without a
  * "back to normal", because the value never came back (whoever takes the
  * sensor over raises it again if the condition still holds). Returns the
- * rule's index as sb_alerts_sample does, or -1 if the sensor has no rule.
+ * rule's index as sb_alerts_rule does, or -1 if the sensor has no rule.
  * Must not be called from the callback. */
 int sb_alerts_forget(struct sb_alerts *a, const char *sensor);
 

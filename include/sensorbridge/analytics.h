@@ -64,7 +64,9 @@ struct sb_analytics *sb_analytics_new(const struct sb_config *cfg, struct sb_reg
                                       sb_publish_cb cb, void *ud, char *err, size_t errlen);
 void sb_analytics_free(struct sb_analytics *a);
 
-/* Feeds one valid consumed sample, read in `run` (the windows' notion of
+/* Feeds one valid consumed sample of the sensor of record rec (the
+ * ingest's, sensortab.h: the analytics use its windows slot and its alert
+ * rule, and look no name up), read in `run` (the windows' notion of
  * an unbroken read, see window.h; NULL: the whole stream in one run); now_us
  * is the wall time. A sensor with
  * an alert rule gets its sensorbridge_alert_level series with its first
@@ -74,10 +76,10 @@ void sb_analytics_free(struct sb_analytics *a);
  * (of any sensor) and now_us is counted in
  * sensorbridge_window_future_samples_total{sensor} and goes to neither the
  * windows nor the alert rules. */
-void sb_analytics_sample(struct sb_analytics *a, const struct sb_decoded *d, int64_t now_us,
-                         const struct sb_window_run *run);
+void sb_analytics_sample(struct sb_analytics *a, struct sb_sensor *rec, const struct sb_decoded *d,
+                         int64_t now_us, const struct sb_window_run *run);
 
-/* Forgets a sensor this instance no longer holds (its partitions were
+/* Forgets the sensor of record rec, which this instance no longer holds (its partitions were
  * revoked: why = SB_PARTIAL_REVOKED; or it fell silent: SB_PARTIAL_EXPIRED;
  * see sb_ingest_forget_cb), so nothing of it stays stale:
  *   - its open windows are published now, partial with reason `why`:
@@ -99,7 +101,7 @@ void sb_analytics_sample(struct sb_analytics *a, const struct sb_decoded *d, int
  * from_start, so the caller must not say so for it again), the rule from
  * normal, series from 0. A sensor never seen is a no-op. Not from the
  * publish callback. */
-void sb_analytics_forget(struct sb_analytics *a, const char *sensor, enum sb_partial_reason why);
+void sb_analytics_forget(struct sb_analytics *a, struct sb_sensor *rec, enum sb_partial_reason why);
 
 /* At shutdown, after the last sample and before the producer's final
  * flush: publishes every open window, partial with reason "stopped", and
@@ -119,7 +121,7 @@ int sb_analytics_set_rules(struct sb_analytics *a, const struct sb_config *cfg, 
 /* JSON documents for the status API. The windows document has the last
  * closed window of each sensor and size, complete or partial (as its
  * aggregate says), forgotten sensors' included; at
- * most SB_WINDOW_MAX_SENSORS entries per size are kept, and a new one
+ * most [consumer] max_sensors entries per size are kept, and a new one
  * beyond that replaces the forgotten sensor's entry that ended first. */
 void sb_analytics_alerts_json(const struct sb_analytics *a, struct sb_buf *out);
 void sb_analytics_windows_json(const struct sb_analytics *a, struct sb_buf *out);

@@ -136,6 +136,7 @@ struct sb_config {
     char *group_id;
     bool strict_sensors;      /* unknown sensor names are invalid messages */
     int64_t sensor_expiry_us; /* series of a sensor silent this long are removed; 0 = never */
+    int max_sensors;          /* sensors held at once (the ingest's sensortab bound) */
     struct sb_kvlist consumer_props;
 
     /* [replay] */

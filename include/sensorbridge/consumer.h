@@ -1,9 +1,11 @@
 /*
  * consumer.h - the Kafka consumer on the libuv loop: a member of a
  * consumer group subscribed to "^<prefix>-" topics by pattern, or to the
- * one samples topic in the shared layout. Each
- * message is decoded, validated and applied to the ingest; its offset is
- * stored only after that, and stored offsets are committed periodically
+ * one samples topic in the shared layout. Messages are taken in groups
+ * (rd_kafka_consume_batch_queue); each is decoded, validated and applied
+ * to the ingest and the analytics, its sensor looked up once; each
+ * partition's offset is stored once per group, only after every message
+ * of the group was applied, and stored offsets are committed periodically
  * and on close (at-least-once after processing). With strict_sensors, a
  * sensor must be one of the 17 UCI sensors or a configured synthetic one.
  */

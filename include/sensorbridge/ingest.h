@@ -14,11 +14,16 @@
  * of a consumer group, each sample counts once. A sensor seen again after
  * that starts again from zero.
  *
+ * The sensors held are the records of the ingest's sensortab (sensortab.h),
+ * at most max_sensors of them; the ingest fills their ingest slot, and the
+ * record of a sample is what the analytics get next (sb_analytics_sample),
+ * so the name is looked up once per message.
+ *
  * Ownership: the ingest keeps borrowed pointers into the registry, which
  * must outlive it, and owns the per-sensor children it creates (families
- * sensorbridge_sensor_*): nobody else may remove or clear them. A sensor
- * name passed to a sb_ingest_forget_cb is the ingest's and valid only
- * during the call.
+ * sensorbridge_sensor_*): nobody else may remove or clear them. It owns
+ * the sensortab and its records; a record passed to a sb_ingest_forget_cb
+ * is valid only during the call.
  */
 #ifndef SB_INGEST_H
 #define SB_INGEST_H
@@ -28,17 +33,23 @@
 
 #include "sensorbridge/codec.h"
 #include "sensorbridge/registry.h"
-
-/* Sensors held at once; further names are counted invalid (unknown_sensor)
- * until some are removed. */
-#define SB_INGEST_MAX_SENSORS 4096
+#include "sensorbridge/sensortab.h"
 
 struct sb_ingest;
 
-struct sb_ingest *sb_ingest_new(struct sb_registry *r);
+/* max_sensors ([consumer] max_sensors, >= 1): sensors held at once;
+ * further names are counted invalid (unknown_sensor) until some are
+ * removed. */
+struct sb_ingest *sb_ingest_new(struct sb_registry *r, size_t max_sensors);
 void sb_ingest_free(struct sb_ingest *in);
 
-/* Applies one valid sample that came from `origin`. produced holds the
+/* The record of a sensor held, or NULL (the last one found is compared
+ * first, then one hash lookup). */
+struct sb_sensor *sb_ingest_find(struct sb_ingest *in, const char *name);
+
+/* Applies one valid sample that came from `origin`; rec is its sensor's
+ * record from sb_ingest_find, or NULL to have the ingest find it or add
+ * it (with its series). produced holds the
  * produced_len bytes of the message's sb-produced-us header (no NUL
  * needed), or is NULL if it has none (another producer wrote it): when
  * the producer handed the message to Kafka, in decimal microseconds since
@@ -50,16 +61,20 @@ void sb_ingest_free(struct sb_ingest *in);
  * sensorbridge_end_to_end_latency_unmeasured_samples_total by reason: no
  * header, a header that is not a decimal integer from 0 to INT64_MAX
  * (sb_parse_decimal_i64), or a time after now_us (the producer's clock is
- * ahead of ours). Returns 0, or -1 if the sensor table is full (the
- * message was counted invalid instead, and in neither latency family). */
-int sb_ingest_sample(struct sb_ingest *in, const struct sb_decoded *d, uint32_t origin,
-                     const char *produced, size_t produced_len, int64_t now_us);
+ * ahead of ours). Returns the sensor's record, or NULL if the table
+ * holds max_sensors (the message was counted invalid instead, and in
+ * neither latency family). */
+struct sb_sensor *sb_ingest_sample(struct sb_ingest *in, struct sb_sensor *rec,
+                                   const struct sb_decoded *d, uint32_t origin,
+                                   const char *produced, size_t produced_len, int64_t now_us);
 
 /* Told about each sensor removed by the two functions below, with the
- * origin of its last sample, after its series and table entry are gone, in
- * strcmp order of the names, so the caller can forget the sensor elsewhere
- * too (sb_analytics_forget). It must not call back into the same ingest. */
-typedef void (*sb_ingest_forget_cb)(void *ud, const char *sensor, uint32_t origin);
+ * origin of its last sample, after its series are gone and before its
+ * record goes (after the call), in strcmp order of the names, so the
+ * caller can forget the sensor elsewhere too (sb_analytics_forget, which
+ * empties the record's other slots). It must not call back into the same
+ * ingest. */
+typedef void (*sb_ingest_forget_cb)(void *ud, struct sb_sensor *s, uint32_t origin);
 
 /* Removes every sensor whose last sample came from `origin`: its
  * sensorbridge_sensor_value, _samples_consumed_total,

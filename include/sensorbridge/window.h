@@ -39,14 +39,18 @@
  * SB_WINDOW_CLOSED_FORCED). Windows are opened by their first sample only,
  * so a sensor that stops sending leaves its windows open until it sends
  * again (or until sb_windows_forget, sb_windows_forget_all or
- * sb_windows_free). At most SB_WINDOW_MAX_SENSORS sensors are held at
- * once. No memory is allocated per sample: only per new sensor and,
- * rarely, when a sensor's ring of open windows grows (up to max_open).
+ * sb_windows_free). A sensor is a record of a sensortab (sensortab.h),
+ * whose windows slot holds the engine's state of it: the table bounds the
+ * sensors, and no name is looked up here. No memory is allocated per
+ * sample: only per new sensor and, rarely, when a sensor's ring of open
+ * windows grows (up to max_open).
  *
- * Ownership: the engine owns its state and copies sensor names; a struct
- * sb_window_result passed to the callback (and its sensor string) is valid
- * only during the call. The callback must not call back into the same
- * engine.
+ * Ownership: the engine owns what it puts in the records' windows slots (a
+ * record's slot serves one engine) and empties a slot when it drops the
+ * sensor; sb_windows_free frees them without touching the records, which
+ * may be gone by then. A struct sb_window_result passed to the callback
+ * (and its sensor string) is valid only during the call. The callback
+ * must not call back into the same engine.
  */
 #ifndef SB_WINDOW_H
 #define SB_WINDOW_H
@@ -55,8 +59,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SB_WINDOW_MAX_SENSORS 4096
-#define SB_WINDOW_NAME_MAX 63 /* longest sensor name, bytes (as on the wire) */
+#include "sensorbridge/sensortab.h"
 
 /* How a window was closed. */
 enum sb_window_closed {
@@ -72,7 +75,8 @@ struct sb_window_run {
 };
 
 struct sb_window_result {
-    const char *sensor;
+    const char *sensor;       /* record->name */
+    struct sb_sensor *record; /* the sensor's */
     int64_t size_us;
     int64_t start_us; /* inclusive */
     int64_t end_us;   /* exclusive */
@@ -106,8 +110,7 @@ void sb_windows_free(struct sb_windows *w);
 
 enum sb_window_verdict {
     SB_WINDOW_ACCEPTED,
-    SB_WINDOW_LATE,     /* too late for at least one size: counted, not applied there */
-    SB_WINDOW_OVERFLOW, /* sensor table full (or name empty/too long): not applied */
+    SB_WINDOW_LATE, /* too late for at least one size: counted, not applied there */
 };
 
 /* Adds one sample, read in `run` (NULL: the whole stream in one run, as
@@ -128,22 +131,23 @@ enum sb_window_verdict {
  * still applied to the sizes whose window is open). A non-finite value or
  * |ts_us| > 2^62 (about 146,000 years; the codec never produces either)
  * is applied nowhere and also returns SB_WINDOW_LATE. */
-enum sb_window_verdict sb_windows_add(struct sb_windows *w, const char *sensor, int64_t ts_us,
+enum sb_window_verdict sb_windows_add(struct sb_windows *w, struct sb_sensor *sensor, int64_t ts_us,
                                       double value, const struct sb_window_run *run);
 
 /* Drops a sensor: its open windows are reported first (closed =
  * SB_WINDOW_CLOSED_FORGOTTEN, so not complete), ordered by end time, then
- * by size; then its watermark and table entry go. A later sample of that
+ * by size; then its watermark and slot go. A later sample of that
  * name starts over as a new sensor: no watermark, so nothing is late, and
  * new windows, complete from its first sample only if its run has
  * from_start (a caller that read on without a miss must still say it
  * did not: the windows reported here may be the same as new ones).
  * Returns whether the sensor was held. Must not be called from the
  * callback. */
-bool sb_windows_forget(struct sb_windows *w, const char *sensor);
+bool sb_windows_forget(struct sb_windows *w, struct sb_sensor *sensor);
 
 /* sb_windows_forget for every sensor held, in strcmp order of the names:
- * every open window is reported and the engine is left empty. */
+ * every open window is reported, every slot emptied and the engine is left
+ * empty. The records must still exist. */
 void sb_windows_forget_all(struct sb_windows *w);
 
 /* Number of open windows over all sensors and sizes (bounded state). */

@@ -16,6 +16,8 @@ write_config "$conf" "$SB_WORK/unused" max
 set_key "$conf" replay enabled false
 set_key "$conf" producer enabled false
 set_key "$conf" consumer strict_sensors true
+# The bound the end of this test fills: [consumer] max_sensors.
+set_key "$conf" consumer max_sensors 4096
 start_daemon "$conf"
 [ -n "$SB_BROKERS" ] || fail "no bootstrap list in /api/v1/status"
 
@@ -158,7 +160,7 @@ want=$(($(awk -F'\t' '$1 == "unknown_sensor"' "$msgs" | wc -l) + 1))
 grep -q '^sensorbridge_sensor_info{sensor="XX9"' "$SB_WORK/scrape.txt" && fail "sensor_info for a sensor outside the catalogue"
 promtool check metrics < "$SB_WORK/scrape.txt" || fail "promtool check metrics rejected the scrape"
 
-# The number of sensor names is bounded (SB_INGEST_MAX_SENSORS = 4096):
+# The number of sensor names is bounded ([consumer] max_sensors = 4096):
 # with TS1, PS1 and XX9 known, 4093 of 4100 new names are accepted, the
 # rest are unknown_sensor, and a known name still works when the table is
 # full.

@@ -106,7 +106,7 @@ static void alert_hover_gives_one_warning(void **state)
     r.hysteresis = 2;
     struct sb_alerts *a = new1(&r, &l);
     for (int i = 0; i < 200; i++)
-        sb_alerts_sample(a, "PS1", i * S_US, (i % 2) ? 180.5 : 179.5);
+        sb_alerts_sample(a, sb_alerts_rule(a, "PS1"), i * S_US, (i % 2) ? 180.5 : 179.5);
     assert_int_equal(l.n, 1);
     assert_event(&l.v[0], SB_ALERT_NORMAL, SB_ALERT_WARNING, 180.5, 180, S_US,
                  "PS1 high warning: 180.5 >= 180");
@@ -114,15 +114,15 @@ static void alert_hover_gives_one_warning(void **state)
     assert_string_equal(l.v[0].rule, "threshold");
     assert_int_equal(sb_alerts_level(a, "PS1", "threshold"), SB_ALERT_WARNING);
     /* Exactly at threshold - h still stays; just below clears. */
-    sb_alerts_sample(a, "PS1", 300 * S_US, 178);
+    sb_alerts_sample(a, sb_alerts_rule(a, "PS1"), 300 * S_US, 178);
     assert_int_equal(l.n, 1);
-    sb_alerts_sample(a, "PS1", 301 * S_US, 177.9);
+    sb_alerts_sample(a, sb_alerts_rule(a, "PS1"), 301 * S_US, 177.9);
     assert_int_equal(l.n, 2);
     assert_event(&l.v[1], SB_ALERT_WARNING, SB_ALERT_NORMAL, 177.9, 180, 301 * S_US,
                  "PS1 back to normal: 177.9 < 178 (180 - hysteresis 2)");
     assert_int_equal(sb_alerts_level(a, "PS1", "threshold"), SB_ALERT_NORMAL);
     /* Between 178 and 180 from normal: nothing. */
-    sb_alerts_sample(a, "PS1", 302 * S_US, 179.9);
+    sb_alerts_sample(a, sb_alerts_rule(a, "PS1"), 302 * S_US, 179.9);
     assert_int_equal(l.n, 2);
     sb_alerts_free(a);
     log_free(&l);
@@ -135,9 +135,9 @@ static void alert_without_hysteresis_clears_below_threshold(void **state)
     struct sb_alert_rule_cfg r = rule("TS1");
     r.high_warning = 58;
     struct sb_alerts *a = new1(&r, &l);
-    sb_alerts_sample(a, "TS1", 1, 58.4);
-    sb_alerts_sample(a, "TS1", 2, 58);
-    sb_alerts_sample(a, "TS1", 3, 57.9);
+    sb_alerts_sample(a, sb_alerts_rule(a, "TS1"), 1, 58.4);
+    sb_alerts_sample(a, sb_alerts_rule(a, "TS1"), 2, 58);
+    sb_alerts_sample(a, sb_alerts_rule(a, "TS1"), 3, 57.9);
     assert_int_equal(l.n, 2);
     assert_event(&l.v[0], SB_ALERT_NORMAL, SB_ALERT_WARNING, 58.4, 58, 1,
                  "TS1 high warning: 58.4 >= 58");
@@ -158,7 +158,7 @@ static void alert_critical_escalation_stepwise_deescalation(void **state)
     struct sb_alerts *a = new1(&r, &l);
     const double v[] = {170, 185, 191, 188.5, 188, 187, 179, 178, 170};
     for (size_t i = 0; i < SB_ARRAY_SIZE(v); i++)
-        sb_alerts_sample(a, "PS1", (int64_t)i * S_US, v[i]);
+        sb_alerts_sample(a, sb_alerts_rule(a, "PS1"), (int64_t)i * S_US, v[i]);
     assert_int_equal(l.n, 4);
     assert_event(&l.v[0], SB_ALERT_NORMAL, SB_ALERT_WARNING, 185, 180, 1 * S_US,
                  "PS1 high warning: 185 >= 180");
@@ -181,8 +181,8 @@ static void alert_straight_to_critical_and_back(void **state)
     r.high_critical = 190;
     r.hysteresis = 2;
     struct sb_alerts *a = new1(&r, &l);
-    sb_alerts_sample(a, "PS1", 0, 195);
-    sb_alerts_sample(a, "PS1", 1, 100);
+    sb_alerts_sample(a, sb_alerts_rule(a, "PS1"), 0, 195);
+    sb_alerts_sample(a, sb_alerts_rule(a, "PS1"), 1, 100);
     assert_int_equal(l.n, 2);
     assert_event(&l.v[0], SB_ALERT_NORMAL, SB_ALERT_CRITICAL, 195, 190, 0, NULL);
     /* A drop through both levels at once is one transition. */
@@ -203,7 +203,7 @@ static void alert_low_thresholds(void **state)
     struct sb_alerts *a = new1(&r, &l);
     const double v[] = {12, 10.5, 9, 4, 5.5, 6, 6.5, 10.5, 11, 11.5};
     for (size_t i = 0; i < SB_ARRAY_SIZE(v); i++)
-        sb_alerts_sample(a, "FS1", (int64_t)i, v[i]);
+        sb_alerts_sample(a, sb_alerts_rule(a, "FS1"), (int64_t)i, v[i]);
     assert_int_equal(l.n, 4);
     assert_event(&l.v[0], SB_ALERT_NORMAL, SB_ALERT_WARNING, 9, 10, 2, "FS1 low warning: 9 <= 10");
     assert_event(&l.v[1], SB_ALERT_WARNING, SB_ALERT_CRITICAL, 4, 5, 3, "FS1 low critical: 4 <= 5");
@@ -226,13 +226,13 @@ static void alert_hysteresis_only_on_the_alert_side(void **state)
     r.high_warning = 20;
     r.hysteresis = 8;
     struct sb_alerts *a = new1(&r, &l);
-    sb_alerts_sample(a, "X", 0, 21); /* high warning */
-    sb_alerts_sample(a, "X", 1, 13); /* stays: >= 12 */
-    sb_alerts_sample(a, "X", 2, 11); /* < 12: clears, though <= 10 + 8 */
-    sb_alerts_sample(a, "X", 3, 9);  /* low warning */
-    sb_alerts_sample(a, "X", 4, 25); /* warning on the other side: no event */
-    sb_alerts_sample(a, "X", 5, 17); /* stays: >= 12 */
-    sb_alerts_sample(a, "X", 6, 11.5);
+    sb_alerts_sample(a, sb_alerts_rule(a, "X"), 0, 21); /* high warning */
+    sb_alerts_sample(a, sb_alerts_rule(a, "X"), 1, 13); /* stays: >= 12 */
+    sb_alerts_sample(a, sb_alerts_rule(a, "X"), 2, 11); /* < 12: clears, though <= 10 + 8 */
+    sb_alerts_sample(a, sb_alerts_rule(a, "X"), 3, 9);  /* low warning */
+    sb_alerts_sample(a, sb_alerts_rule(a, "X"), 4, 25); /* warning on the other side: no event */
+    sb_alerts_sample(a, sb_alerts_rule(a, "X"), 5, 17); /* stays: >= 12 */
+    sb_alerts_sample(a, sb_alerts_rule(a, "X"), 6, 11.5);
     assert_int_equal(l.n, 4);
     assert_event(&l.v[0], SB_ALERT_NORMAL, SB_ALERT_WARNING, 21, 20, 0, NULL);
     assert_event(&l.v[1], SB_ALERT_WARNING, SB_ALERT_NORMAL, 11, 20, 2,
@@ -253,20 +253,20 @@ static void alert_min_duration(void **state)
     struct sb_alerts *a = new1(&r, &l);
     /* A 4-second spike at 1 Hz (t = 10..14): ignored. */
     for (int64_t t = 0; t < 100; t++)
-        sb_alerts_sample(a, "TS1", t * S_US, (t >= 10 && t < 15) ? 70 : 50);
+        sb_alerts_sample(a, sb_alerts_rule(a, "TS1"), t * S_US, (t >= 10 && t < 15) ? 70 : 50);
     assert_int_equal(l.n, 0);
     /* Interrupted at t = 203: the wait starts again at 204. */
     for (int64_t t = 200; t < 220; t++)
-        sb_alerts_sample(a, "TS1", t * S_US, t == 203 ? 50 : 70);
+        sb_alerts_sample(a, sb_alerts_rule(a, "TS1"), t * S_US, t == 203 ? 50 : 70);
     assert_int_equal(l.n, 1);
     assert_event(&l.v[0], SB_ALERT_NORMAL, SB_ALERT_WARNING, 70, 60, 209 * S_US, NULL);
     /* De-escalation is immediate. */
-    sb_alerts_sample(a, "TS1", 220 * S_US, 50);
+    sb_alerts_sample(a, sb_alerts_rule(a, "TS1"), 220 * S_US, 50);
     assert_int_equal(l.n, 2);
     assert_event(&l.v[1], SB_ALERT_WARNING, SB_ALERT_NORMAL, 50, 60, 220 * S_US, NULL);
     /* Sustained from t = 300: the first sample 5 s later raises it. */
     for (int64_t t = 3000; t < 3100; t++)
-        sb_alerts_sample(a, "TS1", t * 100000, 65);
+        sb_alerts_sample(a, sb_alerts_rule(a, "TS1"), t * 100000, 65);
     assert_int_equal(l.n, 3);
     assert_int_equal(l.v[2].ts_us, 305 * S_US);
     sb_alerts_free(a);
@@ -284,14 +284,14 @@ static void alert_min_duration_stepwise_escalation(void **state)
     struct sb_alerts *a = new1(&r, &l);
     /* Warning from t = 10, critical from t = 12. */
     for (int64_t t = 0; t < 30; t++)
-        sb_alerts_sample(a, "PS1", t * S_US, t < 10 ? 170 : t < 12 ? 185 : 195);
+        sb_alerts_sample(a, sb_alerts_rule(a, "PS1"), t * S_US, t < 10 ? 170 : t < 12 ? 185 : 195);
     assert_int_equal(l.n, 2);
     assert_event(&l.v[0], SB_ALERT_NORMAL, SB_ALERT_WARNING, 195, 180, 15 * S_US, NULL);
     assert_event(&l.v[1], SB_ALERT_WARNING, SB_ALERT_CRITICAL, 195, 190, 17 * S_US, NULL);
     /* Sustained critical from normal: one transition, straight up. */
-    sb_alerts_sample(a, "PS1", 40 * S_US, 100);
+    sb_alerts_sample(a, sb_alerts_rule(a, "PS1"), 40 * S_US, 100);
     for (int64_t t = 50; t < 60; t++)
-        sb_alerts_sample(a, "PS1", t * S_US, 195);
+        sb_alerts_sample(a, sb_alerts_rule(a, "PS1"), t * S_US, 195);
     assert_int_equal(l.n, 4);
     assert_event(&l.v[3], SB_ALERT_NORMAL, SB_ALERT_CRITICAL, 195, 190, 55 * S_US, NULL);
     sb_alerts_free(a);
@@ -309,12 +309,12 @@ static void alert_partial_thresholds(void **state)
     struct sb_alerts *a = sb_alerts_new(rules, 3, record, &l);
     assert_non_null(a);
     /* Only a critical threshold: straight from normal to critical. */
-    sb_alerts_sample(a, "HC", 0, 89);
-    sb_alerts_sample(a, "HC", 1, 95);
-    sb_alerts_sample(a, "HC", 2, -1e6);
+    sb_alerts_sample(a, sb_alerts_rule(a, "HC"), 0, 89);
+    sb_alerts_sample(a, sb_alerts_rule(a, "HC"), 1, 95);
+    sb_alerts_sample(a, sb_alerts_rule(a, "HC"), 2, -1e6);
     /* Only a low warning: high values are normal. */
-    sb_alerts_sample(a, "LW", 0, 1e6);
-    sb_alerts_sample(a, "LW", 1, 2);
+    sb_alerts_sample(a, sb_alerts_rule(a, "LW"), 0, 1e6);
+    sb_alerts_sample(a, sb_alerts_rule(a, "LW"), 1, 2);
     assert_int_equal(l.n, 3);
     assert_event(&l.v[0], SB_ALERT_NORMAL, SB_ALERT_CRITICAL, 95, 90, 1,
                  "HC high critical: 95 >= 90");
@@ -338,7 +338,7 @@ static void feed_baseline(struct sb_alerts *a, const char *sensor, int n, int64_
     for (int i = 0; i < n; i++) {
         double x = 100 + ((i % 5) - 2) * 0.1;
         sum += x;
-        sb_alerts_window(a, sensor, 60 * S_US, *end, x);
+        sb_alerts_window(a, sb_alerts_rule(a, sensor), 60 * S_US, *end, x);
         *end += 60 * S_US;
     }
     *m = sum / n;
@@ -362,11 +362,11 @@ static void alert_zscore_on_means(void **state)
     feed_baseline(a, "PS1", 10, &end, &m, &s);
     assert_int_equal(l.n, 0);
     /* Windows of another size do nothing. */
-    sb_alerts_window(a, "PS1", 300 * S_US, end, 1e6);
+    sb_alerts_window(a, sb_alerts_rule(a, "PS1"), 300 * S_US, end, 1e6);
     assert_int_equal(l.n, 0);
     /* Warning band: between 3 and 6 sd above. */
     double x = m + 4.5 * s;
-    sb_alerts_window(a, "PS1", 60 * S_US, end, x);
+    sb_alerts_window(a, sb_alerts_rule(a, "PS1"), 60 * S_US, end, x);
     assert_int_equal(l.n, 1);
     assert_event(&l.v[0], SB_ALERT_NORMAL, SB_ALERT_WARNING, x, m + 3 * s, end, NULL);
     assert_string_equal(l.v[0].rule, "zscore");
@@ -379,11 +379,11 @@ static void alert_zscore_on_means(void **state)
     a = new1(&r, &l);
     end = 60 * S_US;
     feed_baseline(a, "PS1", 10, &end, &m, &s);
-    sb_alerts_window(a, "PS1", 60 * S_US, end, 90);
+    sb_alerts_window(a, sb_alerts_rule(a, "PS1"), 60 * S_US, end, 90);
     assert_int_equal(l.n, 1);
     assert_event(&l.v[0], SB_ALERT_NORMAL, SB_ALERT_CRITICAL, 90, m - 6 * s, end, NULL);
     /* The outlier joined the baseline: 100 is now well within it. */
-    sb_alerts_window(a, "PS1", 60 * S_US, end + 60 * S_US, 100);
+    sb_alerts_window(a, sb_alerts_rule(a, "PS1"), 60 * S_US, end + 60 * S_US, 100);
     assert_int_equal(l.n, 2);
     assert_int_equal(l.v[1].from, SB_ALERT_CRITICAL);
     assert_int_equal(l.v[1].level, SB_ALERT_NORMAL);
@@ -405,15 +405,15 @@ static void alert_zscore_needs_full_baseline(void **state)
     double m, s;
     feed_baseline(a, "PS1", 4, &end, &m, &s);
     /* The fifth window is evaluated against 4: no alert, it joins. */
-    sb_alerts_window(a, "PS1", 60 * S_US, end, 1000);
+    sb_alerts_window(a, sb_alerts_rule(a, "PS1"), 60 * S_US, end, 1000);
     assert_int_equal(l.n, 0);
     sb_alerts_free(a);
 
     /* A flat baseline (s = 0) evaluates nothing either. */
     a = new1(&r, &l);
     for (int i = 0; i < 10; i++)
-        sb_alerts_window(a, "PS1", 60 * S_US, i, 0.1);
-    sb_alerts_window(a, "PS1", 60 * S_US, 10, 0.2);
+        sb_alerts_window(a, sb_alerts_rule(a, "PS1"), 60 * S_US, i, 0.1);
+    sb_alerts_window(a, sb_alerts_rule(a, "PS1"), 60 * S_US, 10, 0.2);
     assert_int_equal(l.n, 0);
     sb_alerts_free(a);
     log_free(&l);
@@ -428,23 +428,23 @@ static void alert_zscore_on_values(void **state)
     r.zscore_on = SB_ZSCORE_VALUE;
     struct sb_alerts *a = new1(&r, &l);
     /* Before the baseline: nothing. */
-    sb_alerts_sample(a, "PS1", 0, 1000);
+    sb_alerts_sample(a, sb_alerts_rule(a, "PS1"), 0, 1000);
     int64_t end = 60 * S_US;
     double m, s;
     feed_baseline(a, "PS1", 10, &end, &m, &s);
     /* In value mode window means are not evaluated. */
-    sb_alerts_window(a, "PS1", 60 * S_US, end, 1000);
+    sb_alerts_window(a, sb_alerts_rule(a, "PS1"), 60 * S_US, end, 1000);
     assert_int_equal(l.n, 0);
     sb_alerts_free(a);
 
     a = new1(&r, &l);
     end = 60 * S_US;
     feed_baseline(a, "PS1", 10, &end, &m, &s);
-    sb_alerts_sample(a, "PS1", 1000, m + s);
-    sb_alerts_sample(a, "PS1", 2000, m - 3.5 * s);
-    sb_alerts_sample(a, "PS1", 3000, m - 7 * s);
-    sb_alerts_sample(a, "PS1", 4000, m - 5 * s);
-    sb_alerts_sample(a, "PS1", 5000, m + 2 * s);
+    sb_alerts_sample(a, sb_alerts_rule(a, "PS1"), 1000, m + s);
+    sb_alerts_sample(a, sb_alerts_rule(a, "PS1"), 2000, m - 3.5 * s);
+    sb_alerts_sample(a, sb_alerts_rule(a, "PS1"), 3000, m - 7 * s);
+    sb_alerts_sample(a, sb_alerts_rule(a, "PS1"), 4000, m - 5 * s);
+    sb_alerts_sample(a, sb_alerts_rule(a, "PS1"), 5000, m + 2 * s);
     assert_int_equal(l.n, 4);
     assert_event(&l.v[0], SB_ALERT_NORMAL, SB_ALERT_WARNING, m - 3.5 * s, m - 3 * s, 2000, NULL);
     assert_non_null(strstr(l.v[0].message, "PS1 zscore warning: value "));
@@ -468,10 +468,10 @@ static void alert_zscore_min_duration(void **state)
     double m, s;
     feed_baseline(a, "PS1", 10, &end, &m, &s);
     for (int64_t t = 0; t < 10; t++)
-        sb_alerts_sample(a, "PS1", t * S_US, (t % 2 == 0) ? m + 10 * s : m);
+        sb_alerts_sample(a, sb_alerts_rule(a, "PS1"), t * S_US, (t % 2 == 0) ? m + 10 * s : m);
     assert_int_equal(l.n, 0);
     for (int64_t t = 10; t < 20; t++)
-        sb_alerts_sample(a, "PS1", t * S_US, m + 10 * s);
+        sb_alerts_sample(a, sb_alerts_rule(a, "PS1"), t * S_US, m + 10 * s);
     assert_int_equal(l.n, 1);
     assert_int_equal(l.v[0].level, SB_ALERT_CRITICAL);
     assert_int_equal(l.v[0].ts_us, 12 * S_US);
@@ -501,7 +501,7 @@ static void alert_one_callback_per_transition(void **state)
         const char *sensor = (t % 3) ? "A" : "B";
         int i = (t % 3) ? 0 : 1;
         size_t before = l.n;
-        sb_alerts_sample(a, sensor, t, v);
+        sb_alerts_sample(a, sb_alerts_rule(a, sensor), t, v);
         int now = sb_alerts_level(a, sensor, "threshold");
         if (now != level[i]) {
             changes++;
@@ -530,11 +530,11 @@ static void alert_ignores_other_sensors_and_nan(void **state)
     r.zscore = 1;
     r.zscore_baseline = 2;
     struct sb_alerts *a = new1(&r, &l);
-    sb_alerts_sample(a, "PS2", 0, 100);
-    sb_alerts_sample(a, "PS", 0, 100);
-    sb_alerts_sample(a, "PS1", 0, NAN);
-    sb_alerts_window(a, "PS2", 60 * S_US, 0, 100);
-    sb_alerts_window(a, "PS1", 60 * S_US, 0, NAN);
+    sb_alerts_sample(a, sb_alerts_rule(a, "PS2"), 0, 100);
+    sb_alerts_sample(a, sb_alerts_rule(a, "PS"), 0, 100);
+    sb_alerts_sample(a, sb_alerts_rule(a, "PS1"), 0, NAN);
+    sb_alerts_window(a, sb_alerts_rule(a, "PS2"), 60 * S_US, 0, 100);
+    sb_alerts_window(a, sb_alerts_rule(a, "PS1"), 60 * S_US, 0, NAN);
     assert_int_equal(l.n, 0);
     assert_int_equal(sb_alerts_level(a, "PS1", "threshold"), SB_ALERT_NORMAL);
     sb_alerts_free(a);
@@ -543,11 +543,11 @@ static void alert_ignores_other_sensors_and_nan(void **state)
     /* No rules at all, and no callback. */
     a = sb_alerts_new(NULL, 0, NULL, NULL);
     assert_non_null(a);
-    sb_alerts_sample(a, "PS1", 0, 1);
+    sb_alerts_sample(a, sb_alerts_rule(a, "PS1"), 0, 1);
     assert_int_equal(sb_alerts_level(a, "PS1", "threshold"), -1);
     sb_alerts_free(a);
     struct sb_alerts *quiet = sb_alerts_new(&r, 1, NULL, NULL);
-    sb_alerts_sample(quiet, "PS1", 0, 5);
+    sb_alerts_sample(quiet, sb_alerts_rule(quiet, "PS1"), 0, 5);
     assert_int_equal(sb_alerts_level(quiet, "PS1", "threshold"), SB_ALERT_WARNING);
     sb_alerts_free(quiet);
     log_free(&l);
@@ -624,8 +624,12 @@ static void alert_many_rules_found(void **state)
     }
     struct sb_alerts *a = sb_alerts_new(r, SB_MAX_ALERT_RULES, record, &l);
     assert_non_null(a);
+    /* The rule index is the rule's place in the configuration. */
     for (int i = 0; i < SB_MAX_ALERT_RULES; i++)
-        sb_alerts_sample(a, names[i], i, i + 0.5);
+        assert_int_equal(sb_alerts_rule(a, names[i]), i);
+    assert_int_equal(sb_alerts_rule(a, "S"), -1);
+    for (int i = 0; i < SB_MAX_ALERT_RULES; i++)
+        sb_alerts_sample(a, sb_alerts_rule(a, names[i]), i, i + 0.5);
     assert_int_equal(l.n, SB_MAX_ALERT_RULES);
     for (int i = 0; i < SB_MAX_ALERT_RULES; i++) {
         assert_string_equal(l.v[i].sensor, names[i]);

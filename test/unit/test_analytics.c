@@ -17,6 +17,7 @@
 #include "sensorbridge/config.h"
 #include "sensorbridge/log.h"
 #include "sensorbridge/registry.h"
+#include "sensorbridge/sensortab.h"
 #include "sensorbridge/window.h"
 
 #define S_US INT64_C(1000000)
@@ -76,12 +77,35 @@ static void on_publish(void *ud, enum sb_publish_kind kind, const char *key, con
     p->n++;
 }
 
+/* The records the analytics get from the ingest in the daemon; one table
+ * per fixture (fixture_start, fixture_free). */
+static struct sb_sensortab *records;
+
+static void asample(struct sb_analytics *a, const struct sb_decoded *d, int64_t now_us,
+                    const struct sb_window_run *run)
+{
+    struct sb_sensor *rec = sb_sensortab_get(records, d->sensor);
+    assert_non_null(rec);
+    sb_analytics_sample(a, rec, d, now_us, run);
+}
+
+/* As the ingest's removal does: the analytics forget the record, and the
+ * record goes (a name never seen gets a record just for this). */
+static void aforget(struct sb_analytics *a, const char *sensor, enum sb_partial_reason why)
+{
+    struct sb_sensor *rec = sb_sensortab_get(records, sensor);
+    assert_non_null(rec);
+    sb_analytics_forget(a, rec, why);
+    assert_null(rec->windows);
+    sb_sensortab_remove(records, rec);
+}
+
 static void feed(struct sb_analytics *a, const char *sensor, int64_t ts_us, double v)
 {
     struct sb_decoded d = {.value = v, .ts_us = ts_us, .rate_hz = 1};
     snprintf(d.sensor, sizeof(d.sensor), "%s", sensor);
     /* A live sensor: the wall clock is at its event time. */
-    sb_analytics_sample(a, &d, ts_us, NULL);
+    asample(a, &d, ts_us, NULL);
 }
 
 static char *expose(struct sb_registry *r, struct sb_buf *b)
@@ -132,15 +156,18 @@ static uint64_t next_rand(uint64_t *x)
 }
 
 /* Random samples and forgets against a model, with more names than the
- * engine holds. Every held sensor has one sample at 100 s, so a sample at
- * 0 s is late for it; a survivor the table lost would come back fresh and
- * accept it. Each held sensor has exactly one open window. */
+ * sensortab holds, as the ingest and the analytics use them: a forgotten
+ * sensor's windows go with sb_windows_forget and its record with
+ * sb_sensortab_remove. Every held sensor has one sample at 100 s, so a
+ * sample at 0 s is late for it; a survivor the table lost would come back
+ * fresh and accept it. Each held sensor has exactly one open window. */
 static void window_forget_table_stays_correct(void **state)
 {
     (void)state;
-    enum { NAMES = 9000 };
+    enum { NAMES = 9000, MAX = 4096 };
     const int64_t sizes[] = {10 * S_US};
     struct sb_windows *w = sb_windows_new(sizes, 1, 0, 4, NULL, NULL);
+    struct sb_sensortab *t = sb_sensortab_new(MAX);
     bool *held = calloc(NAMES, sizeof(*held));
     assert_non_null(held);
     size_t nheld = 0, full = 0;
@@ -150,27 +177,35 @@ static void window_forget_table_stays_correct(void **state)
         uint64_t x = next_rand(&rnd);
         int i = (int)((x >> 20) % NAMES);
         snprintf(name, sizeof(name), "s%d", i);
+        struct sb_sensor *rec = sb_sensortab_find(t, name);
+        assert_int_equal(rec != NULL, held[i]);
         if (x % 4 == 0) {
-            assert_int_equal(sb_windows_forget(w, name), held[i]);
-            if (held[i])
+            if (rec) {
+                assert_true(sb_windows_forget(w, rec));
+                sb_sensortab_remove(t, rec);
                 nheld--;
+            }
             held[i] = false;
         } else if (held[i]) {
-            assert_int_equal(sb_windows_add(w, name, 0, 1, NULL), SB_WINDOW_LATE);
-        } else if (nheld == SB_WINDOW_MAX_SENSORS) {
-            assert_int_equal(sb_windows_add(w, name, 100 * S_US, 1, NULL), SB_WINDOW_OVERFLOW);
+            assert_int_equal(sb_windows_add(w, rec, 0, 1, NULL), SB_WINDOW_LATE);
+        } else if (nheld == MAX) {
+            assert_null(sb_sensortab_get(t, name));
             full++;
         } else {
-            assert_int_equal(sb_windows_add(w, name, 100 * S_US, 1, NULL), SB_WINDOW_ACCEPTED);
+            rec = sb_sensortab_get(t, name);
+            assert_non_null(rec);
+            assert_int_equal(sb_windows_add(w, rec, 100 * S_US, 1, NULL), SB_WINDOW_ACCEPTED);
             held[i] = true;
             nheld++;
         }
         assert_int_equal(sb_windows_open_count(w), nheld);
+        assert_int_equal(sb_sensortab_count(t), nheld);
     }
-    /* The engine was at its cap for a good part of the run. */
+    /* The table was at its bound for a good part of the run. */
     assert_true(full > 1000);
     free(held);
     sb_windows_free(w);
+    sb_sensortab_free(t);
 }
 
 /* ---- the alert engine ---- */
@@ -202,9 +237,12 @@ static void alerts_forget_resets_state(void **state)
     assert_non_null(a);
     free(rules[0].sensor);
     free(rules[1].sensor);
-    assert_int_equal(sb_alerts_sample(a, "PS1", 0, 181), 0);
-    assert_int_equal(sb_alerts_sample(a, "TS1", 0, NAN), 1);
-    assert_int_equal(sb_alerts_sample(a, "FS1", 0, 1), -1);
+    assert_int_equal(sb_alerts_rule(a, "PS1"), 0);
+    assert_int_equal(sb_alerts_rule(a, "TS1"), 1);
+    assert_int_equal(sb_alerts_rule(a, "FS1"), -1);
+    sb_alerts_sample(a, 0, 0, 181);
+    sb_alerts_sample(a, 1, 0, NAN);
+    sb_alerts_sample(a, -1, 0, 1);
     assert_int_equal(t.n, 1);
     assert_int_equal(sb_alerts_level(a, "PS1", "threshold"), SB_ALERT_WARNING);
 
@@ -214,20 +252,20 @@ static void alerts_forget_resets_state(void **state)
     assert_int_equal(t.n, 1);
     assert_int_equal(sb_alerts_level(a, "PS1", "threshold"), SB_ALERT_NORMAL);
     /* Seen again above the threshold: raised again, from normal. */
-    sb_alerts_sample(a, "PS1", 10 * S_US, 181);
+    sb_alerts_sample(a, sb_alerts_rule(a, "PS1"), 10 * S_US, 181);
     assert_int_equal(t.n, 2);
     assert_int_equal(t.from, SB_ALERT_NORMAL);
     assert_int_equal(t.level, SB_ALERT_WARNING);
 
     /* A pending escalation (min_duration 5 s since t = 0) starts over. */
     for (int s = 0; s < 4; s++)
-        sb_alerts_sample(a, "TS1", s * S_US, 55);
+        sb_alerts_sample(a, sb_alerts_rule(a, "TS1"), s * S_US, 55);
     assert_int_equal(sb_alerts_forget(a, "TS1"), 1);
-    sb_alerts_sample(a, "TS1", 5 * S_US, 55); /* would have escalated */
+    sb_alerts_sample(a, sb_alerts_rule(a, "TS1"), 5 * S_US, 55); /* would have escalated */
     assert_int_equal(t.n, 2);
-    sb_alerts_sample(a, "TS1", 9 * S_US, 55);
+    sb_alerts_sample(a, sb_alerts_rule(a, "TS1"), 9 * S_US, 55);
     assert_int_equal(t.n, 2);
-    sb_alerts_sample(a, "TS1", 10 * S_US, 55);
+    sb_alerts_sample(a, sb_alerts_rule(a, "TS1"), 10 * S_US, 55);
     assert_int_equal(t.n, 3);
     assert_int_equal(t.ts_us, 10 * S_US);
 
@@ -256,6 +294,7 @@ static void fixture_start(struct fixture *f)
     char err[256];
     f->a = sb_analytics_new(&f->cfg, f->reg, on_publish, &f->pub, err, sizeof(err));
     assert_non_null(f->a);
+    records = sb_sensortab_new((size_t)f->cfg.max_sensors);
 }
 
 static void fixture_new(struct fixture *f, struct sb_alert_rule_cfg *rules, size_t n)
@@ -267,6 +306,8 @@ static void fixture_new(struct fixture *f, struct sb_alert_rule_cfg *rules, size
 static void fixture_free(struct fixture *f)
 {
     sb_analytics_free(f->a);
+    sb_sensortab_free(records);
+    records = NULL;
     sb_registry_free(f->reg);
     sb_config_free(&f->cfg);
     sb_buf_free(&f->pub.all);
@@ -318,7 +359,7 @@ static void analytics_forget_removes_sensor_series(void **state)
     assert_non_null(strstr(f.b.data, "],\"open\":2}\n"));
 
     size_t mark = f.pub.all.len;
-    sb_analytics_forget(f.a, "TS1", SB_PARTIAL_REVOKED);
+    aforget(f.a, "TS1", SB_PARTIAL_REVOKED);
     /* Nothing of TS1 left on /metrics; PS1 exactly as it was. */
     assert_string_equal(series_of(f.reg, "TS1", &f.b), "");
     assert_string_equal(series_of(f.reg, "PS1", &f.b), ps1_before);
@@ -348,8 +389,8 @@ static void analytics_forget_removes_sensor_series(void **state)
     assert_non_null(strstr(f.b.data, "\"complete\":false,\"partial_reason\":\"revoked\"}"));
     assert_non_null(strstr(f.b.data, "],\"open\":1}\n"));
     /* Forgetting twice, or a sensor never seen, changes nothing. */
-    sb_analytics_forget(f.a, "TS1", SB_PARTIAL_REVOKED);
-    sb_analytics_forget(f.a, "never-seen", SB_PARTIAL_REVOKED);
+    aforget(f.a, "TS1", SB_PARTIAL_REVOKED);
+    aforget(f.a, "never-seen", SB_PARTIAL_REVOKED);
     assert_string_equal(series_of(f.reg, "PS1", &f.b), ps1_before);
 
     /* Seen again: a fresh start. t = 2 s was late before the forget. */
@@ -406,7 +447,7 @@ static void analytics_forget_empties_zscore_baseline(void **state)
         feed_window(f.a, "PS1", 1, 12);
         feed_window(f.a, "PS1", 2, 100); /* baseline 10, 12: mean 11, sd sqrt(2) */
         if (forget) {
-            sb_analytics_forget(f.a, "PS1", SB_PARTIAL_REVOKED);
+            aforget(f.a, "PS1", SB_PARTIAL_REVOKED);
             feed_window(f.a, "PS1", 2, 100);
         }
         feed_window(f.a, "PS1", 3, 200); /* closes the window of mean 100 */
@@ -440,7 +481,7 @@ static void analytics_reload_keeps_only_held_levels(void **state)
     sb_log_level = SB_LOG_ERR;
     feed(f.a, "TS1", 0, 55);
     feed(f.a, "PS1", 0, 1);
-    sb_analytics_forget(f.a, "PS1", SB_PARTIAL_REVOKED);
+    aforget(f.a, "PS1", SB_PARTIAL_REVOKED);
 
     struct sb_alert_rule_cfg next[3] = {rule("PS1"), rule("TS1"), rule("FS1")};
     next[0].high_warning = 200;
@@ -474,7 +515,7 @@ static char group(int i)
 }
 
 /* /api/v1/windows keeps forgotten sensors' last windows, but no more than
- * SB_WINDOW_MAX_SENSORS per size: new ones replace the forgotten entries
+ * [consumer] max_sensors per size: new ones replace the forgotten entries
  * whose windows ended first, never those of sensors still held. */
 /* [windows] max_ahead (1 h by default): a jump past both the newest event
  * time and the wall clock is counted and kept out of windows and alerts. */
@@ -493,15 +534,15 @@ static void analytics_future_jump_is_kept_out(void **state)
     for (int s = 0; s < 10; s++) {
         d.ts_us = s * S_US;
         d.value = 40;
-        sb_analytics_sample(f.a, &d, now, NULL);
+        asample(f.a, &d, now, NULL);
     }
     /* 9999-12-31 and the wall clock plus an hour and a microsecond: both
      * out, neither closes [0,10) nor raises the alert their value would. */
     d.value = 99;
     d.ts_us = INT64_C(253402214400) * S_US;
-    sb_analytics_sample(f.a, &d, now, NULL);
+    asample(f.a, &d, now, NULL);
     d.ts_us = now + hour + 1;
-    sb_analytics_sample(f.a, &d, now, NULL);
+    asample(f.a, &d, now, NULL);
     char *t = expose(f.reg, &f.b);
     assert_non_null(strstr(t, "sensorbridge_window_future_samples_total{sensor=\"TS1\"} 2\n"));
     assert_null(strstr(t, "sensorbridge_window_samples{sensor=\"TS1\""));
@@ -511,9 +552,9 @@ static void analytics_future_jump_is_kept_out(void **state)
     snprintf(d.sensor, sizeof(d.sensor), "PS1");
     d.value = 1;
     d.ts_us = now + hour;
-    sb_analytics_sample(f.a, &d, now, NULL);
+    asample(f.a, &d, now, NULL);
     d.ts_us = now + 2 * hour;
-    sb_analytics_sample(f.a, &d, now, NULL);
+    asample(f.a, &d, now, NULL);
     t = expose(f.reg, &f.b);
     assert_null(strstr(t, "sensorbridge_window_future_samples_total{sensor=\"PS1\"}"));
     /* TS1 goes on where it was: its window closes with its 10 samples and
@@ -521,12 +562,12 @@ static void analytics_future_jump_is_kept_out(void **state)
     snprintf(d.sensor, sizeof(d.sensor), "TS1");
     d.value = 40;
     d.ts_us = 10 * S_US;
-    sb_analytics_sample(f.a, &d, now, NULL);
+    asample(f.a, &d, now, NULL);
     t = expose(f.reg, &f.b);
     assert_non_null(strstr(t, "sensorbridge_window_samples{sensor=\"TS1\",window=\"10s\"} 10\n"));
     assert_null(strstr(t, "sensorbridge_window_late_samples_total{sensor=\"TS1\"}"));
     /* Forgetting the sensor removes its count too. */
-    sb_analytics_forget(f.a, "TS1", SB_PARTIAL_REVOKED);
+    aforget(f.a, "TS1", SB_PARTIAL_REVOKED);
     t = expose(f.reg, &f.b);
     assert_null(strstr(t, "sensorbridge_window_future_samples_total{sensor=\"TS1\"}"));
     fixture_free(&f);
@@ -535,9 +576,11 @@ static void analytics_future_jump_is_kept_out(void **state)
 static void analytics_windows_history_bounded(void **state)
 {
     (void)state;
-    enum { N = SB_WINDOW_MAX_SENSORS, NA = N / 4, NB = 3 * N / 8, NC = 3 * N / 8, ND = NB };
+    enum { N = 4096, NA = N / 4, NB = 3 * N / 8, NC = 3 * N / 8, ND = NB };
     struct fixture f;
-    fixture_new(&f, NULL, 0);
+    config(&f.cfg, NULL, 0);
+    f.cfg.max_sensors = N;
+    fixture_start(&f);
     char name[32];
     for (int i = 0; i < N; i++) {
         snprintf(name, sizeof(name), "%c%d", group(i), i);
@@ -548,7 +591,7 @@ static void analytics_windows_history_bounded(void **state)
     for (int i = 0; i < N; i++) {
         snprintf(name, sizeof(name), "%c%d", group(i), i);
         if (group(i) != 'a')
-            sb_analytics_forget(f.a, name, SB_PARTIAL_REVOKED);
+            aforget(f.a, name, SB_PARTIAL_REVOKED);
     }
     sb_buf_reset(&f.b);
     sb_analytics_windows_json(f.a, &f.b);
@@ -608,10 +651,10 @@ static void analytics_partial_windows_kept_out(void **state)
     snprintf(d.sensor, sizeof(d.sensor), "PS1");
     d.ts_us = 5 * S_US;
     d.value = v[0];
-    sb_analytics_sample(f.a, &d, d.ts_us, &run);
+    asample(f.a, &d, d.ts_us, &run);
     d.ts_us = 10 * S_US;
     d.value = v[1];
-    sb_analytics_sample(f.a, &d, d.ts_us, &run);
+    asample(f.a, &d, d.ts_us, &run);
     assert_int_equal(f.pub.n, 1);
     assert_non_null(strstr(f.pub.all.data,
                            "aggregate PS1 {\"sensor\":\"PS1\",\"window_seconds\":10,"
@@ -634,7 +677,7 @@ static void analytics_partial_windows_kept_out(void **state)
     for (int k = 2; k < 6; k++) {
         d.ts_us = k * 10 * S_US;
         d.value = v[k];
-        sb_analytics_sample(f.a, &d, d.ts_us, &run);
+        asample(f.a, &d, d.ts_us, &run);
     }
     t = expose(f.reg, &f.b);
     assert_non_null(strstr(t, "\nsensorbridge_window_mean{sensor=\"PS1\",window=\"10s\"} 1000\n"));
@@ -675,9 +718,9 @@ static void analytics_early_closes_are_partial(void **state)
     const struct sb_window_run resumed = {3, false};
     struct sb_decoded d = {.rate_hz = 1, .value = 3, .ts_us = 0};
     snprintf(d.sensor, sizeof(d.sensor), "EPS1");
-    sb_analytics_sample(f.a, &d, 0, &resumed);
-    sb_analytics_forget(f.a, "TS1", SB_PARTIAL_REVOKED);
-    sb_analytics_forget(f.a, "PS1", SB_PARTIAL_EXPIRED);
+    asample(f.a, &d, 0, &resumed);
+    aforget(f.a, "TS1", SB_PARTIAL_REVOKED);
+    aforget(f.a, "PS1", SB_PARTIAL_EXPIRED);
     sb_log_level = SB_LOG_WARNING; /* the "published as partial" line is info */
     sb_analytics_stop(f.a);
     char *t = expose(f.reg, &f.b);

@@ -36,7 +36,7 @@ static void consumer_close_removes_its_collector(void **state)
     struct sb_config cfg;
     sb_config_defaults(&cfg);
     struct sb_registry *reg = sb_registry_new();
-    struct sb_ingest *in = sb_ingest_new(reg);
+    struct sb_ingest *in = sb_ingest_new(reg, 16);
     struct sb_consumer *c;
     assert_int_equal(
         sb_consumer_new(&c, &loop, &cfg, sb_broker_bootstraps(b), in, NULL, reg, err, sizeof(err)),

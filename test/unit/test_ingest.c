@@ -13,6 +13,10 @@
 #include "sensorbridge/ingest.h"
 #include "sensorbridge/registry.h"
 
+/* The bound the tests give the ingest ([consumer] max_sensors): its table
+ * starts at 16 slots, so filling it goes through every doubling. */
+#define MAX_SENSORS 4096
+
 static char *expose(struct sb_registry *r, struct sb_buf *b)
 {
     sb_buf_reset(b);
@@ -32,7 +36,7 @@ static void apply(struct sb_ingest *in, const char *sensor, double v, uint32_t o
                   int64_t now_us)
 {
     struct sb_decoded d = sample(sensor, v, 1762612200000000ll);
-    assert_int_equal(sb_ingest_sample(in, &d, origin, NULL, 0, now_us), 0);
+    assert_non_null(sb_ingest_sample(in, NULL, &d, origin, NULL, 0, now_us));
 }
 
 /* What a sb_ingest_forget_cb was told, in order. */
@@ -42,27 +46,29 @@ struct forgotten {
     size_t n;
 };
 
-static void remember_forgotten(void *ud, const char *sensor, uint32_t origin)
+static void remember_forgotten(void *ud, struct sb_sensor *sensor, uint32_t origin)
 {
     struct forgotten *f = ud;
     assert_true(f->n < 64);
+    /* The record's ingest slot is empty; the record is still whole. */
+    assert_null(sensor->ingest);
     f->origins[f->n] = origin;
-    snprintf(f->names[f->n++], sizeof(f->names[0]), "%s", sensor);
+    snprintf(f->names[f->n++], sizeof(f->names[0]), "%s", sensor->name);
 }
 
 static void ingest_applies_samples(void **state)
 {
     (void)state;
     struct sb_registry *r = sb_registry_new();
-    struct sb_ingest *in = sb_ingest_new(r);
+    struct sb_ingest *in = sb_ingest_new(r, MAX_SENSORS);
     struct sb_buf b;
     sb_buf_init(&b);
     struct sb_decoded d = sample("TS1", 35.57, 1762612200000000ll);
     sb_ingest_consumed(in);
-    assert_int_equal(sb_ingest_sample(in, &d, 0, "1000", 4, 1000 + 3000), 0);
+    assert_non_null(sb_ingest_sample(in, NULL, &d, 0, "1000", 4, 1000 + 3000));
     d = sample("TS1", 35.492, 1762612201500000ll);
     sb_ingest_consumed(in);
-    assert_int_equal(sb_ingest_sample(in, &d, 0, NULL, 0, 5000), 0);
+    assert_non_null(sb_ingest_sample(in, NULL, &d, 0, NULL, 0, 5000));
     char *t = expose(r, &b);
     assert_non_null(strstr(t, "\nsensorbridge_sensor_value{sensor=\"TS1\"} 35.492\n"));
     assert_non_null(strstr(t, "\nsensorbridge_sensor_samples_consumed_total{sensor=\"TS1\"} 2\n"));
@@ -97,7 +103,7 @@ static void ingest_latency_from_header(void **state)
 {
     (void)state;
     struct sb_registry *r = sb_registry_new();
-    struct sb_ingest *in = sb_ingest_new(r);
+    struct sb_ingest *in = sb_ingest_new(r, MAX_SENSORS);
     struct sb_buf b;
     sb_buf_init(&b);
     const int64_t now = 1762612245000000ll;
@@ -129,7 +135,7 @@ static void ingest_latency_from_header(void **state)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct sb_decoded d = sample("TS1", 1, 1762612200000000ll);
-        assert_int_equal(sb_ingest_sample(in, &d, 0, cases[i].hdr, cases[i].len, now), 0);
+        assert_non_null(sb_ingest_sample(in, NULL, &d, 0, cases[i].hdr, cases[i].len, now));
     }
     char *t = expose(r, &b);
     assert_non_null(strstr(t, "\nsensorbridge_sensor_samples_consumed_total{sensor=\"TS1\"} 16\n"));
@@ -156,7 +162,7 @@ static void ingest_counts_invalid_by_reason(void **state)
 {
     (void)state;
     struct sb_registry *r = sb_registry_new();
-    struct sb_ingest *in = sb_ingest_new(r);
+    struct sb_ingest *in = sb_ingest_new(r, MAX_SENSORS);
     struct sb_buf b;
     sb_buf_init(&b);
     sb_ingest_invalid(in, SB_INVALID_NOT_JSON);
@@ -179,18 +185,18 @@ static void ingest_bounds_sensor_table(void **state)
 {
     (void)state;
     struct sb_registry *r = sb_registry_new();
-    struct sb_ingest *in = sb_ingest_new(r);
+    struct sb_ingest *in = sb_ingest_new(r, MAX_SENSORS);
     struct sb_decoded d;
-    for (int i = 0; i < SB_INGEST_MAX_SENSORS; i++) {
+    for (int i = 0; i < MAX_SENSORS; i++) {
         char name[32];
         snprintf(name, sizeof(name), "s%d", i);
         d = sample(name, i, 0);
-        assert_int_equal(sb_ingest_sample(in, &d, 0, NULL, 0, 0), 0);
+        assert_non_null(sb_ingest_sample(in, NULL, &d, 0, NULL, 0, 0));
     }
     d = sample("one-too-many", 1, 0);
-    assert_int_equal(sb_ingest_sample(in, &d, 0, NULL, 0, 0), -1);
+    assert_null(sb_ingest_sample(in, NULL, &d, 0, NULL, 0, 0));
     d = sample("s17", 2, 0);
-    assert_int_equal(sb_ingest_sample(in, &d, 0, NULL, 0, 0), 0);
+    assert_non_null(sb_ingest_sample(in, NULL, &d, 0, NULL, 0, 0));
     struct sb_buf b;
     sb_buf_init(&b);
     char *t = expose(r, &b);
@@ -198,9 +204,9 @@ static void ingest_bounds_sensor_table(void **state)
         strstr(t, "sensorbridge_consumer_invalid_messages_total{reason=\"unknown_sensor\"} 1\n"));
     assert_null(strstr(t, "one-too-many"));
     /* The cap is on sensors held at once: removing some makes room. */
-    assert_int_equal(sb_ingest_forget_origin(in, 0, NULL, NULL), SB_INGEST_MAX_SENSORS);
+    assert_int_equal(sb_ingest_forget_origin(in, 0, NULL, NULL), MAX_SENSORS);
     d = sample("one-too-many", 1, 0);
-    assert_int_equal(sb_ingest_sample(in, &d, 1, NULL, 0, 0), 0);
+    assert_non_null(sb_ingest_sample(in, NULL, &d, 1, NULL, 0, 0));
     assert_int_equal(sb_ingest_sensor_count(in), 1);
     sb_buf_free(&b);
     sb_ingest_free(in);
@@ -211,7 +217,7 @@ static void ingest_forget_origin_removes_its_sensors(void **state)
 {
     (void)state;
     struct sb_registry *r = sb_registry_new();
-    struct sb_ingest *in = sb_ingest_new(r);
+    struct sb_ingest *in = sb_ingest_new(r, MAX_SENSORS);
     struct sb_buf b;
     sb_buf_init(&b);
     char *t = expose(r, &b);
@@ -295,7 +301,7 @@ static void ingest_expire_boundary(void **state)
 {
     (void)state;
     struct sb_registry *r = sb_registry_new();
-    struct sb_ingest *in = sb_ingest_new(r);
+    struct sb_ingest *in = sb_ingest_new(r, MAX_SENSORS);
     const int64_t max = 10000000; /* 10 s */
     const int64_t t0 = 1762612200000000ll;
     apply(in, "TS1", 1, 7, t0);
@@ -412,7 +418,7 @@ static void ingest_table_survives_many_removals(void **state)
 {
     (void)state;
     struct sb_registry *r = sb_registry_new();
-    struct sb_ingest *in = sb_ingest_new(r);
+    struct sb_ingest *in = sb_ingest_new(r, MAX_SENSORS);
     struct model *m = calloc(1, sizeof(*m));
     assert_non_null(m);
     uint64_t rnd = 0x9E3779B97F4A7C15ull;
@@ -436,12 +442,15 @@ static void ingest_table_survives_many_removals(void **state)
             uint32_t origin = (uint32_t)(x >> 8) % MODEL_ORIGINS;
             model_name(name, sizeof(name), i);
             struct sb_decoded d = sample(name, 1, 0);
-            int rc = sb_ingest_sample(in, &d, origin, NULL, 0, step);
-            if (!m->held[i] && m->nheld == SB_INGEST_MAX_SENSORS) {
-                assert_int_equal(rc, -1);
+            struct sb_sensor *rec = sb_ingest_sample(in, NULL, &d, origin, NULL, 0, step);
+            if (!m->held[i] && m->nheld == MAX_SENSORS) {
+                assert_null(rec);
                 full++;
             } else {
-                assert_int_equal(rc, 0);
+                assert_non_null(rec);
+                assert_string_equal(rec->name, name);
+                /* The record is what sb_ingest_find finds. */
+                assert_ptr_equal(sb_ingest_find(in, name), rec);
                 if (!m->held[i]) {
                     m->held[i] = true;
                     m->count[i] = 0;

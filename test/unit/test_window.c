@@ -11,15 +11,67 @@
 
 #include <cmocka.h>
 
+#include "sensorbridge/sensors.h"
+#include "sensorbridge/sensortab.h"
 #include "sensorbridge/util.h"
 #include "sensorbridge/window.h"
 
 #define S_US INT64_C(1000000)
 
+/* The engines a test has open, each with its own sensortab: a record's
+ * windows slot serves one engine. wadd, wforget and wfree stand for
+ * sb_windows_add, sb_windows_forget and sb_windows_free by name. */
+static struct {
+    struct sb_windows *w;
+    struct sb_sensortab *t;
+} engines[8];
+
+static struct sb_sensortab *table_of(struct sb_windows *w)
+{
+    for (size_t i = 0; i < 8; i++)
+        if (engines[i].w == w)
+            return engines[i].t;
+    for (size_t i = 0; i < 8; i++) {
+        if (!engines[i].w) {
+            engines[i].w = w;
+            engines[i].t = sb_sensortab_new(1000000);
+            return engines[i].t;
+        }
+    }
+    fail_msg("more than 8 engines open");
+    return NULL;
+}
+
+static enum sb_window_verdict wadd(struct sb_windows *w, const char *sensor, int64_t ts_us,
+                                   double value, const struct sb_window_run *run)
+{
+    struct sb_sensor *rec = sb_sensortab_get(table_of(w), sensor);
+    assert_non_null(rec);
+    return sb_windows_add(w, rec, ts_us, value, run);
+}
+
+static bool wforget(struct sb_windows *w, const char *sensor)
+{
+    struct sb_sensor *rec = sb_sensortab_find(table_of(w), sensor);
+    return rec && sb_windows_forget(w, rec);
+}
+
+static void wfree(struct sb_windows *w)
+{
+    sb_windows_free(w);
+    for (size_t i = 0; i < 8; i++) {
+        if (engines[i].w == w) {
+            sb_sensortab_free(engines[i].t);
+            engines[i].w = NULL;
+            engines[i].t = NULL;
+        }
+    }
+}
+
 /* Every closed window, copied: results are valid only during the callback. */
 struct got {
     struct sb_window_result r;
-    char sensor[SB_WINDOW_NAME_MAX + 1];
+    char sensor[SB_SENSOR_NAME_MAX];
 };
 
 struct collector {
@@ -112,11 +164,11 @@ static void window_exact_stats_known_sequence(void **state)
     const double v[] = {4, 1, 3, 2};
     const int64_t t[] = {5, 1, 59, 30}; /* seconds, out of order within the window */
     for (size_t i = 0; i < 4; i++)
-        assert_int_equal(sb_windows_add(w, "PS1", t[i] * S_US, v[i], NULL), SB_WINDOW_ACCEPTED);
+        assert_int_equal(wadd(w, "PS1", t[i] * S_US, v[i], NULL), SB_WINDOW_ACCEPTED);
     assert_int_equal(c.n, 0);
     assert_int_equal(sb_windows_open_count(w), 1);
     /* The next window's first sample moves the watermark (lateness 0) to 60 s. */
-    assert_int_equal(sb_windows_add(w, "PS1", 60 * S_US, 100, NULL), SB_WINDOW_ACCEPTED);
+    assert_int_equal(wadd(w, "PS1", 60 * S_US, 100, NULL), SB_WINDOW_ACCEPTED);
     assert_int_equal(c.n, 1);
     const struct sb_window_result *r = &c.v[0].r;
     assert_string_equal(c.v[0].sensor, "PS1");
@@ -134,7 +186,7 @@ static void window_exact_stats_known_sequence(void **state)
     assert_int_equal(r->closed, SB_WINDOW_CLOSED_WATERMARK);
     assert_true(r->complete);
     assert_int_equal(sb_windows_open_count(w), 1);
-    sb_windows_free(w);
+    wfree(w);
     collector_free(&c);
 }
 
@@ -143,8 +195,8 @@ static void window_single_sample_has_zero_stddev(void **state)
     (void)state;
     struct collector c = {0};
     struct sb_windows *w = new1(S_US, 0, 10, &c);
-    sb_windows_add(w, "a", 500000, -7.25, NULL);
-    sb_windows_add(w, "a", 1000000, 0, NULL);
+    wadd(w, "a", 500000, -7.25, NULL);
+    wadd(w, "a", 1000000, 0, NULL);
     assert_int_equal(c.n, 1);
     assert_int_equal(c.v[0].r.count, 1);
     assert_true(c.v[0].r.mean == -7.25);
@@ -152,7 +204,7 @@ static void window_single_sample_has_zero_stddev(void **state)
     assert_true(c.v[0].r.stddev == 0);
     assert_int_equal(c.v[0].r.first_ts_us, 500000);
     assert_int_equal(c.v[0].r.last_ts_us, 500000);
-    sb_windows_free(w);
+    wfree(w);
     collector_free(&c);
 }
 
@@ -163,10 +215,9 @@ static void check_cycle(const double *x, size_t n, int64_t t0)
     int64_t sizes[] = {60 * S_US};
     struct sb_windows *w = sb_windows_new(sizes, 1, 10 * S_US, 4, collect, &c);
     for (size_t i = 0; i < n; i++)
-        assert_int_equal(sb_windows_add(w, "PS2", t0 + (int64_t)i * 10000, x[i], NULL),
-                         SB_WINDOW_ACCEPTED);
+        assert_int_equal(wadd(w, "PS2", t0 + (int64_t)i * 10000, x[i], NULL), SB_WINDOW_ACCEPTED);
     /* Past the window end plus the lateness. */
-    sb_windows_add(w, "PS2", t0 + 70 * S_US, 0, NULL);
+    wadd(w, "PS2", t0 + 70 * S_US, 0, NULL);
     assert_int_equal(c.n, 1);
     const struct sb_window_result *r = &c.v[0].r;
     struct ref ref = two_pass(x, n);
@@ -180,7 +231,7 @@ static void check_cycle(const double *x, size_t n, int64_t t0)
     assert_close(r->mean, (double)ref.mean, 1e-12);
     assert_close(r->stddev, (double)ref.stddev, 1e-12);
     assert_close(r->sum, (double)(ref.mean * n), 1e-12);
-    sb_windows_free(w);
+    wfree(w);
     collector_free(&c);
 }
 
@@ -254,15 +305,15 @@ static void window_out_of_order_within_lateness(void **state)
     (void)state;
     struct collector c = {0};
     struct sb_windows *w = new1(60 * S_US, 10 * S_US, 10, &c);
-    assert_int_equal(sb_windows_add(w, "x", 55 * S_US, 1, NULL), SB_WINDOW_ACCEPTED);
-    assert_int_equal(sb_windows_add(w, "x", 62 * S_US, 100, NULL), SB_WINDOW_ACCEPTED);
+    assert_int_equal(wadd(w, "x", 55 * S_US, 1, NULL), SB_WINDOW_ACCEPTED);
+    assert_int_equal(wadd(w, "x", 62 * S_US, 100, NULL), SB_WINDOW_ACCEPTED);
     /* Watermark 52 s: [0, 60) is still open, the sample lands there. */
-    assert_int_equal(sb_windows_add(w, "x", 58 * S_US, 3, NULL), SB_WINDOW_ACCEPTED);
-    assert_int_equal(sb_windows_add(w, "x", 61 * S_US, 200, NULL), SB_WINDOW_ACCEPTED);
+    assert_int_equal(wadd(w, "x", 58 * S_US, 3, NULL), SB_WINDOW_ACCEPTED);
+    assert_int_equal(wadd(w, "x", 61 * S_US, 200, NULL), SB_WINDOW_ACCEPTED);
     assert_int_equal(c.n, 0);
     assert_int_equal(sb_windows_open_count(w), 2);
     /* Watermark 61 s closes [0, 60). */
-    assert_int_equal(sb_windows_add(w, "x", 71 * S_US, 300, NULL), SB_WINDOW_ACCEPTED);
+    assert_int_equal(wadd(w, "x", 71 * S_US, 300, NULL), SB_WINDOW_ACCEPTED);
     assert_int_equal(c.n, 1);
     assert_int_equal(c.v[0].r.start_us, 0);
     assert_int_equal(c.v[0].r.count, 2);
@@ -270,14 +321,14 @@ static void window_out_of_order_within_lateness(void **state)
     assert_int_equal(c.v[0].r.first_ts_us, 55 * S_US);
     assert_int_equal(c.v[0].r.last_ts_us, 58 * S_US);
     /* The second window holds 62, 61, 71 s, first_ts is the earliest. */
-    sb_windows_add(w, "x", 200 * S_US, 0, NULL);
+    wadd(w, "x", 200 * S_US, 0, NULL);
     assert_int_equal(c.n, 2);
     assert_int_equal(c.v[1].r.start_us, 60 * S_US);
     assert_int_equal(c.v[1].r.count, 3);
     assert_true(c.v[1].r.sum == 600);
     assert_int_equal(c.v[1].r.first_ts_us, 61 * S_US);
     assert_int_equal(c.v[1].r.last_ts_us, 71 * S_US);
-    sb_windows_free(w);
+    wfree(w);
     collector_free(&c);
 }
 
@@ -288,19 +339,19 @@ static void window_out_of_order_opens_older_window(void **state)
      * the open ones; it must still close in order. */
     struct collector c = {0};
     struct sb_windows *w = new1(10 * S_US, 60 * S_US, 10, &c);
-    sb_windows_add(w, "x", 45 * S_US, 4, NULL);
-    sb_windows_add(w, "x", 25 * S_US, 2, NULL);
-    sb_windows_add(w, "x", 5 * S_US, 0, NULL);
-    sb_windows_add(w, "x", 35 * S_US, 3, NULL);
-    sb_windows_add(w, "x", 15 * S_US, 1, NULL);
+    wadd(w, "x", 45 * S_US, 4, NULL);
+    wadd(w, "x", 25 * S_US, 2, NULL);
+    wadd(w, "x", 5 * S_US, 0, NULL);
+    wadd(w, "x", 35 * S_US, 3, NULL);
+    wadd(w, "x", 15 * S_US, 1, NULL);
     assert_int_equal(sb_windows_open_count(w), 5);
-    sb_windows_add(w, "x", 200 * S_US, 9, NULL);
+    wadd(w, "x", 200 * S_US, 9, NULL);
     assert_int_equal(c.n, 5);
     for (size_t i = 0; i < 5; i++) {
         assert_int_equal(c.v[i].r.start_us, (int64_t)i * 10 * S_US);
         assert_true(c.v[i].r.mean == (double)i);
     }
-    sb_windows_free(w);
+    wfree(w);
     collector_free(&c);
 }
 
@@ -329,16 +380,15 @@ static void run_with_late(struct collector *c, int with_late, int *nlate)
     struct sb_windows *w = new1(10 * S_US, 2 * S_US, 10, c);
     *nlate = 0;
     for (int64_t t = 0; t < 100; t++) {
-        assert_int_equal(sb_windows_add(w, "x", t * S_US, (double)(t * t % 17), NULL),
-                         SB_WINDOW_ACCEPTED);
+        assert_int_equal(wadd(w, "x", t * S_US, (double)(t * t % 17), NULL), SB_WINDOW_ACCEPTED);
         if (with_late && t % 10 == 5 && t > 10) {
             /* Into the window before the current one: closed at t = 12, 22... */
-            enum sb_window_verdict v = sb_windows_add(w, "x", (t - 10) * S_US, 1e6, NULL);
+            enum sb_window_verdict v = wadd(w, "x", (t - 10) * S_US, 1e6, NULL);
             assert_int_equal(v, SB_WINDOW_LATE);
             (*nlate)++;
         }
     }
-    sb_windows_free(w);
+    wfree(w);
 }
 
 static void window_late_samples_change_nothing(void **state)
@@ -363,19 +413,19 @@ static void window_lateness_boundary(void **state)
     (void)state;
     struct collector c = {0};
     struct sb_windows *w = new1(60 * S_US, 10 * S_US, 10, &c);
-    sb_windows_add(w, "x", 30 * S_US, 1, NULL);
+    wadd(w, "x", 30 * S_US, 1, NULL);
     /* max_ts 70 s - 1 us: watermark 60 s - 1 us < end 60 s: still open. */
-    sb_windows_add(w, "x", 70 * S_US - 1, 2, NULL);
+    wadd(w, "x", 70 * S_US - 1, 2, NULL);
     assert_int_equal(c.n, 0);
-    assert_int_equal(sb_windows_add(w, "x", 60 * S_US - 1, 3, NULL), SB_WINDOW_ACCEPTED);
+    assert_int_equal(wadd(w, "x", 60 * S_US - 1, 3, NULL), SB_WINDOW_ACCEPTED);
     /* max_ts 70 s: watermark 60 s = end: closed, and the sample is late. */
-    sb_windows_add(w, "x", 70 * S_US, 4, NULL);
+    wadd(w, "x", 70 * S_US, 4, NULL);
     assert_int_equal(c.n, 1);
     assert_int_equal(c.v[0].r.count, 2);
-    assert_int_equal(sb_windows_add(w, "x", 60 * S_US - 1, 5, NULL), SB_WINDOW_LATE);
+    assert_int_equal(wadd(w, "x", 60 * S_US - 1, 5, NULL), SB_WINDOW_LATE);
     /* A sample that does not raise max_ts but is within the lateness. */
-    assert_int_equal(sb_windows_add(w, "x", 60 * S_US, 6, NULL), SB_WINDOW_ACCEPTED);
-    sb_windows_free(w);
+    assert_int_equal(wadd(w, "x", 60 * S_US, 6, NULL), SB_WINDOW_ACCEPTED);
+    wfree(w);
     collector_free(&c);
 }
 
@@ -384,23 +434,23 @@ static void window_watermark_zero(void **state)
     (void)state;
     struct collector c = {0};
     struct sb_windows *w = new1(S_US, 0, 10, &c);
-    sb_windows_add(w, "x", 0, 1, NULL);
-    sb_windows_add(w, "x", S_US - 1, 2, NULL);
+    wadd(w, "x", 0, 1, NULL);
+    wadd(w, "x", S_US - 1, 2, NULL);
     assert_int_equal(c.n, 0);
     /* A sample exactly at the end closes the window at once. */
-    sb_windows_add(w, "x", S_US, 3, NULL);
+    wadd(w, "x", S_US, 3, NULL);
     assert_int_equal(c.n, 1);
     assert_int_equal(c.v[0].r.count, 2);
     /* Any sample of an earlier window is late, even 1 us after max_ts... */
-    assert_int_equal(sb_windows_add(w, "x", S_US - 1, 4, NULL), SB_WINDOW_LATE);
+    assert_int_equal(wadd(w, "x", S_US - 1, 4, NULL), SB_WINDOW_LATE);
     /* ...but one in the current window is not, even if older than max_ts. */
-    sb_windows_add(w, "x", S_US + 500000, 5, NULL);
-    assert_int_equal(sb_windows_add(w, "x", S_US + 1, 6, NULL), SB_WINDOW_ACCEPTED);
-    sb_windows_add(w, "x", 2 * S_US, 0, NULL);
+    wadd(w, "x", S_US + 500000, 5, NULL);
+    assert_int_equal(wadd(w, "x", S_US + 1, 6, NULL), SB_WINDOW_ACCEPTED);
+    wadd(w, "x", 2 * S_US, 0, NULL);
     assert_int_equal(c.n, 2);
     assert_int_equal(c.v[1].r.count, 3);
     assert_true(c.v[1].r.sum == 14);
-    sb_windows_free(w);
+    wfree(w);
     collector_free(&c);
 }
 
@@ -409,11 +459,11 @@ static void window_negative_timestamps(void **state)
     (void)state;
     struct collector c = {0};
     struct sb_windows *w = new1(60 * S_US, 0, 10, &c);
-    sb_windows_add(w, "x", -60 * S_US - 1, 1, NULL); /* [-120 s, -60 s) */
-    sb_windows_add(w, "x", -60 * S_US, 2, NULL);     /* [-60 s, 0) */
-    sb_windows_add(w, "x", -1, 3, NULL);             /* [-60 s, 0) */
-    sb_windows_add(w, "x", 0, 4, NULL);              /* [0, 60 s) */
-    sb_windows_add(w, "x", 60 * S_US, 5, NULL);
+    wadd(w, "x", -60 * S_US - 1, 1, NULL); /* [-120 s, -60 s) */
+    wadd(w, "x", -60 * S_US, 2, NULL);     /* [-60 s, 0) */
+    wadd(w, "x", -1, 3, NULL);             /* [-60 s, 0) */
+    wadd(w, "x", 0, 4, NULL);              /* [0, 60 s) */
+    wadd(w, "x", 60 * S_US, 5, NULL);
     assert_int_equal(c.n, 3);
     assert_int_equal(c.v[0].r.start_us, -120 * S_US);
     assert_int_equal(c.v[0].r.end_us, -60 * S_US);
@@ -425,7 +475,7 @@ static void window_negative_timestamps(void **state)
     assert_int_equal(c.v[1].r.last_ts_us, -1);
     assert_int_equal(c.v[2].r.start_us, 0);
     assert_int_equal(c.v[2].r.count, 1);
-    sb_windows_free(w);
+    wfree(w);
     collector_free(&c);
 }
 
@@ -437,7 +487,7 @@ static void window_multiple_sizes_close_in_order(void **state)
     struct sb_windows *w = sb_windows_new(sizes, 2, 5 * S_US, 10, collect, &c);
     assert_non_null(w);
     for (int64_t t = 0; t < 660; t++)
-        assert_int_equal(sb_windows_add(w, "x", t * S_US, 1, NULL), SB_WINDOW_ACCEPTED);
+        assert_int_equal(wadd(w, "x", t * S_US, 1, NULL), SB_WINDOW_ACCEPTED);
     /* Watermark 654 s: 60 s windows up to 600 s and 300 s windows up to 600 s. */
     assert_int_equal(c.n, 12);
     const int64_t want_end[] = {60, 120, 180, 240, 300, 300, 360, 420, 480, 540, 600, 600};
@@ -449,7 +499,7 @@ static void window_multiple_sizes_close_in_order(void **state)
         assert_int_equal(c.v[i].r.start_us, (want_end[i] - want_size[i]) * S_US);
     }
     assert_int_equal(sb_windows_open_count(w), 2);
-    sb_windows_free(w);
+    wfree(w);
     collector_free(&c);
 }
 
@@ -459,12 +509,12 @@ static void window_late_for_one_size_only(void **state)
     struct collector c = {0};
     int64_t sizes[] = {10 * S_US, 60 * S_US};
     struct sb_windows *w = sb_windows_new(sizes, 2, 0, 10, collect, &c);
-    sb_windows_add(w, "x", 5 * S_US, 1, NULL);
-    sb_windows_add(w, "x", 25 * S_US, 2, NULL);
+    wadd(w, "x", 5 * S_US, 1, NULL);
+    wadd(w, "x", 25 * S_US, 2, NULL);
     assert_int_equal(c.n, 1); /* [0, 10) */
     /* [10, 20) of size 10 s is behind the watermark; [0, 60) is open. */
-    assert_int_equal(sb_windows_add(w, "x", 15 * S_US, 4, NULL), SB_WINDOW_LATE);
-    sb_windows_add(w, "x", 60 * S_US, 0, NULL);
+    assert_int_equal(wadd(w, "x", 15 * S_US, 4, NULL), SB_WINDOW_LATE);
+    wadd(w, "x", 60 * S_US, 0, NULL);
     assert_int_equal(c.n, 3);
     assert_int_equal(c.v[1].r.size_us, 10 * S_US);
     assert_int_equal(c.v[1].r.start_us, 20 * S_US);
@@ -472,7 +522,7 @@ static void window_late_for_one_size_only(void **state)
     assert_int_equal(c.v[2].r.size_us, 60 * S_US);
     assert_int_equal(c.v[2].r.count, 3);
     assert_true(c.v[2].r.sum == 7);
-    sb_windows_free(w);
+    wfree(w);
     collector_free(&c);
 }
 
@@ -481,11 +531,11 @@ static void window_forced_close_when_max_open(void **state)
     (void)state;
     struct collector c = {0};
     struct sb_windows *w = new1(S_US, 3600 * S_US, 2, &c);
-    sb_windows_add(w, "x", 0, 1, NULL);
-    sb_windows_add(w, "x", S_US, 2, NULL);
+    wadd(w, "x", 0, 1, NULL);
+    wadd(w, "x", S_US, 2, NULL);
     assert_int_equal(c.n, 0);
     assert_int_equal(sb_windows_open_count(w), 2);
-    sb_windows_add(w, "x", 2 * S_US, 3, NULL);
+    wadd(w, "x", 2 * S_US, 3, NULL);
     assert_int_equal(c.n, 1);
     assert_int_equal(c.v[0].r.start_us, 0);
     assert_int_equal(c.v[0].r.closed, SB_WINDOW_CLOSED_FORCED);
@@ -493,24 +543,24 @@ static void window_forced_close_when_max_open(void **state)
     assert_true(c.v[0].r.sum == 1);
     assert_int_equal(sb_windows_open_count(w), 2);
     /* The force-closed window is never reopened: its samples are late now. */
-    assert_int_equal(sb_windows_add(w, "x", 500000, 9, NULL), SB_WINDOW_LATE);
+    assert_int_equal(wadd(w, "x", 500000, 9, NULL), SB_WINDOW_LATE);
     /* Samples of open windows are still fine. */
-    assert_int_equal(sb_windows_add(w, "x", S_US + 1, 2, NULL), SB_WINDOW_ACCEPTED);
-    sb_windows_add(w, "x", 10 * S_US, 5, NULL); /* forces [1 s, 2 s) out */
+    assert_int_equal(wadd(w, "x", S_US + 1, 2, NULL), SB_WINDOW_ACCEPTED);
+    wadd(w, "x", 10 * S_US, 5, NULL); /* forces [1 s, 2 s) out */
     assert_int_equal(c.n, 2);
     assert_int_equal(c.v[1].r.count, 2);
     assert_int_equal(c.v[1].r.closed, SB_WINDOW_CLOSED_FORCED);
     assert_false(c.v[1].r.complete);
     /* A window between the open ones forces the oldest, [2 s, 3 s), out. */
-    assert_int_equal(sb_windows_add(w, "x", 5 * S_US, 7, NULL), SB_WINDOW_ACCEPTED);
+    assert_int_equal(wadd(w, "x", 5 * S_US, 7, NULL), SB_WINDOW_ACCEPTED);
     assert_int_equal(c.n, 3);
     assert_int_equal(c.v[2].r.start_us, 2 * S_US);
     assert_int_equal(sb_windows_open_count(w), 2);
     /* A window older than both open ones would be the one force-closed by
      * its own opening: late. */
-    assert_int_equal(sb_windows_add(w, "x", 3 * S_US, 7, NULL), SB_WINDOW_LATE);
+    assert_int_equal(wadd(w, "x", 3 * S_US, 7, NULL), SB_WINDOW_LATE);
     assert_int_equal(c.n, 3);
-    sb_windows_free(w);
+    wfree(w);
     collector_free(&c);
 }
 
@@ -526,11 +576,11 @@ static void window_random_order_reports_each_window_once(void **state)
     uint64_t applied = 0, forced = 0;
     for (int64_t i = 0; i < 200000; i++) {
         int64_t ts = i * 1000 - (int64_t)((noise(&seed) + 1) * 12.5 * S_US);
-        if (sb_windows_add(w, "x", ts, noise(&seed), NULL) == SB_WINDOW_ACCEPTED)
+        if (wadd(w, "x", ts, noise(&seed), NULL) == SB_WINDOW_ACCEPTED)
             applied += 2;
         assert_true(sb_windows_open_count(w) <= 6);
     }
-    sb_windows_add(w, "x", INT64_C(1) << 40, 0, NULL);
+    wadd(w, "x", INT64_C(1) << 40, 0, NULL);
     int64_t last[2] = {INT64_MIN, INT64_MIN};
     uint64_t total = 0;
     for (size_t k = 0; k < c.n; k++) {
@@ -545,7 +595,7 @@ static void window_random_order_reports_each_window_once(void **state)
     }
     assert_true(forced > 0);
     assert_true(total >= applied);
-    sb_windows_free(w);
+    wfree(w);
     collector_free(&c);
 }
 
@@ -561,7 +611,7 @@ static void window_open_count_bounded(void **state)
         const char *sensor = (i & 1) ? "PS1" : "TS1";
         /* 100 Hz per sensor, slightly shuffled within the lateness. */
         int64_t ts = (i / 2) * 10000 + ((i % 7) - 3) * 300000;
-        assert_int_not_equal(sb_windows_add(w, sensor, ts, 1, NULL), SB_WINDOW_OVERFLOW);
+        wadd(w, sensor, ts, 1, NULL);
         size_t open = sb_windows_open_count(w);
         if (open > max_open)
             max_open = open;
@@ -585,34 +635,43 @@ static void window_open_count_bounded(void **state)
     assert_true(total >= 2 * 1000000 - 2 * (7 + 66) * 100);
     for (size_t k = 0; k < c.n; k++)
         assert_int_equal(c.v[k].r.closed, SB_WINDOW_CLOSED_WATERMARK);
-    sb_windows_free(w);
+    wfree(w);
     collector_free(&c);
 }
 
-static void window_sensors_capped(void **state)
+/* Each sensor's state is in its record's slot: filled by its first
+ * sample, emptied when the sensor is forgotten (alone or all at once). */
+static void window_sensors_in_their_records(void **state)
 {
     (void)state;
     struct collector c = {0};
     struct sb_windows *w = new1(60 * S_US, 0, 4, &c);
-    char name[80];
-    for (int i = 0; i < SB_WINDOW_MAX_SENSORS; i++) {
+    struct sb_sensortab *t = table_of(w);
+    char name[32];
+    for (int i = 0; i < 4096; i++) {
         snprintf(name, sizeof(name), "sensor-%d", i);
-        assert_int_equal(sb_windows_add(w, name, 0, i, NULL), SB_WINDOW_ACCEPTED);
+        assert_int_equal(wadd(w, name, 0, i, NULL), SB_WINDOW_ACCEPTED);
+        assert_non_null(sb_sensortab_find(t, name)->windows);
     }
-    assert_int_equal(sb_windows_add(w, "one-too-many", 0, 1, NULL), SB_WINDOW_OVERFLOW);
-    assert_int_equal(sb_windows_add(w, "sensor-17", 1, 1, NULL), SB_WINDOW_ACCEPTED);
-    assert_int_equal(sb_windows_open_count(w), SB_WINDOW_MAX_SENSORS);
-    sb_windows_free(w);
-
-    w = new1(60 * S_US, 0, 4, &c);
-    memset(name, 'n', sizeof(name));
-    name[SB_WINDOW_NAME_MAX] = '\0';
-    assert_int_equal(sb_windows_add(w, name, 0, 1, NULL), SB_WINDOW_ACCEPTED);
-    name[SB_WINDOW_NAME_MAX] = 'n';
-    name[SB_WINDOW_NAME_MAX + 1] = '\0';
-    assert_int_equal(sb_windows_add(w, name, 0, 1, NULL), SB_WINDOW_OVERFLOW);
-    assert_int_equal(sb_windows_add(w, "", 0, 1, NULL), SB_WINDOW_OVERFLOW);
-    sb_windows_free(w);
+    assert_int_equal(sb_windows_open_count(w), 4096);
+    struct sb_sensor *s17 = sb_sensortab_find(t, "sensor-17");
+    assert_true(sb_windows_forget(w, s17));
+    assert_null(s17->windows);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.v[0].sensor, "sensor-17");
+    assert_false(sb_windows_forget(w, s17));
+    assert_int_equal(sb_windows_open_count(w), 4095);
+    sb_windows_forget_all(w);
+    assert_int_equal(c.n, 4096);
+    assert_int_equal(sb_windows_open_count(w), 0);
+    for (int i = 0; i < 4096; i++) {
+        snprintf(name, sizeof(name), "sensor-%d", i);
+        assert_null(sb_sensortab_find(t, name)->windows);
+    }
+    /* Back after forget_all: a new sensor again. */
+    assert_int_equal(wadd(w, "sensor-17", 1, 1, NULL), SB_WINDOW_ACCEPTED);
+    assert_non_null(s17->windows);
+    wfree(w);
     collector_free(&c);
 }
 
@@ -623,17 +682,17 @@ static void window_sensors_independent_and_names_copied(void **state)
     struct sb_windows *w = new1(10 * S_US, 0, 4, &c);
     char name[16];
     strcpy(name, "A");
-    sb_windows_add(w, name, 0, 1, NULL);
+    wadd(w, name, 0, 1, NULL);
     strcpy(name, "B");
-    sb_windows_add(w, name, 100 * S_US, 2, NULL); /* B's watermark does not close A */
+    wadd(w, name, 100 * S_US, 2, NULL); /* B's watermark does not close A */
     assert_int_equal(c.n, 0);
     strcpy(name, "A");
-    sb_windows_add(w, name, 10 * S_US, 3, NULL);
+    wadd(w, name, 10 * S_US, 3, NULL);
     strcpy(name, "zzz");
     assert_int_equal(c.n, 1);
     assert_string_equal(c.v[0].sensor, "A");
     assert_true(c.v[0].r.sum == 1);
-    sb_windows_free(w);
+    wfree(w);
     collector_free(&c);
 }
 
@@ -653,17 +712,17 @@ static void window_rejects_bad_input(void **state)
 
     struct sb_windows *w = sb_windows_new(ok, 1, 0, 1, NULL, NULL);
     assert_non_null(w);
-    assert_int_equal(sb_windows_add(w, "x", 0, NAN, NULL), SB_WINDOW_LATE);
-    assert_int_equal(sb_windows_add(w, "x", 0, INFINITY, NULL), SB_WINDOW_LATE);
-    assert_int_equal(sb_windows_add(w, "x", INT64_MAX, 1, NULL), SB_WINDOW_LATE);
-    assert_int_equal(sb_windows_add(w, "x", INT64_MIN, 1, NULL), SB_WINDOW_LATE);
+    assert_int_equal(wadd(w, "x", 0, NAN, NULL), SB_WINDOW_LATE);
+    assert_int_equal(wadd(w, "x", 0, INFINITY, NULL), SB_WINDOW_LATE);
+    assert_int_equal(wadd(w, "x", INT64_MAX, 1, NULL), SB_WINDOW_LATE);
+    assert_int_equal(wadd(w, "x", INT64_MIN, 1, NULL), SB_WINDOW_LATE);
     assert_int_equal(sb_windows_open_count(w), 0);
     /* Without a callback windows still close. */
-    sb_windows_add(w, "x", 0, 1, NULL);
-    sb_windows_add(w, "x", 600 * S_US, 1, NULL);
+    wadd(w, "x", 0, 1, NULL);
+    wadd(w, "x", 600 * S_US, 1, NULL);
     assert_int_equal(sb_windows_open_count(w), 1);
-    sb_windows_free(w);
-    sb_windows_free(NULL);
+    wfree(w);
+    wfree(NULL);
 }
 
 /* ---- completeness: runs and resumes ---- */
@@ -692,15 +751,15 @@ static bool complete_after_resume(int64_t ts0, int64_t lateness, int64_t start)
     struct collector c = {0};
     struct sb_windows *w = new1(60 * S_US, lateness, 10, &c);
     const struct sb_window_run run = {7, false};
-    sb_windows_add(w, "x", ts0, 1, &run);
+    wadd(w, "x", ts0, 1, &run);
     for (int64_t t = ts0 / S_US + 1; t <= 300; t++)
-        sb_windows_add(w, "x", t * S_US, 1, &run);
+        wadd(w, "x", t * S_US, 1, &run);
     const struct sb_window_result *r = reported(&c, 60 * S_US, start);
     assert_non_null(r);
     assert_int_equal(r->closed, SB_WINDOW_CLOSED_WATERMARK);
     assert_int_equal(r->resumed, !r->complete);
     bool complete = r->complete;
-    sb_windows_free(w);
+    wfree(w);
     collector_free(&c);
     return complete;
 }
@@ -726,10 +785,10 @@ static void window_resume_boundary(void **state)
     struct sb_windows *w = new1(60 * S_US, 10 * S_US, 10, &c);
     const struct sb_window_run whole = {7, true};
     for (int64_t t = 30; t <= 200; t++)
-        sb_windows_add(w, "x", t * S_US, 1, &whole);
+        wadd(w, "x", t * S_US, 1, &whole);
     assert_true(reported(&c, 60 * S_US, 0)->complete);
     assert_false(reported(&c, 60 * S_US, 0)->resumed);
-    sb_windows_free(w);
+    wfree(w);
     collector_free(&c);
 }
 
@@ -744,17 +803,17 @@ static void window_resume_within_a_sensor(void **state)
     struct sb_windows *w = sb_windows_new(sizes, 2, 30 * S_US, 10, collect, &c);
     const struct sb_window_run one = {1, true}, two = {2, false};
     for (int64_t t = 0; t <= 100; t++)
-        sb_windows_add(w, "x", t * S_US, 1, &one);
+        wadd(w, "x", t * S_US, 1, &one);
     /* Watermark 70 s: [0, 60) and the 10-s windows up to [60, 70) closed
      * whole; [60, 120), [70, 80) ... [100, 110) open. */
     assert_true(reported(&c, 60 * S_US, 0)->complete);
     assert_true(reported(&c, 10 * S_US, 60 * S_US)->complete);
     size_t before = c.n;
     /* Run 2 picks up at 105 s: missing samples may reach 135 s. */
-    sb_windows_add(w, "x", 105 * S_US, 1, &two);
+    wadd(w, "x", 105 * S_US, 1, &two);
     for (int64_t t = 106; t <= 300; t++)
-        sb_windows_add(w, "x", t * S_US, 1, &two);
-    sb_windows_add(w, "x", 400 * S_US, 1, &two);
+        wadd(w, "x", t * S_US, 1, &two);
+    wadd(w, "x", 400 * S_US, 1, &two);
     assert_true(c.n > before);
     assert_false(reported(&c, 60 * S_US, 60 * S_US)->complete);  /* open at the resume */
     assert_false(reported(&c, 60 * S_US, 120 * S_US)->complete); /* 120 <= 135 */
@@ -764,7 +823,7 @@ static void window_resume_within_a_sensor(void **state)
     assert_true(reported(&c, 10 * S_US, 140 * S_US)->complete);
     assert_true(reported(&c, 10 * S_US, 240 * S_US)->complete);
     assert_int_equal(reported(&c, 10 * S_US, 240 * S_US)->count, 10);
-    sb_windows_free(w);
+    wfree(w);
     collector_free(&c);
 }
 
@@ -777,21 +836,21 @@ static void window_resume_only_on_run_change(void **state)
     struct collector c = {0};
     struct sb_windows *w = new1(10 * S_US, 20 * S_US, 10, &c);
     const struct sb_window_run a = {5, false}, b = {6, false};
-    sb_windows_add(w, "x", 100 * S_US, 1, &a); /* resume: reach 120 s */
-    sb_windows_add(w, "x", 95 * S_US, 1, &b);  /* resume again, reach stays 120 s */
+    wadd(w, "x", 100 * S_US, 1, &a); /* resume: reach 120 s */
+    wadd(w, "x", 95 * S_US, 1, &b);  /* resume again, reach stays 120 s */
     for (int64_t t = 101; t <= 200; t++)
-        sb_windows_add(w, "x", t * S_US, 1, &b);
+        wadd(w, "x", t * S_US, 1, &b);
     assert_false(reported(&c, 10 * S_US, 90 * S_US)->complete);
     assert_false(reported(&c, 10 * S_US, 120 * S_US)->complete);
     assert_true(reported(&c, 10 * S_US, 130 * S_US)->complete);
     /* Another sensor in run a, seen first now, resumes for itself. */
-    sb_windows_add(w, "y", 200 * S_US, 1, &a);
-    sb_windows_add(w, "y", 300 * S_US, 1, &a);
+    wadd(w, "y", 200 * S_US, 1, &a);
+    wadd(w, "y", 300 * S_US, 1, &a);
     assert_non_null(reported(&c, 10 * S_US, 200 * S_US));
     for (size_t k = 0; k < c.n; k++)
         if (strcmp(c.v[k].sensor, "y") == 0)
             assert_true(c.v[k].r.resumed);
-    sb_windows_free(w);
+    wfree(w);
     collector_free(&c);
 }
 
@@ -805,14 +864,14 @@ static void window_forget_reports_open_windows(void **state)
     int64_t sizes[] = {60 * S_US, 10 * S_US};
     struct sb_windows *w = sb_windows_new(sizes, 2, 0, 4, collect, &c);
     for (int t = 0; t < 12; t++)
-        sb_windows_add(w, "TS1", t * S_US, t, NULL);
-    sb_windows_add(w, "PS1", 20 * S_US, 1, NULL);
+        wadd(w, "TS1", t * S_US, t, NULL);
+    wadd(w, "PS1", 20 * S_US, 1, NULL);
     /* TS1: [0,10) closed; [10,20) and [0,60) open. PS1: [20,30), [0,60). */
     assert_int_equal(c.n, 1);
     assert_int_equal(sb_windows_open_count(w), 4);
-    assert_true(sb_windows_forget(w, "TS1"));
-    assert_false(sb_windows_forget(w, "TS1"));
-    assert_false(sb_windows_forget(w, "never-seen"));
+    assert_true(wforget(w, "TS1"));
+    assert_false(wforget(w, "TS1"));
+    assert_false(wforget(w, "never-seen"));
     assert_int_equal(c.n, 3);
     assert_int_equal(c.v[1].r.size_us, 10 * S_US);
     assert_int_equal(c.v[1].r.start_us, 10 * S_US);
@@ -830,8 +889,8 @@ static void window_forget_reports_open_windows(void **state)
     /* A fresh start: no watermark, so t = 5 s is not late any more. The
      * caller says whether it read on without a miss. */
     const struct sb_window_run again = {9, false};
-    assert_int_equal(sb_windows_add(w, "TS1", 5 * S_US, 100, &again), SB_WINDOW_ACCEPTED);
-    assert_int_equal(sb_windows_add(w, "TS1", 60 * S_US, 1, &again), SB_WINDOW_ACCEPTED);
+    assert_int_equal(wadd(w, "TS1", 5 * S_US, 100, &again), SB_WINDOW_ACCEPTED);
+    assert_int_equal(wadd(w, "TS1", 60 * S_US, 1, &again), SB_WINDOW_ACCEPTED);
     assert_int_equal(c.n, 5);
     assert_int_equal(c.v[3].r.start_us, 0);
     assert_int_equal(c.v[3].r.count, 1); /* only the sample after the forget */
@@ -839,15 +898,15 @@ static void window_forget_reports_open_windows(void **state)
     assert_false(c.v[3].r.complete);
     assert_int_equal(c.v[3].r.closed, SB_WINDOW_CLOSED_WATERMARK);
     /* PS1 kept its watermark. */
-    assert_int_equal(sb_windows_add(w, "PS1", 5 * S_US, 1, NULL), SB_WINDOW_LATE);
+    assert_int_equal(wadd(w, "PS1", 5 * S_US, 1, NULL), SB_WINDOW_LATE);
     /* Forgetting the sensor of the last sample (the engine remembers it to
      * skip the hash): the next sample of it must not find the old state
      * (valgrind and ASan see a stale pointer). */
-    assert_true(sb_windows_forget(w, "PS1"));
-    assert_int_equal(sb_windows_add(w, "PS1", 5 * S_US, 1, NULL), SB_WINDOW_ACCEPTED);
-    assert_int_equal(sb_windows_add(w, "PS1", 10 * S_US, 1, NULL), SB_WINDOW_ACCEPTED);
+    assert_true(wforget(w, "PS1"));
+    assert_int_equal(wadd(w, "PS1", 5 * S_US, 1, NULL), SB_WINDOW_ACCEPTED);
+    assert_int_equal(wadd(w, "PS1", 10 * S_US, 1, NULL), SB_WINDOW_ACCEPTED);
     assert_true(c.v[c.n - 1].r.complete); /* a NULL run: the whole stream */
-    sb_windows_free(w);
+    wfree(w);
     collector_free(&c);
 }
 
@@ -860,8 +919,8 @@ static void window_forget_all_reports_everything(void **state)
     struct sb_windows *w = new1(10 * S_US, 5 * S_US, 4, &c);
     const char *names[] = {"m", "b", "z", "a"};
     for (size_t i = 0; i < 4; i++) {
-        sb_windows_add(w, names[i], 0, (double)i, NULL);
-        sb_windows_add(w, names[i], 12 * S_US, (double)i, NULL);
+        wadd(w, names[i], 0, (double)i, NULL);
+        wadd(w, names[i], 12 * S_US, (double)i, NULL);
     }
     assert_int_equal(sb_windows_open_count(w), 8);
     sb_windows_forget_all(w);
@@ -878,16 +937,16 @@ static void window_forget_all_reports_everything(void **state)
      * reported by a second call. */
     sb_windows_forget_all(w);
     assert_int_equal(c.n, 8);
-    assert_int_equal(sb_windows_add(w, "m", 0, 1, NULL), SB_WINDOW_ACCEPTED);
+    assert_int_equal(wadd(w, "m", 0, 1, NULL), SB_WINDOW_ACCEPTED);
     assert_int_equal(sb_windows_open_count(w), 1);
-    sb_windows_free(w);
+    wfree(w);
     collector_free(&c);
 
     /* An empty engine. */
     w = new1(10 * S_US, 0, 4, NULL);
     sb_windows_forget_all(w);
     assert_int_equal(sb_windows_open_count(w), 0);
-    sb_windows_free(w);
+    wfree(w);
 }
 
 int main(void)
@@ -908,7 +967,7 @@ int main(void)
         cmocka_unit_test(window_forced_close_when_max_open),
         cmocka_unit_test(window_random_order_reports_each_window_once),
         cmocka_unit_test(window_open_count_bounded),
-        cmocka_unit_test(window_sensors_capped),
+        cmocka_unit_test(window_sensors_in_their_records),
         cmocka_unit_test(window_sensors_independent_and_names_copied),
         cmocka_unit_test(window_rejects_bad_input),
         cmocka_unit_test(window_resume_boundary),
