@@ -50,7 +50,7 @@
 
 /* A configuration file is a page of text; anything bigger is a mistake
  * (a dataset passed as --config, say), and the cap bounds the parse. */
-#define CONFIG_MAX_BYTES (256 * 1024)
+#define CONFIG_MAX_BYTES (16 * 1024 * 1024)
 #define KAFKA_PREFIX "kafka."
 #define KAFKA_PREFIX_LEN (sizeof(KAFKA_PREFIX) - 1)
 #define TOPIC_CONFIG_PREFIX "topic."
@@ -1416,14 +1416,68 @@ const char *sb_config_restart_key(const struct sb_config *a, const struct sb_con
 }
 
 /* A key already set in this file, for duplicate detection and for the
- * checks after the file (was it given, on which line). The file is capped
- * at CONFIG_MAX_BYTES, so a few thousand keys at most: a linear search
- * will do. */
+ * checks after the file (was it given, on which line), found through the
+ * loader's seen_index. */
 struct seen_key {
     char *section; /* as written: "kafka", "alert.PS1" */
     char *name;
     int line;
 };
+
+/* The loader's growing arrays (keys seen, synthetic sensors) by name: open
+ * addressing over entry numbers, at most half full, so that a file of tens
+ * of thousands of sections and keys loads in linear time. */
+struct name_slot {
+    uint64_t hash;
+    uint32_t entry; /* entry number + 1; 0: empty */
+};
+
+struct name_index {
+    struct name_slot *slots;
+    size_t cap; /* power of two, or 0 */
+    size_t n;
+};
+
+/* The entry whose hash is h and for which same(ud, entry) holds, or -1. */
+static long index_find(const struct name_index *x, uint64_t h,
+                       bool (*same)(const void *ud, size_t entry), const void *ud)
+{
+    if (!x->cap)
+        return -1;
+    for (size_t i = h & (x->cap - 1); x->slots[i].entry; i = (i + 1) & (x->cap - 1))
+        if (x->slots[i].hash == h && same(ud, x->slots[i].entry - 1))
+            return (long)x->slots[i].entry - 1;
+    return -1;
+}
+
+static void index_put(struct name_slot *slots, size_t cap, uint64_t h, uint32_t entry1)
+{
+    size_t i = h & (cap - 1);
+    while (slots[i].entry)
+        i = (i + 1) & (cap - 1);
+    slots[i] = (struct name_slot){h, entry1};
+}
+
+static void index_add(struct name_index *x, uint64_t h, size_t entry)
+{
+    if (2 * (x->n + 1) > x->cap) {
+        size_t cap = x->cap ? 2 * x->cap : 64;
+        struct name_slot *slots = sb_xcalloc(cap, sizeof(*slots));
+        for (size_t i = 0; i < x->cap; i++)
+            if (x->slots[i].entry)
+                index_put(slots, cap, x->slots[i].hash, x->slots[i].entry);
+        free(x->slots);
+        x->slots = slots;
+        x->cap = cap;
+    }
+    index_put(x->slots, x->cap, h, (uint32_t)entry + 1);
+    x->n++;
+}
+
+static uint64_t key_hash(const char *section, const char *name)
+{
+    return sb_hash_fnv1a(section, strlen(section)) * 31 ^ sb_hash_fnv1a(name, strlen(name));
+}
 
 /* Where an [alert.<SENSOR>] or [synthetic.<NAME>] section first appears. */
 struct sub_section {
@@ -1445,6 +1499,9 @@ struct loader {
     struct seen_key *seen;
     size_t nseen;
     size_t capseen;
+    struct name_index seen_index;
+    struct name_index synth_index; /* c->synthetic by name */
+    size_t capsynth;
     /* The section being read, as written; libinih's copy is cut at 49
      * characters. Empty before the first header. */
     char section[SECTION_MAX + 1];
@@ -1542,6 +1599,21 @@ static bool open_alert(struct loader *ld, const char *name, size_t namelen)
     return true;
 }
 
+static bool same_synthetic(const void *ud, size_t entry)
+{
+    const void *const *a = ud; /* {loader, name} */
+    const struct loader *ld = a[0];
+    return strcmp(ld->c->synthetic[entry].name, a[1]) == 0;
+}
+
+/* The synthetic sensor of this name read so far, or NULL. */
+static struct sb_synth_cfg *loader_synthetic(struct loader *ld, const char *name)
+{
+    const void *ud[] = {ld, name};
+    long k = index_find(&ld->synth_index, sb_hash_fnv1a(name, strlen(name)), same_synthetic, ud);
+    return k < 0 ? NULL : &ld->c->synthetic[k];
+}
+
 /* [synthetic.<NAME>]: a new synthetic sensor, or more keys for one seen
  * before. <NAME> becomes the topic "<topic_prefix>-<NAME>", so ':' (fine
  * in a sensor name on the wire) is refused here. */
@@ -1555,15 +1627,19 @@ static bool open_synth(struct loader *ld, const char *name, size_t namelen)
         fail(ld, ld->line, "[%s]: \"%s\" is a UCI sensor; choose another name", ld->section, sname);
         return false;
     }
-    if (sb_config_find_synthetic(c, sname))
+    if (loader_synthetic(ld, sname))
         return true;
     if (c->nsynthetic == SB_MAX_SYNTHETIC) {
         fail(ld, ld->line, "[%s]: more than %d [" SYNTH_SECTION "] sections", ld->section,
              SB_MAX_SYNTHETIC);
         return false;
     }
-    c->synthetic = sb_xrealloc(c->synthetic, (c->nsynthetic + 1) * sizeof(*c->synthetic));
-    ld->synth_lines = sb_xrealloc(ld->synth_lines, (c->nsynthetic + 1) * sizeof(int));
+    if (c->nsynthetic == ld->capsynth) {
+        ld->capsynth = ld->capsynth ? 2 * ld->capsynth : 16;
+        c->synthetic = sb_xrealloc(c->synthetic, ld->capsynth * sizeof(*c->synthetic));
+        ld->synth_lines = sb_xrealloc(ld->synth_lines, ld->capsynth * sizeof(int));
+    }
+    index_add(&ld->synth_index, sb_hash_fnv1a(sname, strlen(sname)), c->nsynthetic);
     struct sb_synth_cfg *s = &c->synthetic[c->nsynthetic];
     memset(s, 0, sizeof(*s));
     s->name = sb_xstrdup(sname);
@@ -1655,12 +1731,18 @@ static char *reader(char *str, int num, void *stream)
 
 /* The line on which `name` was set in `section` (as written); 0 if it
  * was not. */
+static bool same_key(const void *ud, size_t entry)
+{
+    const void *const *a = ud; /* {loader, section, name} */
+    const struct seen_key *k = &((const struct loader *)a[0])->seen[entry];
+    return strcmp(k->section, a[1]) == 0 && strcmp(k->name, a[2]) == 0;
+}
+
 static int seen_line(const struct loader *ld, const char *section, const char *name)
 {
-    for (size_t i = 0; i < ld->nseen; i++)
-        if (strcmp(ld->seen[i].section, section) == 0 && strcmp(ld->seen[i].name, name) == 0)
-            return ld->seen[i].line;
-    return 0;
+    const void *ud[] = {ld, section, name};
+    long k = index_find(&ld->seen_index, key_hash(section, name), same_key, ud);
+    return k < 0 ? 0 : ld->seen[k].line;
 }
 
 static void handle(struct loader *ld, const char *name, const char *value)
@@ -1701,7 +1783,7 @@ static void handle(struct loader *ld, const char *name, const char *value)
     if (o->scope == SCOPE_ALERT)
         p.obj = (void *)sb_config_find_alert_rule(ld->c, section + ALERT_PREFIX_LEN);
     else if (o->scope == SCOPE_SYNTH)
-        p.obj = (void *)sb_config_find_synthetic(ld->c, section + SYNTH_PREFIX_LEN);
+        p.obj = loader_synthetic(ld, section + SYNTH_PREFIX_LEN);
     /* The reader created it when it saw the header. */
     if (!p.obj)
         abort();
@@ -1721,6 +1803,7 @@ static void handle(struct loader *ld, const char *name, const char *value)
     ld->seen[ld->nseen].section = sb_xstrdup(section);
     ld->seen[ld->nseen].name = sb_xstrdup(name);
     ld->seen[ld->nseen].line = line;
+    index_add(&ld->seen_index, key_hash(section, name), ld->nseen);
     ld->nseen++;
 }
 
@@ -2065,6 +2148,10 @@ int sb_config_load(struct sb_config *c, const char *path, char *err, size_t errl
      * already in c, though c should hold only defaults. */
     ld.alert_lines = sb_xcalloc(c->nalert_rules + 1, sizeof(int));
     ld.synth_lines = sb_xcalloc(c->nsynthetic + 1, sizeof(int));
+    ld.capsynth = c->nsynthetic;
+    for (size_t i = 0; i < c->nsynthetic; i++)
+        index_add(&ld.synth_index,
+                  sb_hash_fnv1a(c->synthetic[i].name, strlen(c->synthetic[i].name)), i);
     int r = ini_parse_stream(reader, &ld, ini_cb, &ld);
     /* libinih returns the first line it could not parse; our own error,
      * if any, stopped the reading, so an earlier line means libinih's. */
@@ -2083,6 +2170,8 @@ int sb_config_load(struct sb_config *c, const char *path, char *err, size_t errl
         free(ld.seen[i].name);
     }
     free(ld.seen);
+    free(ld.seen_index.slots);
+    free(ld.synth_index.slots);
     free(ld.alert_lines);
     free(ld.synth_lines);
     free(ld.dir);

@@ -33,12 +33,9 @@ struct sb_flow {
     struct sb_metric *pauses;
 };
 
-static uint32_t hash(const char *topic, int32_t partition)
+static uint64_t hash(const char *topic, int32_t partition)
 {
-    uint32_t h = 2166136261u;
-    for (const char *s = topic; *s; s++)
-        h = (h ^ (uint8_t)*s) * 16777619u;
-    return (h ^ (uint32_t)partition) * 16777619u;
+    return sb_hash_fnv1a(topic, strlen(topic)) ^ sb_hash_fnv1a(&partition, sizeof(partition));
 }
 
 static bool is(const struct part *p, const char *topic, int32_t partition)

@@ -17,17 +17,6 @@ struct sb_sensortab {
     struct sb_sensor *last; /* the record found last, or NULL */
 };
 
-uint64_t sb_hash_fnv1a(const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    uint64_t h = UINT64_C(14695981039346656037);
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= UINT64_C(1099511628211);
-    }
-    return h;
-}
-
 struct sb_sensortab *sb_sensortab_new(size_t max_sensors)
 {
     struct sb_sensortab *t = sb_xcalloc(1, sizeof(*t));

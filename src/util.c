@@ -366,3 +366,14 @@ bool sb_probe_keeps(size_t hole, size_t j, size_t home)
 {
     return hole <= j ? (hole < home && home <= j) : (hole < home || home <= j);
 }
+
+uint64_t sb_hash_fnv1a(const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint64_t h = UINT64_C(14695981039346656037);
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= UINT64_C(1099511628211);
+    }
+    return h;
+}

@@ -48,7 +48,7 @@ void sb_namelist_free(struct sb_namelist *l);
 
 #define SB_MAX_WINDOW_SIZES 8
 #define SB_MAX_ALERT_RULES 256 /* [alert.<SENSOR>] sections */
-#define SB_MAX_SYNTHETIC 256   /* [synthetic.<NAME>] sections */
+#define SB_MAX_SYNTHETIC 50000 /* [synthetic.<NAME>] sections */
 /* Longest <SENSOR> of [alert.<SENSOR>] and <NAME> of [synthetic.<NAME>]:
  * a sensor name on the wire (SB_SENSOR_NAME_MAX - 1). */
 #define SB_CONFIG_SENSOR_NAME_MAX 63

@@ -5,7 +5,7 @@
  * sensor's alert rule), so a sample crosses every module without another
  * lookup by name. Pure.
  *
- * Open addressing with linear probing on sb_hash_fnv1a, at most half full:
+ * Open addressing with linear probing on sb_hash_fnv1a (util.h), at most half full:
  * the slot array doubles as sensors arrive (16 slots at first), so memory
  * follows the sensors held, up to the bound given to sb_sensortab_new;
  * removal shifts entries back (no tombstones). The record found last is
@@ -22,9 +22,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* FNV-1a, 64 bits, over len bytes: short keys such as sensor names. */
-uint64_t sb_hash_fnv1a(const void *data, size_t len);
 
 struct sb_ingest_sensor;
 struct sb_window_sensor;

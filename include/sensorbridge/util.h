@@ -73,6 +73,10 @@ size_t sb_fmt_i64(char *out, int64_t v);
 int64_t sb_now_wall_us(void);
 uint64_t sb_now_mono_ns(void);
 
+/* FNV-1a, 64 bits, over len bytes: the hash of every table keyed by short
+ * strings (sensor names, topic names, configuration keys). */
+uint64_t sb_hash_fnv1a(const void *data, size_t len);
+
 /* Formats microseconds since the epoch as RFC 3339 UTC with six fractional
  * digits, e.g. "2025-11-08T14:30:45.123456Z" (27 chars + NUL; cap >= 32). */
 size_t sb_fmt_rfc3339_us(char *out, size_t cap, int64_t us);

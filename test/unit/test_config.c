@@ -235,12 +235,13 @@ static void config_missing_file_fails(void **state)
     snprintf(path, sizeof(path), "%s/huge.conf", tmpdir);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    for (int i = 0; i < 300 * 1024 / 64; i++)
+    /* 16 MiB + 64 bytes: one line past the cap. */
+    for (int i = 0; i < 16 * 1024 * 1024 / 64 + 1; i++)
         fprintf(f, "; %61s\n", "padding");
     assert_int_equal(fclose(f), 0);
     sb_config_defaults(&c);
     assert_int_equal(sb_config_load(&c, path, err, sizeof(err)), -EFBIG);
-    assert_non_null(strstr(err, "huge.conf: larger than"));
+    assert_non_null(strstr(err, "huge.conf: larger than 16777216 bytes"));
     sb_config_free(&c);
 
     /* A directory is not a configuration file. */
@@ -1333,13 +1334,16 @@ static void config_limits(void **state)
     assert_int_equal(c.nsynthetic, SB_MAX_SYNTHETIC);
     assert_int_equal(c.nalert_rules, SB_MAX_ALERT_RULES);
     assert_int_equal(c.synthetic[255].seed, 255);
+    assert_int_equal(c.synthetic[49999].seed, 49999);
+    assert_string_equal(c.synthetic[49999].name, "s49999");
     assert_true(c.alert_rules[255].high_warning == 255);
     sb_config_free(&c);
     sb_buf_free(&b);
 
     limit_text(&b, SB_MAX_SYNTHETIC, 0);
     sb_buf_puts(&b, "[synthetic.one-more]\nkind = energy\n");
-    load_fails(b.data, ":769: [synthetic.one-more]: more than 256 [synthetic.<NAME>] sections",
+    /* Three lines per sensor: the next header is on line 3 x 50000 + 1. */
+    load_fails(b.data, ":150001: [synthetic.one-more]: more than 50000 [synthetic.<NAME>] sections",
                NULL);
     sb_buf_free(&b);
 

@@ -13,15 +13,6 @@
 #include "sensorbridge/sensors.h"
 #include "sensorbridge/sensortab.h"
 
-/* Published FNV-1a 64 test vectors (Fowler, Noll, Vo). */
-static void sensortab_hash_is_fnv1a(void **state)
-{
-    (void)state;
-    assert_true(sb_hash_fnv1a("", 0) == UINT64_C(0xcbf29ce484222325));
-    assert_true(sb_hash_fnv1a("a", 1) == UINT64_C(0xaf63dc4c8601ec8c));
-    assert_true(sb_hash_fnv1a("foobar", 6) == UINT64_C(0x85944171f73967e8));
-}
-
 static void sensortab_finds_adds_and_bounds(void **state)
 {
     (void)state;
@@ -131,7 +122,6 @@ static void sensortab_grows_and_removes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(sensortab_hash_is_fnv1a),
         cmocka_unit_test(sensortab_finds_adds_and_bounds),
         cmocka_unit_test(sensortab_grows_and_removes),
     };

@@ -317,9 +317,19 @@ static void util_probe_keeps(void **state)
     assert_false(sb_probe_keeps(6, 1, 3));
 }
 
+/* Published FNV-1a 64 test vectors (Fowler, Noll, Vo). */
+static void util_hash_is_fnv1a(void **state)
+{
+    (void)state;
+    assert_true(sb_hash_fnv1a("", 0) == UINT64_C(0xcbf29ce484222325));
+    assert_true(sb_hash_fnv1a("a", 1) == UINT64_C(0xaf63dc4c8601ec8c));
+    assert_true(sb_hash_fnv1a("foobar", 6) == UINT64_C(0x85944171f73967e8));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(util_hash_is_fnv1a),
         cmocka_unit_test(util_fmt_double_shortest),
         cmocka_unit_test(util_fmt_double_round_trips),
         cmocka_unit_test(util_fmt_milli_cases),
