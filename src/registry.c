@@ -232,13 +232,27 @@ static const uint64_t pow10_u64[20] = {1u,
                                        1000000000000000000u,
                                        10000000000000000000u};
 
-static uint64_t pow5_u64(int k)
-{
-    uint64_t p = 1;
-    while (k-- > 0)
-        p *= 5;
-    return p;
-}
+static const uint64_t pow5_u64[21] = {1u,
+                                      5u,
+                                      25u,
+                                      125u,
+                                      625u,
+                                      3125u,
+                                      15625u,
+                                      78125u,
+                                      390625u,
+                                      1953125u,
+                                      9765625u,
+                                      48828125u,
+                                      244140625u,
+                                      1220703125u,
+                                      6103515625u,
+                                      30517578125u,
+                                      152587890625u,
+                                      762939453125u,
+                                      3814697265625u,
+                                      19073486328125u,
+                                      95367431640625u};
 
 /* gcc and clang on 64-bit targets; __extension__ keeps -Wpedantic quiet. */
 __extension__ typedef unsigned __int128 u128;
@@ -259,6 +273,17 @@ static bool reads_back(uint64_t c, u128 n, int p, uint64_t m, uint64_t pow5k)
     return vs - cs < (m == (UINT64_C(1) << 52) ? (u128)pow5k : (u128)pow5k << 1);
 }
 
+/* n / (2^p * div) rounded half to even, q and r being the quotient and
+ * remainder of n / 2^p: the remainder of the whole division in units of
+ * 2^-p is (q mod div) * 2^p + r. */
+static inline uint64_t round_digits(uint64_t q, u128 r, int p, uint64_t div)
+{
+    uint64_t c = q / div;
+    u128 rem = ((u128)(q % div) << p) + r;
+    u128 half = (u128)div << (p - 1);
+    return c + (rem > half || (rem == half && (c & 1)));
+}
+
 /* The shortest-of-%.15g/%.16g/%.17g spelling that sb_fmt_double gives,
  * computed exactly with integers for 1e-4 <= |v| < 1e15 (where %g writes
  * no exponent): the 17 significant digits of v are n / 2^p rounded half
@@ -277,9 +302,10 @@ static size_t fmt_fixed_shortest(char *out, double v)
     uint64_t m = (bits & ((UINT64_C(1) << 52) - 1)) | (UINT64_C(1) << 52);
     int e = (int)((bits >> 52) & 0x7ff) - 1075; /* v = m * 2^e, normal here */
 
-    /* x = floor(log10(a)), from the binary exponent (log10(2) < 0.30103)
-     * and then exactly: a * 10^(16 - x) = n / 2^p lies in [10^16, 10^17). */
-    int x = (int)floor((e + 52) * 0.30102999566398120);
+    /* x = floor(log10(a)), estimated from the binary exponent (78913 / 2^18
+     * is log10(2) to six digits; the shift floors) and then found exactly:
+     * a * 10^(16 - x) = n / 2^p lies in [10^16, 10^17). */
+    int x = ((e + 52) * 78913) >> 18;
     u128 n;
     int k, p;
     uint64_t pow5k;
@@ -287,7 +313,7 @@ static size_t fmt_fixed_shortest(char *out, double v)
         k = 16 - x;
         if (k < 0 || k > 20)
             return 0;
-        pow5k = pow5_u64(k);
+        pow5k = pow5_u64[k];
         n = (u128)m * pow5k;
         p = -(e + k);
         if (p < 1 || p > 60)
@@ -302,25 +328,19 @@ static size_t fmt_fixed_shortest(char *out, double v)
 
     uint64_t q = (uint64_t)(n >> p);
     u128 r = n & (((u128)1 << p) - 1);
-    uint64_t digits = 0;
-    int nd = 0;
-    for (int d = 15; d <= 17; d++) {
-        /* Round n / (2^p * 10^(17 - d)) half to even: its remainder in
-         * units of 2^-p is (q mod 10^(17-d)) * 2^p + r. */
-        uint64_t div = pow10_u64[17 - d];
-        uint64_t c = q / div;
-        u128 rem = ((u128)(q % div) << p) + r;
-        u128 half = (u128)div << (p - 1);
-        if (rem > half || (rem == half && (c & 1)))
-            c++;
-        if (c >= pow10_u64[d])
-            return 0; /* 9.99...: a carry into the next decade */
-        if (d == 17 || reads_back(c * div, n, p, m, pow5k)) {
-            digits = c;
-            nd = d;
-            break;
+    /* The shortest of 15, 16 and 17 digits that reads back; 17 always do. */
+    uint64_t digits = round_digits(q, r, p, 100);
+    int nd = 15;
+    if (!reads_back(digits * 100, n, p, m, pow5k)) {
+        digits = round_digits(q, r, p, 10);
+        nd = 16;
+        if (!reads_back(digits * 10, n, p, m, pow5k)) {
+            digits = round_digits(q, r, p, 1);
+            nd = 17;
         }
     }
+    if (digits >= pow10_u64[nd])
+        return 0; /* 9.99...: a carry into the next decade */
     while (digits % 10 == 0) {
         digits /= 10;
         nd--;
