@@ -60,9 +60,10 @@ run() {
             for ((k = 0; k < RATE * MAX_SECONDS; k++)); do
                 printf 'url = "http://127.0.0.1:%s/metrics"\noutput = "/dev/null"\n' "$port"
             done > "$dir/curl.conf"
+            # One line per scrape, to unbuffered stderr: curl is killed at the end.
             curl -s --compressed --rate "$RATE/s" --max-time 5 -H "Accept: $ACCEPT" \
-                -w '%{http_code} %{size_download} %{time_total}\n' -K "$dir/curl.conf" \
-                > "$dir/scrapes.txt" 2>/dev/null &
+                -w '%{stderr}%{http_code} %{size_download} %{time_total}\n' -K "$dir/curl.conf" \
+                > /dev/null 2> "$dir/scrapes.txt" &
             CURL_PID=$!
         fi
     fi
@@ -98,7 +99,7 @@ for ((i = 1; i <= RUNS; i++)); do
         if [ "$kind" = scraped ]; then
             s=$WORK/$kind-$i/scrapes.txt
             extra=$(awk '$1 == 200 { n++; b += $2; t += $3; if ($3 > m) m = $3 } $1 != 200 { f++ }
-                END { printf "; %d scrapes answered (%d not: the daemon had stopped), %.0f B gzip each, %.1f ms mean, %.1f ms max",
+                END { printf "; %d scrapes answered (%d failed or after the daemon stopped), %.0f B gzip each, %.1f ms mean, %.1f ms max",
                       n, f, n ? b / n : 0, n ? 1000 * t / n : 0, 1000 * m }' "$s")
         fi
         read -r e j c <<< "$line"
