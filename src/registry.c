@@ -38,6 +38,7 @@ struct sb_metric {
 struct sb_family {
     enum sb_metric_type type;
     char *name;
+    size_t namelen;
     char *help;
     char *help_esc;
     char *help_esc_om; /* OpenMetrics escapes '"' in HELP too */
@@ -47,7 +48,9 @@ struct sb_family {
     double bounds[SB_METRIC_MAX_BUCKETS];
     char *le[SB_METRIC_MAX_BUCKETS + 1];    /* `le="0.5"`, the last one "+Inf" */
     char *le_om[SB_METRIC_MAX_BUCKETS + 1]; /* `le="1.0"`: OpenMetrics' canonical form */
-    bool negative_bounds;                   /* OpenMetrics then forbids _sum */
+    size_t lelen[SB_METRIC_MAX_BUCKETS + 1];
+    size_t le_omlen[SB_METRIC_MAX_BUCKETS + 1];
+    bool negative_bounds;          /* OpenMetrics then forbids _sum */
     size_t om_namelen;             /* the OpenMetrics family name: a counter's without _total */
     const struct sb_registry *reg; /* its clock, for created_us */
     struct sb_metric **children;
@@ -207,20 +210,186 @@ static size_t fmt_u64(char *out, uint64_t v)
     return n;
 }
 
-/* Sample values: integral values up to 2^53 as plain integers (counters
- * mostly are, and "%.15g" would give 1e+15), the rest as the shortest
- * round-tripping decimal from sb_fmt_double. -0 prints as "0". */
-static size_t fmt_value(char *out, size_t cap, double v)
+/* 10^0 .. 10^19 and 5^0 .. 5^20, exact. */
+static const uint64_t pow10_u64[20] = {1u,
+                                       10u,
+                                       100u,
+                                       1000u,
+                                       10000u,
+                                       100000u,
+                                       1000000u,
+                                       10000000u,
+                                       100000000u,
+                                       1000000000u,
+                                       10000000000u,
+                                       100000000000u,
+                                       1000000000000u,
+                                       10000000000000u,
+                                       100000000000000u,
+                                       1000000000000000u,
+                                       10000000000000000u,
+                                       100000000000000000u,
+                                       1000000000000000000u,
+                                       10000000000000000000u};
+
+static const uint64_t pow5_u64[21] = {1u,
+                                      5u,
+                                      25u,
+                                      125u,
+                                      625u,
+                                      3125u,
+                                      15625u,
+                                      78125u,
+                                      390625u,
+                                      1953125u,
+                                      9765625u,
+                                      48828125u,
+                                      244140625u,
+                                      1220703125u,
+                                      6103515625u,
+                                      30517578125u,
+                                      152587890625u,
+                                      762939453125u,
+                                      3814697265625u,
+                                      19073486328125u,
+                                      95367431640625u};
+
+/* gcc and clang on 64-bit targets; __extension__ keeps -Wpedantic quiet. */
+__extension__ typedef unsigned __int128 u128;
+
+/* Whether the decimal c * 10^-k (c < 10^17, at most 16 significant
+ * digits) reads back as the double m * 2^e, given n = m * 5^k and
+ * p = -(e + k), i.e. v * 10^k = n / 2^p: the decimal must lie within half
+ * a unit in the last place of v, a quarter below a power of two (where
+ * the next double down is closer). In units of 2^-(p+2) * 10^-k, half an
+ * ulp of v is 2 * 5^k. The decimal is never exactly halfway, so strtod's
+ * ties-to-even never decides: halfway is (2m + 1) * 5^(1-e) * 10^(e-1),
+ * an odd multiple of 5 of at least 17 digits. */
+static bool reads_back(uint64_t c, u128 n, int p, uint64_t m, uint64_t pow5k)
+{
+    u128 cs = (u128)c << (p + 2), vs = n << 2;
+    if (cs >= vs)
+        return cs - vs < (u128)pow5k << 1;
+    return vs - cs < (m == (UINT64_C(1) << 52) ? (u128)pow5k : (u128)pow5k << 1);
+}
+
+/* n / (2^p * div) rounded half to even, q and r being the quotient and
+ * remainder of n / 2^p: the remainder of the whole division in units of
+ * 2^-p is (q mod div) * 2^p + r. */
+static inline uint64_t round_digits(uint64_t q, u128 r, int p, uint64_t div)
+{
+    uint64_t c = q / div;
+    u128 rem = ((u128)(q % div) << p) + r;
+    u128 half = (u128)div << (p - 1);
+    return c + (rem > half || (rem == half && (c & 1)));
+}
+
+/* The shortest-of-%.15g/%.16g/%.17g spelling that sb_fmt_double gives,
+ * computed exactly with integers for 1e-4 <= |v| < 1e15 (where %g writes
+ * no exponent): the 17 significant digits of v are n / 2^p rounded half
+ * to even, as glibc's printf rounds the exact binary value; 16 and 15
+ * digits round the same exact value; the first that reads back is printed
+ * with %g's fixed notation (trailing zeros and a bare point dropped).
+ * Returns 0, writing nothing, outside that range or when rounding carries
+ * into another decade (then sb_fmt_double decides). */
+static size_t fmt_fixed_shortest(char *out, double v)
+{
+    double a = fabs(v);
+    if (!(a >= 1e-4 && a < 1e15))
+        return 0;
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof(bits));
+    uint64_t m = (bits & ((UINT64_C(1) << 52) - 1)) | (UINT64_C(1) << 52);
+    int e = (int)((bits >> 52) & 0x7ff) - 1075; /* v = m * 2^e, normal here */
+
+    /* x = floor(log10(a)), estimated from the binary exponent (78913 / 2^18
+     * is log10(2) to six digits; the shift floors) and then found exactly:
+     * a * 10^(16 - x) = n / 2^p lies in [10^16, 10^17). */
+    int x = ((e + 52) * 78913) >> 18;
+    u128 n;
+    int k, p;
+    uint64_t pow5k;
+    for (;;) {
+        k = 16 - x;
+        if (k < 0 || k > 20)
+            return 0;
+        pow5k = pow5_u64[k];
+        n = (u128)m * pow5k;
+        p = -(e + k);
+        if (p < 1 || p > 60)
+            return 0;
+        if (n < ((u128)pow10_u64[16] << p))
+            x--;
+        else if (n >= ((u128)pow10_u64[17] << p))
+            x++;
+        else
+            break;
+    }
+
+    uint64_t q = (uint64_t)(n >> p);
+    u128 r = n & (((u128)1 << p) - 1);
+    /* The shortest of 15, 16 and 17 digits that reads back; 17 always do. */
+    uint64_t digits = round_digits(q, r, p, 100);
+    int nd = 15;
+    if (!reads_back(digits * 100, n, p, m, pow5k)) {
+        digits = round_digits(q, r, p, 10);
+        nd = 16;
+        if (!reads_back(digits * 10, n, p, m, pow5k)) {
+            digits = round_digits(q, r, p, 1);
+            nd = 17;
+        }
+    }
+    if (digits >= pow10_u64[nd])
+        return 0; /* 9.99...: a carry into the next decade */
+    while (digits % 10 == 0) {
+        digits /= 10;
+        nd--;
+    }
+
+    char dig[20];
+    for (int i = nd - 1; i >= 0; i--) {
+        dig[i] = (char)('0' + digits % 10);
+        digits /= 10;
+    }
+    size_t len = 0;
+    if (v < 0)
+        out[len++] = '-';
+    if (x >= 0) {
+        for (int i = 0; i <= x; i++)
+            out[len++] = i < nd ? dig[i] : '0';
+        if (nd > x + 1) {
+            out[len++] = '.';
+            memcpy(out + len, dig + x + 1, (size_t)(nd - x - 1));
+            len += (size_t)(nd - x - 1);
+        }
+    } else {
+        out[len++] = '0';
+        out[len++] = '.';
+        for (int i = 0; i < -x - 1; i++)
+            out[len++] = '0';
+        memcpy(out + len, dig, (size_t)nd);
+        len += (size_t)nd;
+    }
+    out[len] = '\0';
+    return len;
+}
+
+size_t sb_metric_format_value(char *out, double v)
 {
     if (fabs(v) <= 9007199254740992.0 && (double)(int64_t)v == v) {
         int64_t i = (int64_t)v;
+        size_t n;
         if (i < 0) {
             out[0] = '-';
-            return 1 + fmt_u64(out + 1, (uint64_t)-i);
+            n = 1 + fmt_u64(out + 1, (uint64_t)-i);
+        } else {
+            n = fmt_u64(out, (uint64_t)i);
         }
-        return fmt_u64(out, (uint64_t)i);
+        out[n] = '\0';
+        return n;
     }
-    return sb_fmt_double(out, cap, v);
+    size_t n = fmt_fixed_shortest(out, v);
+    return n ? n : sb_fmt_double(out, SB_METRIC_VALUE_CHARS, v);
 }
 
 /* Formats v like Go's strconv.FormatFloat(v, 'g', -1, 64), which
@@ -555,6 +724,7 @@ struct sb_family *sb_registry_family(struct sb_registry *r, enum sb_metric_type 
     struct sb_family *f = sb_xcalloc(1, sizeof(*f));
     f->type = type;
     f->name = sb_xstrdup(name);
+    f->namelen = strlen(name);
     f->help = sb_xstrdup(help);
     f->help_esc = escape_dup(help, false);
     f->help_esc_om = escape_dup(help, true);
@@ -572,7 +742,9 @@ struct sb_family *sb_registry_family(struct sb_registry *r, enum sb_metric_type 
             sb_buf_init(&le);
             sb_buf_printf(&le, "le=\"%s\"", num);
             f->le[i] = le.data;
+            f->lelen[i] = le.len;
             f->le_om[i] = le_openmetrics(i < nbuckets ? buckets[i] : INFINITY);
+            f->le_omlen[i] = strlen(f->le_om[i]);
             if (i < nbuckets)
                 f->bounds[i] = buckets[i];
         }
@@ -839,35 +1011,67 @@ bool sb_registry_remove_collector(struct sb_registry *r, sb_collect_cb cb, void 
     return false;
 }
 
-/* Writes `name[suffix]{labels[,extra]} value\n`, name being the first
- * namelen bytes of the family's name. */
-static void put_sample_n(struct sb_buf *out, const struct sb_family *f, size_t namelen,
-                         const char *suffix, const struct sb_metric *m, const char *extra,
-                         const char *value, size_t valuelen)
+/* A sample line's pieces besides its labels: the name (a prefix of the
+ * family's), its suffix, and an extra label pair such as le="0.5". */
+struct sample_name {
+    const char *name;
+    size_t namelen;
+    const char *suffix;
+    size_t suffixlen;
+};
+
+#define SUFFIX(s) s, sizeof(s) - 1
+
+/* Writes `name[suffix]{labels[,extra]} ` straight into out, with room
+ * reserved for the value and the newline, and returns where the value
+ * goes: one reservation and a few memcpys per sample line. */
+static char *sample_begin(struct sb_buf *out, const struct sample_name *sn,
+                          const struct sb_metric *m, const char *extra, size_t extralen)
 {
-    sb_buf_append(out, f->name, namelen);
-    if (suffix)
-        sb_buf_puts(out, suffix);
-    if (m->labelslen || extra) {
-        sb_buf_putc(out, '{');
-        sb_buf_append(out, m->labels, m->labelslen);
-        if (extra) {
+    sb_buf_reserve(out, sn->namelen + sn->suffixlen + m->labelslen + extralen + 4 +
+                            SB_METRIC_VALUE_CHARS + 1);
+    char *p = out->data + out->len;
+    memcpy(p, sn->name, sn->namelen);
+    p += sn->namelen;
+    memcpy(p, sn->suffix, sn->suffixlen);
+    p += sn->suffixlen;
+    if (m->labelslen || extralen) {
+        *p++ = '{';
+        memcpy(p, m->labels, m->labelslen);
+        p += m->labelslen;
+        if (extralen) {
             if (m->labelslen)
-                sb_buf_putc(out, ',');
-            sb_buf_puts(out, extra);
+                *p++ = ',';
+            memcpy(p, extra, extralen);
+            p += extralen;
         }
-        sb_buf_putc(out, '}');
+        *p++ = '}';
     }
-    sb_buf_putc(out, ' ');
-    sb_buf_append(out, value, valuelen);
-    sb_buf_putc(out, '\n');
+    *p++ = ' ';
+    return p;
 }
 
-static void put_sample(struct sb_buf *out, const struct sb_family *f, const char *suffix,
-                       const struct sb_metric *m, const char *extra, const char *value,
-                       size_t valuelen)
+/* Ends the line whose value (n bytes) was written at p. */
+static void sample_end(struct sb_buf *out, char *p, size_t n)
 {
-    put_sample_n(out, f, strlen(f->name), suffix, m, extra, value, valuelen);
+    p += n;
+    *p++ = '\n';
+    *p = '\0';
+    out->len = (size_t)(p - out->data);
+}
+
+static void put_value(struct sb_buf *out, const struct sample_name *sn, const struct sb_metric *m,
+                      const char *extra, size_t extralen, double v)
+{
+    char *p = sample_begin(out, sn, m, extra, extralen);
+    sample_end(out, p, sb_metric_format_value(p, v));
+}
+
+static void put_u64(struct sb_buf *out, const struct sample_name *sn, const struct sb_metric *m,
+                    const char *extra, size_t extralen, uint64_t v)
+{
+    char *p = sample_begin(out, sn, m, extra, extralen);
+    sample_end(out, p, fmt_u64(p, v));
 }
 
 static void sort_children(struct sb_family *f)
@@ -888,20 +1092,23 @@ static void expose_family(struct sb_family *f, struct sb_buf *out)
     sb_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help_esc, f->name,
                   type_names[f->type]);
     sort_children(f);
-    char num[40];
+    const struct sample_name plain = {f->name, f->namelen, SUFFIX("")};
+    const struct sample_name bucket = {f->name, f->namelen, SUFFIX("_bucket")};
+    const struct sample_name sum = {f->name, f->namelen, SUFFIX("_sum")};
+    const struct sample_name count = {f->name, f->namelen, SUFFIX("_count")};
     for (size_t i = 0; i < f->nchildren; i++) {
         const struct sb_metric *m = f->children[i];
         if (f->type != SB_HISTOGRAM) {
-            put_sample(out, f, NULL, m, NULL, num, fmt_value(num, sizeof(num), m->value));
+            put_value(out, &plain, m, NULL, 0, m->value);
             continue;
         }
         uint64_t cum = 0;
         for (size_t b = 0; b <= f->nbuckets; b++) {
             cum += m->buckets[b];
-            put_sample(out, f, "_bucket", m, f->le[b], num, fmt_u64(num, cum));
+            put_u64(out, &bucket, m, f->le[b], f->lelen[b], cum);
         }
-        put_sample(out, f, "_sum", m, NULL, num, fmt_value(num, sizeof(num), m->value));
-        put_sample(out, f, "_count", m, NULL, num, fmt_u64(num, cum));
+        put_value(out, &sum, m, NULL, 0, m->value);
+        put_u64(out, &count, m, NULL, 0, cum);
     }
 }
 
@@ -934,28 +1141,29 @@ static void expose_family_om(struct sb_family *f, struct sb_buf *out)
     sb_buf_append(out, f->name, f->om_namelen);
     sb_buf_printf(out, " %s\n", type_names[f->type]);
     sort_children(f);
-    char num[40];
+    const struct sample_name plain = {f->name, f->namelen, SUFFIX("")};
+    const struct sample_name bucket = {f->name, f->namelen, SUFFIX("_bucket")};
+    const struct sample_name sum = {f->name, f->namelen, SUFFIX("_sum")};
+    const struct sample_name count = {f->name, f->namelen, SUFFIX("_count")};
+    const struct sample_name created = {f->name, f->om_namelen, SUFFIX("_created")};
     for (size_t i = 0; i < f->nchildren; i++) {
         const struct sb_metric *m = f->children[i];
-        if (f->type == SB_GAUGE) {
-            put_sample(out, f, NULL, m, NULL, num, fmt_value(num, sizeof(num), m->value));
-            continue;
+        if (f->type != SB_HISTOGRAM) {
+            put_value(out, &plain, m, NULL, 0, m->value);
+        } else {
+            uint64_t cum = 0;
+            for (size_t b = 0; b <= f->nbuckets; b++) {
+                cum += m->buckets[b];
+                put_u64(out, &bucket, m, f->le_om[b], f->le_omlen[b], cum);
+            }
+            put_u64(out, &count, m, NULL, 0, cum);
+            if (!f->negative_bounds)
+                put_value(out, &sum, m, NULL, 0, m->value);
         }
-        if (f->type == SB_COUNTER) {
-            put_sample(out, f, NULL, m, NULL, num, fmt_value(num, sizeof(num), m->value));
-            put_sample_n(out, f, f->om_namelen, "_created", m, NULL, num,
-                         fmt_created(num, m->created_us));
-            continue;
+        if (f->type != SB_GAUGE) {
+            char *p = sample_begin(out, &created, m, NULL, 0);
+            sample_end(out, p, fmt_created(p, m->created_us));
         }
-        uint64_t cum = 0;
-        for (size_t b = 0; b <= f->nbuckets; b++) {
-            cum += m->buckets[b];
-            put_sample(out, f, "_bucket", m, f->le_om[b], num, fmt_u64(num, cum));
-        }
-        put_sample(out, f, "_count", m, NULL, num, fmt_u64(num, cum));
-        if (!f->negative_bounds)
-            put_sample(out, f, "_sum", m, NULL, num, fmt_value(num, sizeof(num), m->value));
-        put_sample(out, f, "_created", m, NULL, num, fmt_created(num, m->created_us));
     }
 }
 

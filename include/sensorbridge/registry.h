@@ -151,6 +151,15 @@ void sb_registry_expose_openmetrics(struct sb_registry *r, struct sb_buf *out);
 
 #define SB_OPENMETRICS_CONTENT_TYPE "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
+/* How both expositions spell a sample value: an integral value up to 2^53
+ * as a plain integer (counters mostly are, and "%.15g" would give 1e+15),
+ * -0 as "0", NaN, +Inf and -Inf so, and any other value as sb_fmt_double
+ * does, the shortest of "%.15g", "%.16g" and "%.17g" that reads back as v
+ * (computed without printf for 1e-4 <= |v| < 1e15). Writes at most
+ * SB_METRIC_VALUE_CHARS bytes, the NUL included; returns the length. */
+#define SB_METRIC_VALUE_CHARS 32
+size_t sb_metric_format_value(char *out, double v);
+
 /* The wall clock (microseconds since the epoch) that stamps the creation
  * of each child from now on; sb_now_wall_us unless a test injects one. */
 void sb_registry_set_clock(struct sb_registry *r, int64_t (*now_us)(void));

@@ -1,4 +1,5 @@
 /* test_registry.c - the metrics registry and its text and OpenMetrics expositions. */
+#include <float.h>
 #include <math.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -123,6 +124,162 @@ static void registry_gauge_exact_text(void **state)
                          "sensor_value{sensor=\"s2\",kind=\"i\"} 0.1\n"
                          "sensor_value{sensor=\"s2\",kind=\"j\"} 1e-07\n");
     sb_registry_free(r);
+}
+
+/* What the exposition printed for a sample value before it had a formatter
+ * of its own, computed here with the C library only: an integral value up
+ * to 2^53 in full, else the shortest of %.15g, %.16g, %.17g that strtod
+ * reads back. */
+static void reference_value(char *out, size_t cap, double v)
+{
+    if (isnan(v)) {
+        snprintf(out, cap, "NaN");
+    } else if (isinf(v)) {
+        snprintf(out, cap, "%s", v > 0 ? "+Inf" : "-Inf");
+    } else if (fabs(v) <= 9007199254740992.0 && v == trunc(v)) {
+        snprintf(out, cap, "%lld", (long long)v);
+    } else {
+        for (int prec = 15; prec <= 17; prec++) {
+            snprintf(out, cap, "%.*g", prec, v);
+            if (strtod(out, NULL) == v)
+                break;
+        }
+    }
+}
+
+static uint64_t test_rng = 0x853c49e6748fea9bu;
+
+static uint64_t next_random(void)
+{
+    uint64_t z = (test_rng += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+static double from_bits(uint64_t b)
+{
+    double v;
+    memcpy(&v, &b, sizeof(v));
+    return v;
+}
+
+/* One value: the formatter gives the reference text, NUL-terminated, and
+ * that text reads back as exactly v (as 0 for -0; NaN as NaN). */
+static void check_value(double v)
+{
+    char got[SB_METRIC_VALUE_CHARS + 8], want[64];
+    memset(got, 'x', sizeof(got));
+    size_t n = sb_metric_format_value(got, v);
+    reference_value(want, sizeof(want), v);
+    if (n >= SB_METRIC_VALUE_CHARS || got[n] != '\0' || strcmp(got, want) != 0)
+        fail_msg("value %a: got \"%.*s\" (length %zu), want \"%s\"", v, (int)sizeof(got) - 1, got,
+                 n, want);
+    assert_int_equal(n, strlen(want));
+    double back = strtod(got, NULL);
+    if (isnan(v))
+        assert_true(isnan(back));
+    else if (v == 0)
+        assert_true(back == 0 && !signbit(back));
+    else if (memcmp(&back, &v, sizeof(v)) != 0)
+        fail_msg("value %a: \"%s\" reads back as %a", v, got, back);
+}
+
+static void registry_format_value_matches_the_c_library(void **state)
+{
+    (void)state;
+    static const double fixed[] = {
+        0.0,
+        -0.0,
+        1,
+        -1,
+        0.1,
+        0.2,
+        0.3,
+        -0.3,
+        1.0 / 3,
+        2.0 / 3,
+        101.234,
+        -40.125,
+        1e21,
+        1e22,
+        1e23,
+        1e-4,
+        -1e-4,
+        1e-5,
+        1e15,
+        -1e15,
+        1e15 + 0.5,
+        999999999999999.875,
+        999999999999999.9,
+        99999999999999.99,
+        9.999999999999999,
+        9.9999999999999999e14,
+        0.00099999999999999999,
+        9007199254740991.0,
+        9007199254740992.0,
+        9007199254740994.0,
+        -9007199254740992.0,
+        4503599627370495.5,
+        123456789012345.5,
+        12345678901234.25,
+        1762612245.37,
+        1762612245.1,
+        DBL_MAX,
+        -DBL_MAX,
+        DBL_MIN,
+        DBL_TRUE_MIN,
+        -DBL_TRUE_MIN,
+        0x1p-1060,
+        DBL_EPSILON,
+        1 + DBL_EPSILON,
+        1 - DBL_EPSILON / 2,
+        NAN,
+        INFINITY,
+        -INFINITY,
+    };
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+        check_value(fixed[i]);
+
+    /* Around every power of ten from 1e-6 to 1e17, where the decimal
+     * exponent and %g's notation change, and every power of two in that
+     * span, where the next double down is closer than the next one up. */
+    for (int x = -6; x <= 17; x++) {
+        double p = pow(10, x);
+        double v = p;
+        for (int j = 0; j < 40; j++)
+            v = nextafter(v, 0);
+        for (int j = 0; j < 80; j++) {
+            check_value(v);
+            check_value(-v);
+            v = nextafter(v, INFINITY);
+        }
+    }
+    for (int b = -20; b <= 54; b++) {
+        double p = ldexp(1, b);
+        check_value(p);
+        check_value(nextafter(p, 0));
+        check_value(nextafter(p, INFINITY));
+        check_value(p * 1.1);
+    }
+
+    for (int i = 0; i < 40000; i++) {
+        uint64_t r = next_random();
+        /* Any bit pattern: every exponent, subnormals, NaN and Inf. */
+        check_value(from_bits(r));
+        /* Short decimals, as readings are: m / 10^k. */
+        int k = 1 + (int)(next_random() % 17);
+        double m = (double)(int64_t)(next_random() % 2000000000000000u) - 1e15;
+        check_value(m / pow(10, k));
+        /* Integers up to 2^53 and a little beyond. */
+        check_value((double)(int64_t)(next_random() >> (10 + next_random() % 40)));
+        /* 1e-4 .. 1e15 evenly in the exponent, all 53 bits random. */
+        check_value(pow(10, -4 + 19 * ((double)(next_random() >> 11) / 9007199254740992.0)));
+        /* Large values with a short binary fraction (.5, .25, .125):
+         * exact decimal ties when the digits are rounded. */
+        double big = (double)(next_random() % 1000000000000000u);
+        check_value(big + (double)(next_random() % 8) / 8);
+    }
 }
 
 static void registry_histogram_exact_text(void **state)
@@ -1238,6 +1395,7 @@ int main(void)
         cmocka_unit_test(registry_openmetrics_name_clashes_abort),
         cmocka_unit_test(registry_counter_exact_text),
         cmocka_unit_test(registry_gauge_exact_text),
+        cmocka_unit_test(registry_format_value_matches_the_c_library),
         cmocka_unit_test(registry_histogram_exact_text),
         cmocka_unit_test(registry_histogram_bucket_boundaries),
         cmocka_unit_test(registry_histogram_le_format),
