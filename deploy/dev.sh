@@ -14,7 +14,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 build_pkgs=(meson ninja-build pkg-config gcc librdkafka-dev libuv1-dev libmicrohttpd-dev
-            libjansson-dev libinih-dev libsystemd-dev zlib1g-dev libyaml-dev libcrypt-dev)
+            libjansson-dev libinih-dev libsystemd-dev libisal-dev libyaml-dev libcrypt-dev)
 # default-jre-headless and maven: the real Apache Kafka of the kafka suite
 # (test/tools/kafka.sh fetches it with Maven; the broker runs on Java 17).
 test_pkgs=(libcmocka-dev kcat prometheus valgrind curl jq iproute2 default-jre-headless maven)

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <zlib.h>
 
+#include "sensorbridge/gzip.h"
 #include "sensorbridge/log.h"
 #include "sensorbridge/webconfig.h"
 
@@ -522,39 +522,6 @@ int sb_http_negotiate(const char *accept, const struct sb_http_media *offers, si
     return -1;
 }
 
-/* ---- gzip ---- */
-
-/* Level 1: the body is compressed on the loop thread for every scrape, and
- * the fastest level already shrinks an exposition about tenfold. */
-#define SB_HTTP_GZIP_LEVEL 1
-
-/* Replaces body by its gzip stream. Returns false (body unchanged) if zlib
- * fails, which only a lack of memory can make it do. */
-static bool gzip_body(struct sb_buf *body)
-{
-    z_stream z = {0};
-    if (deflateInit2(&z, SB_HTTP_GZIP_LEVEL, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-        return false;
-    struct sb_buf out;
-    sb_buf_init(&out);
-    size_t cap = deflateBound(&z, (uLong)body->len);
-    sb_buf_reserve(&out, cap);
-    z.next_in = (Bytef *)(body->data ? body->data : "");
-    z.avail_in = (uInt)body->len;
-    z.next_out = (Bytef *)out.data;
-    z.avail_out = (uInt)cap;
-    int rc = deflate(&z, Z_FINISH);
-    out.len = cap - z.avail_out;
-    deflateEnd(&z);
-    if (rc != Z_STREAM_END) {
-        sb_buf_free(&out);
-        return false;
-    }
-    sb_buf_free(body);
-    *body = out;
-    return true;
-}
-
 /* A HEAD whose handler built no body gets no Content-Length rather than a
  * false 0 (RFC 9110 8.6): a response of unknown size, which MHD never
  * reads for HEAD. It is sent HTTP/1.0-style, closing the connection
@@ -615,7 +582,7 @@ static enum MHD_Result queue_handler(struct sb_http *h, struct MHD_Connection *c
      * nothing says what its GET would get. */
     if (gzip && !head && out.body.len == 0)
         gzip = false;
-    if (gzip && out.body.len > 0 && !gzip_body(&out.body)) {
+    if (gzip && out.body.len > 0 && !sb_gzip(&out.body)) {
         sb_err("msg=\"cannot gzip an http response, sending it uncompressed\" listen=%s url=%s "
                "bytes=%zu",
                h->listen, url, out.body.len);
