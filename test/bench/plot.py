@@ -30,7 +30,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FuncFormatter  # noqa: E402
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter  # noqa: E402
 
 DPI = 110
 COLOURS = {1: "tab:blue", 10: "tab:orange"}
@@ -118,7 +118,7 @@ def plot_scale(path, out):
             if bad:
                 ax.plot([p["sensors"] for p in bad], [num(p, key) * scale for p in bad], "x",
                         color=colour, markersize=10, mew=2,
-                        label=f"{rate} Hz, failing (loss or invalid)")
+                        label=f"{rate} Hz, failing: loss, invalid or behind")
     if base:
         b = base[0]
         a_cpu.axhline(num(b, "cpu_pct"), color="grey", ls=":", label="0 sensors")
@@ -132,8 +132,12 @@ def plot_scale(path, out):
                        color=COLOURS.get(rate), alpha=0.7, label=f"{rate} Hz, loop thread")
             a_pcpu.plot([p["sensors"] for p in ok], [num(p, "loop_us_per_s_per_sensor") for p in ok],
                         "--", color=COLOURS.get(rate), alpha=0.7, label=f"{rate} Hz, loop thread")
+    ticks = sorted({p["sensors"] for p in measured})
     for ax, _key, label, sub in panels:
         ax.set_xscale("log")
+        if ticks:
+            ax.xaxis.set_major_locator(FixedLocator(ticks))
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_ylabel(label)
         ax.set_title(sub, fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
@@ -147,10 +151,10 @@ def plot_scale(path, out):
     if refused:
         note = "; not run (configuration refused): " + ", ".join(
             f"{p['rate_hz']} Hz × {p['sensors']:,}" for p in refused)
-    load = sorted({p.get("load_avg", "?") for p in points if p.get("load_avg")})
+    load = sorted({num(p, "load_avg") for p in points if p.get("load_avg")} - {math.nan})
     fig.suptitle("sensorbridge: cost of synthetic sensors (embedded broker, shared layout, windows "
                  "and alerts on)\n" + f"from {os.path.basename(path)}; 1-min load averages during the "
-                 f"points {min(load, default='?')}–{max(load, default='?')}{note}", fontsize=10)
+                 f"points {min(load, default=math.nan):.2f}–{max(load, default=math.nan):.2f} (2 cores){note}", fontsize=10)
     fig.tight_layout()
     dst = os.path.join(out, "performance-scale.png")
     fig.savefig(dst, dpi=DPI)
