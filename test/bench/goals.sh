@@ -162,7 +162,8 @@ done < "$OUT/steps.tsv"
             awk -F'\t' -v g="$g" 'index($1, g) == 1 && substr($1, length(g) + 1) !~ /^[0-9]/ {
                 printf "%-5s %-62s %-16s %-18s %s\n", $1, $2, $3, $4, $5 }' "$OUT/goals.tsv"
         else
-            why=$(awk -F'\t' -v g="$g" '$1 == g { printf "%s%s: %s", (n++ ? "; " : ""), $2, $3 }' "$OUT/steps.tsv")
+            why=$(awk -F'\t' -v g="$g" '$1 == g { printf "%s%s: %s%s", (n++ ? "; " : ""), $2, $3,
+                ($3 == "ran" ? ", printed no GOAL line" : "") }' "$OUT/steps.tsv")
             printf '%-5s %-62s %-16s %-18s %s\n' "$g" "-" "-" "-" "not measured ($why)"
         fi
     done

@@ -171,6 +171,10 @@ def rates(t, c, step):
         while j + 1 < len(t) and t[j + 1] - t[i] < step:
             j += 1
         if j + 1 >= len(t):
+            # The last, shorter bin, when it holds at least half a step.
+            if j > i and t[j] - t[i] >= step / 2:
+                xs.append((t[i] + t[j]) / 2)
+                ys.append((c[j] - c[i]) / (t[j] - t[i]))
             break
         k = j + 1
         xs.append((t[i] + t[k]) / 2)
@@ -194,7 +198,7 @@ def plot_throughput(path, out):
     for series, label, colour in ((produced, "produced", "tab:blue"),
                                   (consumed, "consumed", "tab:green")):
         xs, ys = rates(t, series, step)
-        a_rate.plot(xs, [y / 1e3 for y in ys], label=label, color=colour)
+        a_rate.plot(xs, [y / 1e3 for y in ys], "o-", ms=3, label=label, color=colour)
     a_rate.set_ylabel("thousand msg/s")
     a_rate.set_title(f"rate over {step:g}-s bins", fontsize=9)
     a_mem.plot(t, rss, color="tab:red", label="RSS, MB")
