@@ -35,6 +35,9 @@ test_pkgs+=(python3-prometheus-client)
 test_pkgs+=(openssl apache2-utils)
 # python3-yaml: test_compose and the Prometheus tests read YAML with it.
 test_pkgs+=(python3-yaml)
+# python3-matplotlib: test/bench/plot.py draws the performance plots
+# (docs/performance-*.png) from the benchmarks' own data.
+test_pkgs+=(python3-matplotlib)
 
 install_missing() {
     local missing=() p
