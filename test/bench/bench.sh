@@ -569,7 +569,7 @@ if [ -z "${SB_NO_KCAT:-}" ]; then
     nmsg=$(wc -l < "$WORK/msgs.txt")
     msgbytes=$(calc "$(wc -c < "$WORK/msgs.txt") / $nmsg - 1" %.0f)
     if [ "$BROKER" = kafka ]; then
-        KT=$KAFKA_PREFIX-kcat
+        KT=sbk${KAFKA_PREFIX#sbb} # outside the prefix the daemon subscribes to
         kafka_create_topic "$KT" "$KCAT_PARTITIONS"
         B=$KAFKA_BROKERS
         mc0=$(jvm_cpu)
