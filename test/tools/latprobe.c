@@ -224,6 +224,81 @@ static int encode(char *buf, size_t cap, const char *sensor, long seq, int64_t w
                     tm.tm_min, tm.tm_sec, (int)(wall_us % 1000000));
 }
 
+struct run {
+    const char *topic, *sensor;
+    long probes, pause_us;
+    double seconds, timeout_s;
+};
+
+/* The probes of the header comment, one line each on stdout; 0, or 1 with
+ * a message on stderr. */
+static int probe_all(rd_kafka_t *rk, struct http *hp, const struct run *r)
+{
+    char key[128], *body;
+    snprintf(key, sizeof(key), "sensorbridge_sensor_value{sensor=\"%s\"}", r->sensor);
+    if (http_get(hp, &body) != 0) {
+        fprintf(stderr, "latprobe: cannot GET /metrics on port %d\n", hp->port);
+        return 1;
+    }
+    double v0;
+    long base = gauge(body, key, &v0) == 0 && v0 >= 0 && v0 < 1e15 ? (long)v0 + 1 : 1;
+
+    printf("# seq latency_us uncertainty_us requests\n");
+    int64_t t_sched = clock_us(CLOCK_MONOTONIC);
+    int64_t step_us = (int64_t)(r->seconds * 1e6 / (double)r->probes);
+    for (long i = 0; i <= r->probes; i++) {
+        long seq = base + i;
+        char msg[512], hdr[32];
+        int64_t wall = clock_us(CLOCK_REALTIME);
+        int n = encode(msg, sizeof(msg), r->sensor, seq, wall);
+        snprintf(hdr, sizeof(hdr), "%" PRId64, wall);
+        int64_t t0 = clock_us(CLOCK_MONOTONIC);
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(r->topic), RD_KAFKA_V_KEY(r->sensor, strlen(r->sensor)),
+            RD_KAFKA_V_VALUE(msg, (size_t)n), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_HEADER("sb-produced-us", hdr, (ssize_t)strlen(hdr)), RD_KAFKA_V_END);
+        if (e) {
+            fprintf(stderr, "latprobe: produce: %s\n", rd_kafka_err2str(e));
+            return 1;
+        }
+        int64_t sent_prev = t0, t_seen = -1;
+        long requests = 0;
+        for (;;) {
+            rd_kafka_poll(rk, 0);
+            int64_t sent = clock_us(CLOCK_MONOTONIC);
+            if (http_get(hp, &body) != 0) {
+                fprintf(stderr, "latprobe: GET /metrics failed\n");
+                return 1;
+            }
+            requests++;
+            int64_t got = clock_us(CLOCK_MONOTONIC);
+            double v;
+            if (gauge(body, key, &v) == 0 && v == (double)seq) {
+                t_seen = got;
+                break;
+            }
+            sent_prev = sent;
+            if (delivery_failed)
+                return 1;
+            if (got - t0 > (int64_t)(r->timeout_s * 1e6)) {
+                fprintf(stderr, "latprobe: probe %ld (value %ld) not on /metrics after %.1f s\n", i,
+                        seq, r->timeout_s);
+                return 1;
+            }
+            sleep_us(r->pause_us);
+        }
+        if (i > 0)
+            printf("%ld %" PRId64 " %" PRId64 " %ld\n", i, t_seen - t0, t_seen - sent_prev,
+                   requests);
+        if (i == 0) /* the schedule starts after the unreported first probe */
+            t_sched = clock_us(CLOCK_MONOTONIC);
+        else
+            t_sched += step_us;
+        sleep_us(t_sched - clock_us(CLOCK_MONOTONIC));
+    }
+    return 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: latprobe -b BROKERS -t TOPIC -p HTTP_PORT [-s SENSOR] [-n PROBES] "
@@ -279,86 +354,35 @@ int main(int argc, char **argv)
     set(conf, "socket.nagle.disable", "true");
     set(conf, "log_level", "4");
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
-    h.buf = malloc(h.cap + 1);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-    if (!h.buf || !rk) {
+    if (!rk) {
         fprintf(stderr, "latprobe: %s\n", err);
         return 1;
     }
-
-    char key[128], *body;
-    snprintf(key, sizeof(key), "sensorbridge_sensor_value{sensor=\"%s\"}", sensor);
-    if (http_get(&h, &body) != 0) {
-        fprintf(stderr, "latprobe: cannot GET /metrics on port %d\n", h.port);
+    h.buf = malloc(h.cap + 1);
+    if (!h.buf) {
+        perror("latprobe");
         return 1;
     }
-    double v0;
-    long base = gauge(body, key, &v0) == 0 && v0 >= 0 && v0 < 1e15 ? (long)v0 + 1 : 1;
 
-    printf("# seq latency_us uncertainty_us requests\n");
-    int64_t t_sched = clock_us(CLOCK_MONOTONIC);
-    int64_t step_us = (int64_t)(seconds * 1e6 / (double)probes);
-    for (long i = 0; i <= probes; i++) {
-        long seq = base + i;
-        char msg[512], hdr[32];
-        int64_t wall = clock_us(CLOCK_REALTIME);
-        int n = encode(msg, sizeof(msg), sensor, seq, wall);
-        snprintf(hdr, sizeof(hdr), "%" PRId64, wall);
-        int64_t t0 = clock_us(CLOCK_MONOTONIC);
-        rd_kafka_resp_err_t e = rd_kafka_producev(
-            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(sensor, strlen(sensor)),
-            RD_KAFKA_V_VALUE(msg, (size_t)n), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_HEADER("sb-produced-us", hdr, (ssize_t)strlen(hdr)), RD_KAFKA_V_END);
-        if (e) {
-            fprintf(stderr, "latprobe: produce: %s\n", rd_kafka_err2str(e));
-            return 1;
-        }
-        int64_t sent_prev = t0, t_seen = -1;
-        long requests = 0;
-        for (;;) {
-            rd_kafka_poll(rk, 0);
-            int64_t sent = clock_us(CLOCK_MONOTONIC);
-            if (http_get(&h, &body) != 0) {
-                fprintf(stderr, "latprobe: GET /metrics failed\n");
-                return 1;
-            }
-            requests++;
-            int64_t got = clock_us(CLOCK_MONOTONIC);
-            double v;
-            if (gauge(body, key, &v) == 0 && v == (double)seq) {
-                t_seen = got;
-                break;
-            }
-            sent_prev = sent;
-            if (delivery_failed)
-                return 1;
-            if (got - t0 > (int64_t)(timeout_s * 1e6)) {
-                fprintf(stderr, "latprobe: probe %ld (value %ld) not on /metrics after %.1f s\n", i,
-                        seq, timeout_s);
-                return 1;
-            }
-            sleep_us(pause_us);
-        }
-        if (i > 0)
-            printf("%ld %" PRId64 " %" PRId64 " %ld\n", i, t_seen - t0, t_seen - sent_prev,
-                   requests);
-        if (i == 0) /* the schedule starts after the unreported first probe */
-            t_sched = clock_us(CLOCK_MONOTONIC);
-        else
-            t_sched += step_us;
-        sleep_us(t_sched - clock_us(CLOCK_MONOTONIC));
-    }
+    const struct run r = {.topic = topic,
+                          .sensor = sensor,
+                          .probes = probes,
+                          .pause_us = pause_us,
+                          .seconds = seconds,
+                          .timeout_s = timeout_s};
+    int rc = probe_all(rk, &h, &r);
     fflush(stdout);
-    rd_kafka_flush(rk, 10000);
+    rd_kafka_flush(rk, rc ? 0 : 10000);
     rd_kafka_poll(rk, 0);
     int left = rd_kafka_outq_len(rk);
     rd_kafka_destroy(rk);
     if (h.fd >= 0)
         close(h.fd);
     free(h.buf);
-    if (left || delivery_failed) {
+    if (rc == 0 && (left || delivery_failed)) {
         fprintf(stderr, "latprobe: %d messages undelivered\n", left);
-        return 1;
+        rc = 1;
     }
-    return 0;
+    return rc;
 }
