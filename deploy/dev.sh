@@ -35,6 +35,9 @@ test_pkgs+=(python3-prometheus-client)
 test_pkgs+=(openssl apache2-utils)
 # python3-yaml: test_compose and the Prometheus tests read YAML with it.
 test_pkgs+=(python3-yaml)
+# zlib1g-dev: the unit tests read the server's gzip streams back with zlib's
+# inflate (the daemon compresses with ISA-L, libisal-dev above).
+test_pkgs+=(zlib1g-dev)
 # python3-matplotlib: test/bench/plot.py draws the performance plots
 # (docs/performance-*.png) from the benchmarks' own data.
 test_pkgs+=(python3-matplotlib)
