@@ -7,9 +7,8 @@
 
 /* ISA-L's igzip at level 1: the body is compressed on the loop thread for
  * every scrape, so speed decides. On a 100,000-series exposition (7.4 MB)
- * it takes a third to a fifth of zlib level 1's time for a slightly better
- * ratio (docs/performance.md), and the fastest zlib level already shrinks
- * an exposition about eightfold. */
+ * takes about a third of zlib level 1's time for a slightly better ratio
+ * (docs/performance.md): an exposition shrinks about eightfold. */
 #define GZIP_LEVEL 1
 #define GZIP_LEVEL_BUF ISAL_DEF_LVL1_DEFAULT
 
