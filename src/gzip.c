@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 /* ISA-L's igzip at level 1: the body is compressed on the loop thread for
- * every scrape, so speed decides. On a 100,000-series exposition (7.4 MB)
+ * every scrape, so speed decides. On a 100,000-series exposition (7.4 MB) it
  * takes about a third of zlib level 1's time for a slightly better ratio
  * (docs/performance.md): an exposition shrinks about eightfold. */
 #define GZIP_LEVEL 1
