@@ -204,7 +204,6 @@ wait_first_consumed() {
 last_event() {
     awk 'index($1, "sensorbridge_sensor_last_event_timestamp_seconds{") == 1 && $2 > m { m = $2 } END { printf "%.3f\n", m }'
 }
-mock_cpu() { threads_cpu "$1" | awk '$1 == "rdk:mock" { s += $3 } END { print s + 0 }'; }
 
 # ---------------------------------------------------------------- realtime, aging
 if [ "$MODE" = realtime ] || [ "$MODE" = realtime-kafka ] || [ "$MODE" = aging ]; then

@@ -132,8 +132,6 @@ die() {
 . "$ROOT/test/bench/lib.sh"
 
 # CPU seconds of the loop thread (the thread whose id is the process id).
-loop_cpu_of() { awk -v t="$CLK_TCK" '{ sub(/.*\) /, ""); print ($12 + $13) / t }' "/proc/$1/task/$1/stat"; }
-mock_cpu_of() { threads_cpu "$1" | awk '$1 == "rdk:mock" { s += $3 } END { print s + 0 }'; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # The counts of one scrape on stdin: emitted produced delivered failed
@@ -245,7 +243,7 @@ run_point() {
     # The window: CPU read before each of its two scrapes, so that it holds
     # one render, as a Prometheus scraping once a window would cost.
     local c0 l0 k0 r0 t0 ta tb m0 c1 l1 k1 r1 t1 m1 rmax rs
-    c0=$(cpu_of "$SB_PID"); l0=$(loop_cpu_of "$SB_PID"); k0=$(mock_cpu_of "$SB_PID")
+    c0=$(cpu_of "$SB_PID"); l0=$(cpu_of "$SB_PID/task/$SB_PID"); k0=$(mock_cpu "$SB_PID")
     r0=$(kb_of "$SB_PID" VmRSS)
     ta=$(now); scrape > "$WORK/scrape0.txt" || die "scrape failed"; tb=$(now)
     t0=$(calc "($ta + $tb) / 2" %.6f)
@@ -257,7 +255,7 @@ run_point() {
         kill -0 "$SB_PID" 2>/dev/null || die "daemon died during the window ($r Hz x $n)"
         rs=$(kb_of "$SB_PID" VmRSS); [ "$rs" -gt "$rmax" ] && rmax=$rs
     done
-    c1=$(cpu_of "$SB_PID"); l1=$(loop_cpu_of "$SB_PID"); k1=$(mock_cpu_of "$SB_PID")
+    c1=$(cpu_of "$SB_PID"); l1=$(cpu_of "$SB_PID/task/$SB_PID"); k1=$(mock_cpu "$SB_PID")
     r1=$(kb_of "$SB_PID" VmRSS)
     ta=$(now); scrape > "$WORK/scrape1.txt" || die "scrape failed"; tb=$(now)
     t1=$(calc "($ta + $tb) / 2" %.6f)

@@ -11,7 +11,8 @@ CLK_TCK=$(getconf CLK_TCK)
 now() { echo "$EPOCHREALTIME"; }
 # f A OP B -> floating-point arithmetic with awk, printed with %.6g unless FMT given
 calc() { awk "BEGIN { printf \"${2:-%.6g}\", $1 }"; }
-# CPU seconds (user + system, all threads) of a live process.
+# CPU seconds (user + system) of a live process, all threads; of one thread
+# with PID/task/TID (the loop thread: PID/task/PID).
 cpu_of() { awk -v t="$CLK_TCK" '{ sub(/.*\) /, ""); print ($12 + $13) / t }' "/proc/$1/stat"; }
 kb_of() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
@@ -26,6 +27,8 @@ threads_cpu() {
     done | awk '{ gsub(/[0-9]+$/, "#", $1); c[$1] += $2; k[$1]++ } END { for (n in c) printf "%s x%d %.2f\n", n, k[n], c[n] }' \
         | sort -k3 -rn
 }
+# CPU seconds of the embedded broker's rdk:mock thread of PID.
+mock_cpu() { threads_cpu "$1" | awk '$1 == "rdk:mock" { s += $3 } END { print s + 0 }'; }
 threads_line() { awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1 ($2 == "x1" ? "" : " " $2), $3 }' "$1"; }
 
 # Start the daemon with every stderr line stamped with the wall clock, so
