@@ -375,14 +375,15 @@ static void put_numbers(FILE *o, const double *v, size_t n)
     fputc(']', o);
 }
 
-/* The model JSON, member order fixed, numbers %.17g. `acc` is the
- * training-set accuracy per component, in the evaluation member. */
+/* The model JSON, member order fixed, numbers %.17g. Each component's
+ * evaluation member holds its accuracy on the training cycles and on the
+ * labelled cycles left out of training. */
 static void write_model(FILE *o, const struct lda *m, const struct data *d,
                         const unsigned char *use, const char *date, const char *how, double lambda)
 {
     fprintf(o, "{\n  \"format\": \"sensorbridge-condition-model\",\n  \"version\": 1,\n");
     fprintf(o,
-            "  \"trained\": \"sensorbridge-train train --train-blocks %s --shrinkage %.17g, %s, "
+            "  \"trained\": \"sensorbridge-train train --train-blocks %s --shrinkage %g, %s, "
             "cycles in training_cycles\",\n",
             how, lambda, date);
     fprintf(o, "  \"training_cycles\": ");
@@ -396,13 +397,13 @@ static void write_model(FILE *o, const struct lda *m, const struct data *d,
     put_numbers(o, m->scale, m->p);
     fprintf(o, ",\n  \"components\": [\n");
     for (size_t c = 0; c < NCOMP; c++) {
-        size_t ok = 0, n = 0;
+        size_t ok[2] = {0}, n[2] = {0}; /* [0] training cycles, [1] the others */
         for (size_t i = 0; i < d->n; i++) {
-            int k = use[i] ? label(d, i, c) : -1;
+            int k = label(d, i, c);
             if (k < 0)
                 continue;
-            n++;
-            ok += lda_predict(m, d->x + i * d->p, c) == (size_t)k;
+            n[!use[i]]++;
+            ok[!use[i]] += lda_predict(m, d->x + i * d->p, c) == (size_t)k;
         }
         fprintf(o, "    {\"name\": \"%s\", \"unit\": \"%s\", \"profile_column\": %u,\n",
                 comps[c].name, comps[c].unit, comps[c].column);
@@ -415,10 +416,12 @@ static void write_model(FILE *o, const struct lda *m, const struct data *d,
             fprintf(o, "%s\n       ", k ? "," : "");
             put_numbers(o, m->coef[c] + k * m->p, m->p);
         }
-        fprintf(o,
-                "],\n     \"evaluation\": {\"training_accuracy\": %.17g, "
-                "\"held_out\": \"docs/condition.md\"}}%s\n",
-                n ? (double)ok / (double)n : 0.0, c + 1 < NCOMP ? "," : "");
+        fprintf(o, "],\n     \"evaluation\": {\"training_accuracy\": %.17g, ",
+                n[0] ? (double)ok[0] / (double)n[0] : 0.0);
+        if (n[1])
+            fprintf(o, "\"held_out_cycles\": %zu, \"held_out_accuracy\": %.17g, ", n[1],
+                    (double)ok[1] / (double)n[1]);
+        fprintf(o, "\"report\": \"docs/condition.md\"}}%s\n", c + 1 < NCOMP ? "," : "");
     }
     fprintf(o, "  ]\n}\n");
 }
