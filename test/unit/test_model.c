@@ -23,23 +23,7 @@
 #include "sensorbridge/features.h"
 #include "sensorbridge/model.h"
 
-/* The loader resolves feature names through sb_features_count and
- * sb_features_name only; this test gives it five names of its own, so that
- * the expected values do not depend on features.c's list. */
-static const char *const fake_names[] = {"PS1_mean", "PS2_mean", "TS1_mean", "FS1_slope",
-                                         "VS1_max"};
-
-size_t sb_features_count(void)
-{
-    return sizeof(fake_names) / sizeof(fake_names[0]);
-}
-
-const char *sb_features_name(size_t i)
-{
-    return i < sb_features_count() ? fake_names[i] : NULL;
-}
-
-/* Features in another order than the vector's (indexes 2, 0, 4), two
+/* Features in another order than the vector's (features.c's names), two
  * three-class components, one whose first two scores tie, and one whose
  * scores would overflow exp() without the maximum subtracted. No trailing
  * newline: every strict prefix is invalid JSON. */
@@ -165,9 +149,9 @@ static void model_accessors(void **state)
     assert_true(sb_model_class_value(m, 0, 2) == 100);
     assert_true(sb_model_class_value(m, 2, 2) == 9.5);
     assert_int_equal(sb_model_features(m), 3);
-    assert_int_equal(sb_model_feature(m, 0), 2);
-    assert_int_equal(sb_model_feature(m, 1), 0);
-    assert_int_equal(sb_model_feature(m, 2), 4);
+    assert_string_equal(sb_features_name(sb_model_feature(m, 0)), "TS1_mean");
+    assert_string_equal(sb_features_name(sb_model_feature(m, 1)), "PS1_mean");
+    assert_string_equal(sb_features_name(sb_model_feature(m, 2)), "VS1_max");
     sb_model_free(m);
 
     /* Without "trained" the description is empty. */
@@ -188,6 +172,17 @@ static void check_probs(const struct sb_model_result *r, size_t ncls, const doub
         assert_true(r->prob[k] == 0);
 }
 
+static void set_feature(double *f, const char *name, double v)
+{
+    for (size_t i = 0; i < sb_features_count(); i++) {
+        if (strcmp(sb_features_name(i), name) == 0) {
+            f[i] = v;
+            return;
+        }
+    }
+    fail_msg("no feature %s", name);
+}
+
 /* The expected values, from numpy:
  *   mean=np.array([20,150,0.5]); scale=np.array([5,10,0.25])
  *   z=(np.array(x)-mean)/scale; s=b+W@z; p=np.exp(s-s.max()); p/=p.sum()
@@ -199,9 +194,15 @@ static void model_predict_matches_numpy(void **state)
     struct sb_model *m = load_ok(model_json);
     struct sb_model_result r[4];
 
-    /* x = [41.7, 155.3, 0.61]; PS2_mean and FS1_slope are not used. */
-    const double f1[5] = {155.3, 98.1, 41.7, -2.0, 0.61};
-    sb_model_predict(m, f1, r);
+    /* x = [41.7, 155.3, 0.61], in a vector whose other features are not
+     * used. */
+    double f[SB_FEATURES_MAX];
+    for (size_t i = 0; i < SB_FEATURES_MAX; i++)
+        f[i] = 1e6 + (double)i;
+    set_feature(f, "TS1_mean", 41.7);
+    set_feature(f, "PS1_mean", 155.3);
+    set_feature(f, "VS1_max", 0.61);
+    sb_model_predict(m, f, r);
     assert_int_equal(r[0].cls, 2);
     assert_true(r[0].value == 100);
     check_probs(&r[0], 3,
@@ -225,8 +226,10 @@ static void model_predict_matches_numpy(void **state)
     check_probs(&r[3], 3, (const double[]){0.7310585786300049, 0.2689414213699951, 0.0});
 
     /* x = [12.5, 171.0, 0.2]. */
-    const double f2[5] = {171.0, 1e6, 12.5, -7, 0.2};
-    sb_model_predict(m, f2, r);
+    set_feature(f, "TS1_mean", 12.5);
+    set_feature(f, "PS1_mean", 171.0);
+    set_feature(f, "VS1_max", 0.2);
+    sb_model_predict(m, f, r);
     assert_int_equal(r[0].cls, 1);
     assert_true(r[0].value == 20);
     check_probs(&r[0], 3,
