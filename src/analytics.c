@@ -49,6 +49,7 @@ struct sb_analytics {
     void *publish_ud;
     struct sb_windows *windows;
     struct sb_alerts *alerts;
+    struct sb_condition *condition; /* borrowed, may be NULL */
     int64_t max_ahead_us;
     int64_t newest_us; /* the newest event time accepted, of any sensor */
     struct sb_family *f_future;
@@ -591,11 +592,32 @@ void sb_analytics_sample(struct sb_analytics *a, struct sb_sensor *rec, const st
                 make_live(a, (size_t)i);
         }
     }
+    if (a->condition && rec->uci >= 0)
+        sb_condition_sample(a->condition, rec->uci, d);
+}
+
+void sb_analytics_set_condition(struct sb_analytics *a, struct sb_condition *c)
+{
+    a->condition = c;
+}
+
+void sb_analytics_value(struct sb_analytics *a, const char *name, int64_t ts_us, double value)
+{
+    if (!a->alerts)
+        return;
+    int i = sb_alerts_rule(a->alerts, name);
+    if (i < 0)
+        return;
+    sb_alerts_sample(a->alerts, i, ts_us, value);
+    if (!a->live[i])
+        make_live(a, (size_t)i);
 }
 
 void sb_analytics_forget(struct sb_analytics *a, struct sb_sensor *rec, enum sb_partial_reason why)
 {
     const char *sensor = rec->name;
+    if (a->condition && rec->uci >= 0)
+        sb_condition_forget(a->condition, rec->uci);
     if (a->windows) {
         a->forgetting = why;
         sb_windows_forget(a->windows, rec);
@@ -632,6 +654,8 @@ void sb_analytics_forget(struct sb_analytics *a, struct sb_sensor *rec, enum sb_
 
 void sb_analytics_stop(struct sb_analytics *a)
 {
+    if (a->condition)
+        sb_condition_stop(a->condition);
     if (!a->windows)
         return;
     size_t open = sb_windows_open_count(a->windows);

@@ -386,23 +386,37 @@ static int parse_group_id(struct sb_config *c, const struct opt *o, const char *
     return 0;
 }
 
-static int parse_dataset(struct sb_config *c, const struct opt *o, const char *v,
-                         struct parse_ctx *p)
+/* A path relative to the config file's directory, not to the working
+ * one: the same file then means the same data from a shell and under
+ * systemd. allow_empty: "" is a value of its own (off, or derived). */
+static int parse_path_in(const struct opt *o, const char *v, struct parse_ctx *p, bool allow_empty)
 {
-    (void)o;
-    if (!*v)
-        return why(p, "expected a directory, got \"\"");
-    if (v[0] == '/' || !p->dir) {
-        set_str(&c->dataset, sb_xstrdup(v));
+    char **field = field_ptr(o, p);
+    if (!*v && !allow_empty)
+        return why(p, "expected a path, got \"\"");
+    if (!*v || v[0] == '/' || !p->dir) {
+        set_str(field, sb_xstrdup(v));
         return 0;
     }
-    /* Relative to the file, not to the working directory: the same file
-     * then means the same data from a shell and under systemd. */
     struct sb_buf b;
     sb_buf_init(&b);
     sb_buf_printf(&b, "%s/%s", p->dir, v);
-    set_str(&c->dataset, b.data);
+    set_str(field, b.data);
     return 0;
+}
+
+static int parse_dataset(struct sb_config *c, const struct opt *o, const char *v,
+                         struct parse_ctx *p)
+{
+    (void)c;
+    return parse_path_in(o, v, p, false);
+}
+
+static int parse_optional_path(struct sb_config *c, const struct opt *o, const char *v,
+                               struct parse_ctx *p)
+{
+    (void)c;
+    return parse_path_in(o, v, p, true);
 }
 
 /* [http] web_config_file: read and checked here, so that --check-config
@@ -1046,6 +1060,14 @@ static const struct opt opts[] = {
     OPT("alerts", "topic", "", RESTART, FIELD_STR, alerts_topic, 0, 0, parse_topic),
     OPT("alerts", "recent", "256", RESTART, FIELD_INT, recent_alerts, 1, 100000, parse_int),
 
+    OPT_FN("condition", "model", "", SB_APPLY_CONDITION, FIELD_STR, condition_model,
+           parse_optional_path),
+    OPT_FN("condition", "labels", "", SB_APPLY_CONDITION, FIELD_STR, condition_labels,
+           parse_optional_path),
+    OPT("condition", "max_open_cycles", "8", RESTART, FIELD_INT, condition_max_open, 1, 1000,
+        parse_int),
+    OPT("condition", "topic", "", RESTART, FIELD_STR, diagnosis_topic, 0, 0, parse_topic),
+
     /* Thresholds and zscore have no default: unset is NAN (no rule). */
     OPT_ALERT("low_critical", NULL, 0, FIELD_DOUBLE, low_critical, 0, 0, -HUGE_VAL, HUGE_VAL,
               parse_number),
@@ -1194,6 +1216,9 @@ void sb_config_free(struct sb_config *c)
     sb_webconfig_free(&c->web);
     free(c->aggregates_topic);
     free(c->alerts_topic);
+    free(c->condition_model);
+    free(c->condition_labels);
+    free(c->diagnosis_topic);
     for (size_t i = 0; i < c->nalert_rules; i++)
         free(c->alert_rules[i].sensor);
     free(c->alert_rules);
@@ -1965,7 +1990,17 @@ static void check_alerts(struct loader *ld)
         char sec[SECTION_MAX + 1];
         snprintf(sec, sizeof(sec), ALERT_PREFIX "%s", r->sensor);
         int line = ld->alert_lines[i];
-        if (!sb_config_sensor_known(c, r->sensor)) {
+        bool condition = strncmp(r->sensor, "condition_", 10) == 0 && r->sensor[10];
+        if (condition && !c->condition_model[0]) {
+            fail(ld, line, "[%s]: a rule on the condition monitor needs [condition] model", sec);
+            return;
+        }
+        if (condition && sb_alert_rule_has_zscore(r)) {
+            fail(ld, line,
+                 "[%s]: the condition monitor's states take threshold rules only, not zscore", sec);
+            return;
+        }
+        if (!condition && !sb_config_sensor_known(c, r->sensor)) {
             size_t ncat;
             const struct sb_sensor_info *cat = sb_sensors_uci(&ncat);
             struct sb_buf known;
@@ -1973,8 +2008,8 @@ static void check_alerts(struct loader *ld)
             for (size_t k = 0; k < ncat; k++)
                 sb_buf_printf(&known, "%s%s", k ? " " : "", cat[k].name);
             fail(ld, line,
-                 "[%s]: unknown sensor \"%s\"; expected a UCI sensor (%s) or the <NAME> of a "
-                 "[" SYNTH_SECTION "] section in this file",
+                 "[%s]: unknown sensor \"%s\"; expected a UCI sensor (%s), the <NAME> of a "
+                 "[" SYNTH_SECTION "] section in this file or condition_<COMPONENT>",
                  sec, r->sensor, known.data);
             sb_buf_free(&known);
             return;
@@ -2118,6 +2153,27 @@ static void check_dataset(struct loader *ld)
     set_str(&c->dataset, sb_xstrdup(real));
 }
 
+/* The model file and the labels must be files that exist: their contents
+ * are read (and checked, naming the member) when the daemon starts or
+ * reloads, by model.c and condition.c. */
+static void check_condition_files(struct loader *ld)
+{
+    struct sb_config *c = ld->c;
+    const char *keys[] = {"model", "labels"};
+    const char *paths[] = {c->condition_model, c->condition_labels};
+    for (size_t i = 0; i < SB_ARRAY_SIZE(keys) && !ld->failed; i++) {
+        struct stat st;
+        if (!paths[i][0])
+            continue;
+        if (stat(paths[i], &st) < 0)
+            fail(ld, seen_line(ld, "condition", keys[i]), "[condition] %s: \"%s\": %s", keys[i],
+                 paths[i], strerror(errno));
+        else if (!S_ISREG(st.st_mode))
+            fail(ld, seen_line(ld, "condition", keys[i]), "[condition] %s: \"%s\" is not a file",
+                 keys[i], paths[i]);
+    }
+}
+
 /* Checks that span keys or sections or need the file system, after the
  * whole file: those about the file's own text first, then the file system. */
 
@@ -2130,6 +2186,7 @@ static void check_final(struct loader *ld)
         check_topics(ld);
     if (!ld->failed)
         check_dataset(ld);
+    check_condition_files(ld);
 }
 
 int sb_config_load(struct sb_config *c, const char *path, char *err, size_t errlen)

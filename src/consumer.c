@@ -78,7 +78,7 @@ struct sb_consumer {
     char **known; /* sorted synthetic sensor names accepted in strict mode */
     size_t nknown;
     uint32_t accepted_gen; /* of known, for the records' accepted_gen (sensortab.h) */
-    char skip[2][256];     /* output topics: aggregates, alerts (part.output caches the test) */
+    char skip[3][256]; /* output topics: aggregates, alerts, diagnosis (part.output caches it) */
     uint64_t count;
     struct sb_ingest *ingest;
     struct sb_analytics *analytics;
@@ -218,7 +218,8 @@ static size_t part_find(struct sb_consumer *c, const char *topic, int32_t partit
                       .next = -1,
                       .skipped = sb_family_child(c->f_skipped, lv),
                       .followed = -1,
-                      .output = strcmp(topic, c->skip[0]) == 0 || strcmp(topic, c->skip[1]) == 0,
+                      .output = strcmp(topic, c->skip[0]) == 0 || strcmp(topic, c->skip[1]) == 0 ||
+                                strcmp(topic, c->skip[2]) == 0,
                       .applied = -1};
     return c->nparts++;
 }
@@ -747,6 +748,7 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
     c->analytics = analytics;
     sb_consumer_reload(c, cfg);
     sb_analytics_topics(cfg, c->skip[0], c->skip[1], sizeof(c->skip[0]));
+    sb_condition_topic(cfg, c->skip[2], sizeof(c->skip[2]));
     c->invalid_rl.interval_ns = 10ull * 1000000000u;
     c->error_rl.interval_ns = 10ull * 1000000000u;
     c->skip_rl.interval_ns = 10ull * 1000000000u;

@@ -44,6 +44,8 @@ struct sb_daemon {
     struct sb_analytics *analytics;
     struct sb_producer_topic *out_aggregates;
     struct sb_producer_topic *out_alerts;
+    struct sb_condition *condition; /* with [condition] model; else NULL */
+    struct sb_producer_topic *out_diagnosis;
     struct sb_consumer *consumer;
     struct sb_flow *flow; /* with both a producer and a consumer; else NULL */
     struct sb_topics *topics;
@@ -110,9 +112,41 @@ static void publish(void *ud, enum sb_publish_kind kind, const char *key, const 
                     size_t len, int64_t ts_us)
 {
     struct sb_daemon *d = ud;
-    struct sb_producer_topic *t = kind == SB_PUBLISH_AGGREGATE ? d->out_aggregates : d->out_alerts;
+    struct sb_producer_topic *t = kind == SB_PUBLISH_AGGREGATE ? d->out_aggregates
+                                  : kind == SB_PUBLISH_ALERT   ? d->out_alerts
+                                                               : d->out_diagnosis;
     if (d->producer && t)
         sb_producer_send_json(d->producer, t, key, json, len, ts_us);
+}
+
+/* A diagnosis goes to the diagnosis topic, keyed by its cycle, and each
+ * component's predicted state to the alert rules of condition_<name>. */
+static void on_diagnosis(void *ud, const struct sb_condition_diagnosis *dg)
+{
+    struct sb_daemon *d = ud;
+    char key[32], name[96];
+    snprintf(key, sizeof(key), "%" PRId64, dg->cycle);
+    publish(d, SB_PUBLISH_DIAGNOSIS, key, dg->json, dg->len, dg->end_us);
+    for (size_t c = 0; c < sb_model_components(dg->model); c++) {
+        snprintf(name, sizeof(name), "condition_%s", sb_model_component_name(dg->model, c));
+        sb_analytics_value(d->analytics, name, dg->end_us, dg->res[c].value);
+    }
+}
+
+/* The model and the labels cfg names, for a new monitor or a reload. */
+static int condition_load(const struct sb_config *cfg, struct sb_model **model, int **labels,
+                          size_t *rows, char *err, size_t errlen)
+{
+    char path[4096];
+    int rc = sb_model_load(model, cfg->condition_model, err, errlen);
+    if (rc)
+        return rc;
+    sb_condition_labels_path(cfg, path, sizeof(path));
+    if ((rc = sb_condition_load_labels(path, labels, rows, err, errlen))) {
+        sb_model_free(*model);
+        *model = NULL;
+    }
+    return rc;
 }
 
 static int replay_new(struct sb_daemon *d, const struct sb_config *cfg, struct sb_replay **out,
@@ -233,6 +267,19 @@ static void handle_alerts(void *ud, const struct sb_http_request *req,
         sb_analytics_alerts_json(d->analytics, &resp->body);
     else
         sb_buf_puts(&resp->body, "{\"alerts\":[],\"capacity\":0}\n");
+}
+
+static void handle_diagnosis(void *ud, const struct sb_http_request *req,
+                             struct sb_http_response *resp)
+{
+    (void)req;
+    struct sb_daemon *d = ud;
+    resp->content_type = "application/json";
+    if (d->condition)
+        sb_condition_json(d->condition, &resp->body);
+    else
+        sb_buf_puts(&resp->body, "{\"model\":null,\"diagnosed\":0,\"recent\":[]}");
+    sb_buf_putc(&resp->body, '\n');
 }
 
 static void handle_windows(void *ud, const struct sb_http_request *req,
@@ -366,6 +413,9 @@ static void reload(struct sb_daemon *d)
     unsigned apply = rc ? 0 : sb_config_changes(&d->cfg, &next, &key);
     struct sb_replay *fresh_replay = NULL;
     struct sb_synth *fresh_synth = NULL;
+    struct sb_model *fresh_model = NULL;
+    int *fresh_labels = NULL;
+    size_t fresh_rows = 0;
     bool new_replay = apply & SB_APPLY_REPLAY;
     bool new_synth = apply & SB_APPLY_SYNTH;
     /* All or nothing: no stage may leave a trace (series, topic handles,
@@ -398,6 +448,17 @@ static void reload(struct sb_daemon *d)
                "configuration\" error=\"%s\"",
                sb_log_quote(err));
         snprintf(why, sizeof(why), "new synthetic sensors do not work: %s", err);
+    } else if (!d->condition != !next.condition_model[0]) {
+        sb_err("msg=\"reload refused: condition monitoring can be turned on or off only by a "
+               "restart, keeping the running configuration\" key=condition.model");
+        snprintf(why, sizeof(why), "condition.model: turning it on or off needs a restart");
+        rc = -EINVAL;
+    } else if (d->condition && (rc = condition_load(&next, &fresh_model, &fresh_labels, &fresh_rows,
+                                                    err, sizeof(err)))) {
+        sb_err("msg=\"reload refused: the condition model or labels do not load, keeping the "
+               "running configuration\" error=\"%s\"",
+               sb_log_quote(err));
+        snprintf(why, sizeof(why), "condition model: %s", err);
     } else if (d->analytics && (apply & SB_APPLY_ALERTS) &&
                (rc = sb_analytics_set_rules(d->analytics, &next, err, sizeof(err)))) {
         sb_err("msg=\"reload refused: alert rules do not work, keeping the running "
@@ -406,6 +467,8 @@ static void reload(struct sb_daemon *d)
         snprintf(why, sizeof(why), "alert rules do not work: %s", err);
     }
     if (rc) {
+        sb_model_free(fresh_model);
+        free(fresh_labels);
         if (fresh_replay)
             sb_replay_close(fresh_replay, closed_noop, NULL);
         if (fresh_synth)
@@ -429,6 +492,8 @@ static void reload(struct sb_daemon *d)
     }
     if (apply & SB_APPLY_LOG_LEVEL)
         sb_log_level = next.log_level;
+    if (d->condition)
+        sb_condition_set_model(d->condition, fresh_model, fresh_labels, fresh_rows);
     if (d->consumer && (apply & SB_APPLY_CONSUMER))
         sb_consumer_reload(d->consumer, &next);
     if (d->flow && (apply & SB_APPLY_FLOW))
@@ -737,6 +802,11 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
                 d->out_aggregates = sb_producer_output(d->producer, aggregates);
             if (d->cfg.alerts_enabled)
                 d->out_alerts = sb_producer_output(d->producer, alerts);
+            if (d->cfg.condition_model[0]) {
+                char diagnosis[256];
+                sb_condition_topic(&d->cfg, diagnosis, sizeof(diagnosis));
+                d->out_diagnosis = sb_producer_output(d->producer, diagnosis);
+            }
         }
     }
     if (d->cfg.replay_enabled) {
@@ -752,6 +822,18 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
         d->analytics = sb_analytics_new(&d->cfg, d->reg, publish, d, err, errlen);
         if (!d->analytics)
             return -EINVAL;
+        if (d->cfg.condition_model[0]) {
+            struct sb_model *model;
+            int *labels;
+            size_t rows;
+            if ((rc = condition_load(&d->cfg, &model, &labels, &rows, err, errlen)))
+                return rc;
+            d->condition = sb_condition_new(model, labels, rows, (size_t)d->cfg.condition_max_open,
+                                            (size_t)d->cfg.recent_alerts, d->reg, on_diagnosis, d);
+            sb_analytics_set_condition(d->analytics, d->condition);
+            sb_notice("msg=\"condition monitoring on\" model=%s components=%zu labels=%zu",
+                      d->cfg.condition_model, sb_model_components(model), rows);
+        }
         if (!d->producer && (d->cfg.windows_enabled || d->cfg.alerts_enabled))
             sb_notice("msg=\"the producer is disabled: windows and alerts are served on "
                       "/metrics and /api/v1 but not published to Kafka\"");
@@ -779,6 +861,7 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
     sb_http_route(d->http, "/api/v1/status", handle_status, d);
     sb_http_route(d->http, "/api/v1/alerts", handle_alerts, d);
     sb_http_route(d->http, "/api/v1/windows", handle_windows, d);
+    sb_http_route(d->http, "/api/v1/diagnosis", handle_diagnosis, d);
     if ((rc = sb_http_start(d->http, err, errlen)))
         return rc;
     sb_notice("msg=\"http listening\" listen=%s port=%u tls=%s basic_auth_users=%zu", d->cfg.listen,
@@ -842,6 +925,7 @@ int sb_daemon_main(const char *config_path)
     log_final_counts(d->reg);
     sb_flow_free(d->flow);
     sb_analytics_free(d->analytics);
+    sb_condition_free(d->condition);
     sb_ingest_free(d->ingest);
     sb_registry_free(d->reg);
     sb_config_free(&d->cfg);

@@ -97,6 +97,9 @@ struct sb_sensor *sb_sensortab_get(struct sb_sensortab *t, const char *name)
     struct sb_sensor *s = sb_xcalloc(1, sizeof(*s) + len + 1);
     s->hash = h;
     s->alert_rule = -1;
+    const struct sb_sensor_info *info = sb_sensors_find(name);
+    size_t ncat;
+    s->uci = info ? (int32_t)(info - sb_sensors_uci(&ncat)) : -1;
     s->len = (uint32_t)len;
     memcpy(s->name, name, len + 1);
     t->slots[i] = s;

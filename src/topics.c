@@ -104,6 +104,11 @@ void sb_topics_add_outputs(const struct sb_config *cfg, struct sb_namelist *out)
         list_add(out, aggregates);
     if (cfg->alerts_enabled)
         list_add(out, alerts);
+    if (cfg->condition_model && cfg->condition_model[0]) {
+        char diagnosis[256];
+        sb_condition_topic(cfg, diagnosis, sizeof(diagnosis));
+        list_add(out, diagnosis);
+    }
 }
 
 void sb_topics_required(const struct sb_config *cfg, struct sb_namelist *out)

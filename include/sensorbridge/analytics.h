@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "sensorbridge/codec.h"
+#include "sensorbridge/condition.h"
 #include "sensorbridge/config.h"
 #include "sensorbridge/registry.h"
 #include "sensorbridge/util.h"
@@ -36,6 +37,7 @@
 enum sb_publish_kind {
     SB_PUBLISH_AGGREGATE,
     SB_PUBLISH_ALERT,
+    SB_PUBLISH_DIAGNOSIS, /* the daemon's, from the condition monitor (condition.h) */
 };
 
 /* Why a window is partial: "partial_reason" in its aggregate, the reason
@@ -117,6 +119,18 @@ void sb_analytics_stop(struct sb_analytics *a);
  * message (the old rules stay). */
 int sb_analytics_set_rules(struct sb_analytics *a, const struct sb_config *cfg, char *err,
                            size_t errlen);
+
+/* Hands every sample of a UCI sensor that reaches the windows to the
+ * condition monitor `c` (borrowed, may be NULL: none), and the forgetting
+ * and stopping of sensors too. */
+void sb_analytics_set_condition(struct sb_analytics *a, struct sb_condition *c);
+
+/* A value that is not a consumed sample but has alert rules of its own:
+ * the condition monitor's predicted state of component X, fed as sensor
+ * "condition_X" at the end of its cycle (event time), so that
+ * [alert.condition_X] rules raise and clear alerts like any sensor's. A
+ * name without a rule is ignored. */
+void sb_analytics_value(struct sb_analytics *a, const char *name, int64_t ts_us, double value);
 
 /* JSON documents for the status API. The windows document has the last
  * closed window of each sensor and size, complete or partial (as its

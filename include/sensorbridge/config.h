@@ -172,6 +172,12 @@ struct sb_config {
     struct sb_alert_rule_cfg *alert_rules;
     size_t nalert_rules;
 
+    /* [condition] */
+    char *condition_model;  /* model file, "" = no condition monitoring; resolved like dataset */
+    char *condition_labels; /* profile.txt with the true states, "" = the dataset's if present */
+    int condition_max_open; /* cycles assembled at once, 1..1000 */
+    char *diagnosis_topic;  /* "" = "<topic_prefix>-diagnosis" */
+
     /* [synthetic.<NAME>] */
     struct sb_synth_cfg *synthetic;
     size_t nsynthetic;
@@ -207,6 +213,7 @@ enum sb_config_apply {
     SB_APPLY_SPEED = 1u << 4,     /* [replay] speed: the running sources' pace */
     SB_APPLY_SYNTH = 1u << 5,     /* [synthetic.<NAME>]: a new synthetic source */
     SB_APPLY_ALERTS = 1u << 6,    /* [alert.<SENSOR>]: a new rule engine */
+    SB_APPLY_CONDITION = 1u << 7, /* [condition] model, labels: read again (every reload does) */
 };
 
 /* Compares a (running) with b (just loaded). If a key that cannot change

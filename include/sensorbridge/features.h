@@ -44,7 +44,6 @@ double sb_features_second_mean(int64_t sum_milli, unsigned n);
 /* means[s][k]: the one-second mean of second k (0..59) of sensor s, in the
  * catalogue's order (sb_sensors_uci). Writes sb_features_count() values to
  * out. */
-void sb_features_compute(const double means[SB_UCI_NSENSORS][SB_UCI_CYCLE_SECONDS],
-                         double *out);
+void sb_features_compute(const double means[SB_UCI_NSENSORS][SB_UCI_CYCLE_SECONDS], double *out);
 
 #endif

@@ -38,6 +38,9 @@ struct sb_sensor {
     /* consumer.c: the generation of the consumer's accepted names
      * (strict_sensors) under which this name was accepted; 0: not yet. */
     uint32_t accepted_gen;
+    /* The sensor's index in the UCI catalogue (sb_sensors_uci), -1 for
+     * any other name: set when the record is made. */
+    int32_t uci;
     uint32_t len;
     char name[]; /* NUL-terminated, len bytes */
 };
@@ -54,7 +57,7 @@ void sb_sensortab_free(struct sb_sensortab *t);
 /* The record of name, or NULL if the table has none. */
 struct sb_sensor *sb_sensortab_find(struct sb_sensortab *t, const char *name);
 
-/* The record of name, added (every slot empty, alert_rule -1) if the
+/* The record of name, added (every slot empty, alert_rule -1, uci set) if the
  * table has none. NULL if it would be new and the table holds
  * max_sensors, or if name is empty or not shorter than SB_SENSOR_NAME_MAX
  * (sensors.h, the wire's bound). */

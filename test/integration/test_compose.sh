@@ -157,7 +157,8 @@ svc sensorbridge '.ports[]' | grep -qx "[0-9]*:$port" ||
 grep -qx "EXPOSE $port" "$C/Dockerfile" || problem "the Dockerfile does not EXPOSE $port"
 # The image's dataset is the repository's, installed by meson; here the
 # repository's copy stands in for it.
-sed "s|^dataset = .*|dataset = $SB_SOURCE_ROOT/datasets/uci-hydraulic|" "$conf" > "$SB_WORK/check.conf"
+sed -e "s|^dataset = .*|dataset = $SB_SOURCE_ROOT/datasets/uci-hydraulic|" \
+    -e "s|^model = .*|model = $SB_SOURCE_ROOT/conf/condition-model.json|" "$conf" > "$SB_WORK/check.conf"
 "$SB_BIN" --check-config --config "$SB_WORK/check.conf" > "$SB_WORK/check.log" 2>&1 ||
     problem "sensorbridge --check-config refuses the compose configuration: $(cat "$SB_WORK/check.log")"
 

@@ -26,6 +26,7 @@ problem() {
 ds=$(make_dataset)
 conf=$SB_WORK/sb.conf
 sed -e "s|^dataset = .*|dataset = $ds|" -e 's|^listen = .*|listen = 127.0.0.1:0|' \
+    -e "s|^model = .*|model = $SB_SOURCE_ROOT/conf/condition-model.json|" \
     -e 's|^speed = .*|speed = max|' -e 's|^loop = .*|loop = false|' "$CONF" > "$conf"
 start_daemon "$conf"
 # Families are registered up front; the finished replay also gives the

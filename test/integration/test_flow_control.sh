@@ -23,6 +23,7 @@ conf=$SB_WORK/shipped.conf
 cp "$SB_SOURCE_ROOT/conf/sensorbridge.conf" "$conf"
 set_key "$conf" kafka brokers "$TEST_BROKERS"
 set_key "$conf" replay dataset "$SB_SOURCE_ROOT/datasets/uci-hydraulic"
+set_key "$conf" condition model "$SB_SOURCE_ROOT/conf/condition-model.json"
 set_key "$conf" replay speed max
 set_key "$conf" http listen 127.0.0.1:0
 start_daemon "$conf"

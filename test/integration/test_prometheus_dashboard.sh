@@ -37,6 +37,7 @@ problem() {
 ds=$(make_dataset)
 conf=$SB_WORK/sb.conf
 sed -e "s|^dataset = .*|dataset = $ds|" -e 's|^listen = .*|listen = 127.0.0.1:0|' \
+    -e "s|^model = .*|model = $SB_SOURCE_ROOT/conf/condition-model.json|" \
     -e 's|^speed = .*|speed = 5|' -e 's|^loop = .*|loop = false|' \
     "$SB_SOURCE_ROOT/conf/sensorbridge.conf" > "$conf"
 set_key "$conf" alert.CE high_warning 20

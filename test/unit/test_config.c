@@ -214,7 +214,10 @@ static void config_shipped_file_loads(void **state)
     }
     assert_int_equal(kinds, 0x1f);
     assert_non_null(sb_config_find_synthetic(&c, "line1-oven-temp"));
-    assert_int_equal(c.nalert_rules, ncat + 3);
+    /* A rule per UCI sensor, 3 on synthetic sensors, 4 on the condition
+     * monitor's components; the model next to the file. */
+    assert_int_equal(c.nalert_rules, ncat + 3 + 4);
+    assert_non_null(strstr(c.condition_model, "/conf/condition-model.json"));
     sb_config_free(&c);
     sb_config_free(&d);
 }
