@@ -635,5 +635,7 @@ int main(int argc, char **argv)
     } else {
         usage();
     }
+    free(d.x);
+    free(d.profile);
     return 0;
 }

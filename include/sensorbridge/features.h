@@ -2,7 +2,7 @@
  * features.h - the per-cycle features of the condition model, computed
  * from the 60 one-second means of each of the 17 UCI sensors of one 60-s
  * load cycle. The stream (condition.c) and the training tool
- * (tools/sb-train.c) both go through these functions, so a cycle gives the
+ * (tools/train.c, sensorbridge-train) both go through these functions, so a cycle gives the
  * same features, bit for bit, whether it was consumed from Kafka or read
  * from the dataset files. Pure.
  *
