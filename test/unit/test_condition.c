@@ -1,0 +1,254 @@
+/*
+ * test_condition.c - the condition monitor's cycle assembly: a complete
+ * cycle is diagnosed with the expected state and probability; duplicates,
+ * late samples, missing samples, overflow, forgetting and stopping are
+ * counted as condition.h says. The model is hand-made: one component "x"
+ * with classes 0 and 1 on the single feature TS1_mean (standardised with
+ * mean 50, scale 1; coefficients -1 and +1), so state 1 means a TS1 mean
+ * above 50 and its probability is 1 / (1 + exp(-2 (mean - 50))).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sensorbridge/condition.h"
+#include "sensorbridge/sensors.h"
+
+#define EPOCH 1762612200000000LL /* 2025-11-08T14:30:00Z */
+#define CYCLE_US (60 * 1000000LL)
+
+static char model_path[64];
+
+static struct sb_model *model(void)
+{
+    struct sb_model *m;
+    char err[256];
+    assert_int_equal(sb_model_load(&m, model_path, err, sizeof(err)), 0);
+    return m;
+}
+
+struct seen {
+    int n;
+    int64_t cycle;
+    double state, prob, truth;
+};
+
+static void on_diag(void *ud, const struct sb_condition_diagnosis *dg)
+{
+    struct seen *s = ud;
+    s->n++;
+    s->cycle = dg->cycle;
+    s->state = dg->res[0].value;
+    s->prob = dg->res[0].prob[dg->res[0].cls];
+    s->truth = dg->truth[0];
+    json_error_t je;
+    json_t *j = json_loadb(dg->json, dg->len, 0, &je);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "cycle")), dg->cycle);
+    json_decref(j);
+}
+
+/* Sends sample k of sensor s in dataset cycle `cycle` (the n-th replayed). */
+static void sample(struct sb_condition *c, size_t s, int64_t cycle, int n, unsigned k, double v)
+{
+    size_t ncat;
+    const struct sb_sensor_info *info = &sb_sensors_uci(&ncat)[s];
+    unsigned r = info->rate_hz;
+    struct sb_decoded d = {
+        .cycle = cycle,
+        .sample_idx = k,
+        .value = v,
+        .ts_us = EPOCH + n * CYCLE_US + (k / r) * 1000000LL + (k % r) * 1000000LL / r,
+        .rate_hz = r,
+    };
+    snprintf(d.sensor, sizeof(d.sensor), "%s", info->name);
+    sb_condition_sample(c, (int)s, &d);
+}
+
+/* Every sample of every sensor of one cycle, TS1 at ts1, the rest at 1;
+ * skip_sensor's sample skip_k is left out (skip_sensor -1: none). */
+static void cycle(struct sb_condition *c, int64_t number, int n, double ts1, int skip_sensor,
+                  unsigned skip_k)
+{
+    size_t ncat;
+    const struct sb_sensor_info *cat = sb_sensors_uci(&ncat);
+    for (size_t s = 0; s < ncat; s++)
+        for (unsigned k = 0; k < cat[s].rate_hz * 60; k++)
+            if (!((int)s == skip_sensor && k == skip_k))
+                sample(c, s, number, n, k, strcmp(cat[s].name, "TS1") == 0 ? ts1 : 1);
+}
+
+static json_int_t count(struct sb_condition *c, const char *group, const char *key)
+{
+    struct sb_buf b;
+    sb_buf_init(&b);
+    sb_condition_json(c, &b);
+    json_error_t je;
+    json_t *j = json_loads(b.data, 0, &je);
+    assert_non_null(j);
+    json_t *v = group ? json_object_get(json_object_get(j, group), key) : json_object_get(j, key);
+    assert_non_null(v);
+    json_int_t n = json_integer_value(v);
+    json_decref(j);
+    sb_buf_free(&b);
+    return n;
+}
+
+static size_t ts1(void)
+{
+    size_t ncat;
+    return (size_t)(sb_sensors_find("TS1") - sb_sensors_uci(&ncat));
+}
+
+static void complete_cycle_is_diagnosed(void **state)
+{
+    (void)state;
+    struct sb_registry *reg = sb_registry_new();
+    struct seen seen = {0};
+    int *labels = malloc(5 * 3 * sizeof(int));
+    for (int i = 0; i < 15; i++)
+        labels[i] = 1; /* the true state of cycle 2 is 1 */
+    struct sb_condition *c = sb_condition_new(model(), labels, 3, 8, 16, reg, on_diag, &seen);
+    cycle(c, 2, 0, 50.25, -1, 0);
+    assert_int_equal(seen.n, 1);
+    assert_int_equal(seen.cycle, 2);
+    assert_true(seen.state == 1);
+    assert_true(fabs(seen.prob - 1 / (1 + exp(-0.5))) < 1e-12);
+    assert_true(seen.truth == 1);
+    /* A sample of the closed cycle is late; a second cycle at 49 is 0. */
+    sample(c, ts1(), 2, 0, 3, 50);
+    assert_int_equal(count(c, "ignored", "late"), 1);
+    cycle(c, 3, 1, 49, -1, 0);
+    assert_int_equal(seen.n, 2);
+    assert_true(seen.state == 0);
+    assert_true(isnan(seen.truth)); /* no label for row 3 */
+    assert_int_equal(count(c, NULL, "diagnosed"), 2);
+    sb_condition_free(c);
+    sb_registry_free(reg);
+}
+
+static void duplicates_are_ignored(void **state)
+{
+    (void)state;
+    struct sb_registry *reg = sb_registry_new();
+    struct seen seen = {0};
+    struct sb_condition *c = sb_condition_new(model(), NULL, 0, 8, 16, reg, on_diag, &seen);
+    /* TS1's first 10 values come twice (a redelivery), the second time
+     * with another value that must not count. */
+    for (unsigned k = 0; k < 10; k++)
+        sample(c, ts1(), 0, 0, k, 60);
+    for (unsigned k = 0; k < 10; k++)
+        sample(c, ts1(), 0, 0, k, 0);
+    cycle(c, 0, 0, 60, -1, 0);
+    assert_int_equal(count(c, "ignored", "duplicate"), 20);
+    assert_int_equal(seen.n, 1);
+    assert_true(fabs(seen.prob - 1 / (1 + exp(-20.0))) < 1e-12);
+    sb_condition_free(c);
+    sb_registry_free(reg);
+}
+
+static void missing_sample_is_counted(void **state)
+{
+    (void)state;
+    struct sb_registry *reg = sb_registry_new();
+    struct seen seen = {0};
+    struct sb_condition *c = sb_condition_new(model(), NULL, 0, 8, 16, reg, on_diag, &seen);
+    cycle(c, 5, 0, 60, 0, 1234); /* PS1 sample 1234 missing */
+    assert_int_equal(seen.n, 0);
+    assert_int_equal(count(c, "not_diagnosed", "missing_samples"), 0); /* not yet passed */
+    cycle(c, 6, 1, 60, -1, 0);
+    assert_int_equal(count(c, "not_diagnosed", "missing_samples"), 1);
+    assert_int_equal(seen.n, 1);
+    assert_int_equal(seen.cycle, 6);
+    sb_condition_free(c);
+    sb_registry_free(reg);
+}
+
+static void overflow_forget_and_stop(void **state)
+{
+    (void)state;
+    struct sb_registry *reg = sb_registry_new();
+    struct seen seen = {0};
+    struct sb_condition *c = sb_condition_new(model(), NULL, 0, 2, 16, reg, on_diag, &seen);
+    /* Only TS1 is held: three cycles with two open at most. */
+    for (int n = 0; n < 3; n++)
+        for (unsigned k = 0; k < 60; k++)
+            sample(c, ts1(), n, n, k, 60);
+    assert_int_equal(count(c, "not_diagnosed", "overflow"), 1);
+    assert_int_equal(count(c, NULL, "open_cycles"), 2);
+    /* Every other sensor goes: the cycles TS1 has passed close. */
+    for (size_t s = 0; s < SB_UCI_NSENSORS; s++)
+        if (s != ts1())
+            sb_condition_forget(c, (int)s);
+    assert_int_equal(count(c, "not_diagnosed", "missing_samples"), 1);
+    assert_int_equal(count(c, NULL, "open_cycles"), 1);
+    sb_condition_stop(c);
+    assert_int_equal(count(c, "not_diagnosed", "stopped"), 1);
+    assert_int_equal(count(c, NULL, "open_cycles"), 0);
+    assert_int_equal(seen.n, 0);
+    sb_condition_free(c);
+    sb_registry_free(reg);
+}
+
+static void not_replay_samples_are_ignored(void **state)
+{
+    (void)state;
+    struct sb_registry *reg = sb_registry_new();
+    struct sb_condition *c = sb_condition_new(model(), NULL, 0, 8, 16, reg, NULL, NULL);
+    struct sb_decoded d = {.cycle = -1, .sample_idx = 0, .value = 1, .ts_us = EPOCH, .rate_hz = 1};
+    sb_condition_sample(c, (int)ts1(), &d); /* no cycle */
+    d.cycle = 0;
+    d.rate_hz = 10; /* not TS1's rate */
+    sb_condition_sample(c, (int)ts1(), &d);
+    d.rate_hz = 1;
+    d.sample_idx = 60; /* beyond the cycle */
+    sb_condition_sample(c, (int)ts1(), &d);
+    assert_int_equal(count(c, "ignored", "not_replay"), 3);
+    assert_int_equal(count(c, NULL, "open_cycles"), 0);
+    sb_condition_free(c);
+    sb_registry_free(reg);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(model_path, sizeof(model_path), "/tmp/sb-condition-model.%d.json", (int)getpid());
+    FILE *f = fopen(model_path, "w");
+    if (!f)
+        return -1;
+    fputs("{\"format\":\"sensorbridge-condition-model\",\"version\":1,\"trained\":\"test\","
+          "\"features\":[\"TS1_mean\"],\"mean\":[50],\"scale\":[1],"
+          "\"components\":[{\"name\":\"x\",\"unit\":\"\",\"profile_column\":1,"
+          "\"classes\":[0,1],\"intercept\":[0,0],\"coef\":[[-1],[1]]}]}",
+          f);
+    return fclose(f);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    unlink(model_path);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(complete_cycle_is_diagnosed),
+        cmocka_unit_test(duplicates_are_ignored),
+        cmocka_unit_test(missing_sample_is_counted),
+        cmocka_unit_test(overflow_forget_and_stop),
+        cmocka_unit_test(not_replay_samples_are_ignored),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
