@@ -16,8 +16,6 @@
 
 #define NS SB_UCI_NSENSORS
 #define SECS SB_UCI_CYCLE_SECONDS
-#define PROFILE_COLUMNS 5
-#define PROFILE_MAX_ROWS 10000000u
 
 enum not_diagnosed { ND_MISSING, ND_OVERFLOW, ND_STOPPED, ND__COUNT };
 static const char *const ND_NAMES[ND__COUNT] = {"missing_samples", "overflow", "stopped"};
@@ -89,35 +87,7 @@ int sb_condition_load_labels(const char *path, int **out, size_t *rows, char *er
     *rows = 0;
     if (!path || !*path)
         return 0;
-    struct sb_dsfile *f;
-    int rc = sb_dsfile_open(&f, path, PROFILE_COLUMNS, err, errlen);
-    if (rc)
-        return rc;
-    struct sb_row row;
-    size_t n = 0, cap = 0;
-    int *v = NULL;
-    while ((rc = sb_dsfile_next(f, &row, err, errlen)) == 1) {
-        if (n == PROFILE_MAX_ROWS) {
-            snprintf(err, errlen, "%s: more than %u rows", path, PROFILE_MAX_ROWS);
-            rc = -EINVAL;
-            break;
-        }
-        if (n == cap) {
-            cap = cap ? cap * 2 : 4096;
-            v = sb_xrealloc(v, cap * PROFILE_COLUMNS * sizeof(int));
-        }
-        for (int i = 0; i < PROFILE_COLUMNS; i++)
-            v[n * PROFILE_COLUMNS + i] = (int)row.values[i];
-        n++;
-    }
-    sb_dsfile_close(f);
-    if (rc < 0) {
-        free(v);
-        return rc;
-    }
-    *out = v;
-    *rows = n;
-    return 0;
+    return sb_profile_load(path, out, rows, err, errlen);
 }
 
 static void make_component_metrics(struct sb_condition *c)
@@ -292,7 +262,7 @@ static void diagnose(struct sb_condition *c)
         int col = sb_model_component_column(c->model, k);
         truth[k] = NAN;
         if (col > 0 && cy->number >= 0 && (size_t)cy->number < c->rows)
-            truth[k] = c->labels[(size_t)cy->number * PROFILE_COLUMNS + (size_t)(col - 1)];
+            truth[k] = c->labels[(size_t)cy->number * SB_PROFILE_COLUMNS + (size_t)(col - 1)];
         struct component_metrics *m = &c->comp[k];
         sb_gauge_set(m->state, res[k].value);
         sb_gauge_set(m->prob, res[k].prob[res[k].cls]);

@@ -649,3 +649,38 @@ double sb_upsample_linear(const double *v, size_t n, unsigned factor, size_t k)
      * parsed from the original files, so it prints back as short text. */
     return round(y * 1000.0) / 1000.0;
 }
+
+int sb_profile_load(const char *path, int **out, size_t *rows, char *err, size_t errlen)
+{
+    *out = NULL;
+    *rows = 0;
+    struct sb_dsfile *f;
+    int rc = sb_dsfile_open(&f, path, SB_PROFILE_COLUMNS, err, errlen);
+    if (rc)
+        return rc;
+    struct sb_row row;
+    size_t n = 0, cap = 0;
+    int *v = NULL;
+    while ((rc = sb_dsfile_next(f, &row, err, errlen)) == 1) {
+        if (n == SB_PROFILE_MAX_ROWS) {
+            snprintf(err, errlen, "%s: more than %u rows", path, SB_PROFILE_MAX_ROWS);
+            rc = -EINVAL;
+            break;
+        }
+        if (n == cap) {
+            cap = cap ? cap * 2 : 4096;
+            v = sb_xrealloc(v, cap * SB_PROFILE_COLUMNS * sizeof(int));
+        }
+        for (int i = 0; i < SB_PROFILE_COLUMNS; i++)
+            v[n * SB_PROFILE_COLUMNS + i] = (int)row.values[i];
+        n++;
+    }
+    sb_dsfile_close(f);
+    if (rc < 0) {
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *rows = n;
+    return 0;
+}

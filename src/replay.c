@@ -20,8 +20,6 @@
 
 #define SOURCE_UCI "uci-hydraulic"
 #define SOURCE_STANDIN "uci-hydraulic-standin"
-#define PROFILE_COLUMNS 5
-#define PROFILE_MAX_ROWS 1000000
 
 /* The streams of one rate share a schedule and a timer: sample j of the
  * shared schedule is due at start + j / (rate * speed), and each stream's
@@ -75,13 +73,13 @@ struct sb_replay {
     bool loop_at_end;
     double speed;
     int64_t epoch_us;
-    int *profile; /* PROFILE_COLUMNS ints per cycle, or NULL */
+    int *profile; /* SB_PROFILE_COLUMNS ints per cycle, or NULL */
     unsigned profile_rows;
     long cur_cycle; /* lowest cycle any stream is in; -1 before start */
     bool finished;
     struct sb_metric *m_cycle;
     struct sb_metric *m_paused;
-    struct sb_metric *m_profile[PROFILE_COLUMNS];
+    struct sb_metric *m_profile[SB_PROFILE_COLUMNS];
     struct sb_ratelimit rl;
     int open_handles;
     void (*close_cb)(void *ud);
@@ -100,27 +98,10 @@ static int load_profile(struct sb_replay *r, const char *dir, char *err, size_t 
     snprintf(path, sizeof(path), "%s/profile.txt", dir);
     if (!is_file(path))
         return 0;
-    struct sb_dsfile *f;
-    int rc = sb_dsfile_open(&f, path, PROFILE_COLUMNS, err, errlen);
-    if (rc)
-        return rc;
-    size_t cap = 0;
-    struct sb_row row;
-    while ((rc = sb_dsfile_next(f, &row, err, errlen)) == 1) {
-        if (r->profile_rows >= PROFILE_MAX_ROWS)
-            break;
-        if (r->profile_rows == cap) {
-            cap = cap ? cap * 2 : 4096;
-            r->profile = sb_xrealloc(r->profile, cap * PROFILE_COLUMNS * sizeof(int));
-        }
-        for (int i = 0; i < PROFILE_COLUMNS; i++)
-            r->profile[r->profile_rows * PROFILE_COLUMNS + i] = (int)row.values[i];
-        r->profile_rows++;
-    }
-    sb_dsfile_close(f);
-    if (rc < 0)
-        return rc;
-    return 0;
+    size_t rows;
+    int rc = sb_profile_load(path, &r->profile, &rows, err, errlen);
+    r->profile_rows = (unsigned)rows;
+    return rc;
 }
 
 static void register_metrics(struct sb_replay *r, struct sb_registry *reg)
@@ -138,7 +119,7 @@ static void register_metrics(struct sb_replay *r, struct sb_registry *reg)
         NULL);
     if (!r->profile)
         return;
-    static const char *const names[PROFILE_COLUMNS][2] = {
+    static const char *const names[SB_PROFILE_COLUMNS][2] = {
         {"sensorbridge_hydraulic_cooler_condition_percent",
          "Cooler condition of the current cycle: 3 close to total failure, 20 reduced "
          "efficiency, 100 full efficiency."},
@@ -154,7 +135,7 @@ static void register_metrics(struct sb_replay *r, struct sb_registry *reg)
          "Stable flag of the current cycle: 0 conditions were stable, 1 static conditions "
          "might not have been reached yet."},
     };
-    for (int i = 0; i < PROFILE_COLUMNS; i++)
+    for (int i = 0; i < SB_PROFILE_COLUMNS; i++)
         r->m_profile[i] = sb_family_child(
             sb_registry_family(reg, SB_GAUGE, names[i][0], names[i][1], 0, NULL, NULL, 0), NULL);
 }
@@ -172,8 +153,8 @@ static void update_cycle(struct sb_replay *r)
     r->cur_cycle = lowest;
     sb_gauge_set(r->m_cycle, (double)lowest);
     if (r->profile && (unsigned long)lowest < r->profile_rows)
-        for (int i = 0; i < PROFILE_COLUMNS; i++)
-            sb_gauge_set(r->m_profile[i], r->profile[lowest * PROFILE_COLUMNS + i]);
+        for (int i = 0; i < SB_PROFILE_COLUMNS; i++)
+            sb_gauge_set(r->m_profile[i], r->profile[lowest * SB_PROFILE_COLUMNS + i]);
 }
 
 static int open_stream(struct sb_replay *r, struct stream *s, const char *dir,

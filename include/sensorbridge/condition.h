@@ -69,10 +69,8 @@ void sb_condition_topic(const struct sb_config *cfg, char *out, size_t len);
  * profile.txt if it exists, else "" (none). */
 void sb_condition_labels_path(const struct sb_config *cfg, char *out, size_t len);
 
-/* Reads a profile.txt (5 integer columns per cycle) for the true states.
- * Returns 0 with *rows (0 and *out NULL when path is "" or absent and
- * optional), or -errno / -EINVAL with "PATH:LINE: why" in err. *out is
- * rows * 5 ints, freed with free(). */
+/* The labels as sb_profile_load (dataset.h) reads them; path "" (or
+ * NULL) is no labels: 0 with *out NULL and *rows 0. */
 int sb_condition_load_labels(const char *path, int **out, size_t *rows, char *err, size_t errlen);
 
 /* model: owned from here on; labels: rows * 5 ints from

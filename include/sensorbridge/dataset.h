@@ -69,6 +69,20 @@ int sb_dsfile_seek(struct sb_dsfile *f, unsigned index);
 int sb_dsfile_count_rows(const char *path, unsigned *rows);
 
 /*
+ * profile.txt: the condition labels, SB_PROFILE_COLUMNS integers per cycle
+ * (cooler %, valve %, pump leakage, accumulator bar, stable flag).
+ */
+#define SB_PROFILE_COLUMNS 5
+#define SB_PROFILE_MAX_ROWS 1000000u /* a longer file is refused */
+
+/* Reads a profile.txt into *out, rows * SB_PROFILE_COLUMNS ints (freed
+ * with free(); NULL when the file has no rows), and its row count into
+ * *rows. Returns 0, or -errno / -EINVAL with the message of
+ * sb_dsfile_next ("PATH:LINE: column C: why") in err; nothing is
+ * allocated on failure. */
+int sb_profile_load(const char *path, int **out, size_t *rows, char *err, size_t errlen);
+
+/*
  * Upsampling for stand-in files that hold only 1-second means.
  *
  * Returns sample k (0 <= k < n * factor) of a signal sampled `factor`
