@@ -203,11 +203,18 @@ void sb_condition_free(struct sb_condition *c)
 void sb_condition_set_model(struct sb_condition *c, struct sb_model *model, int *labels,
                             size_t rows)
 {
+    bool same = sb_model_components(model) == sb_model_components(c->model);
+    for (size_t k = 0; same && k < sb_model_components(model); k++)
+        same = strcmp(sb_model_component_name(model, k), sb_model_component_name(c->model, k)) == 0;
     sb_model_free(c->model);
     free(c->labels);
     c->model = model;
     c->labels = labels;
     c->rows = rows;
+    /* The same components keep their series and running accuracy (a
+     * reload of another key reads the model again); others start anew. */
+    if (same)
+        return;
     clear_component_series(c);
     make_component_metrics(c);
 }

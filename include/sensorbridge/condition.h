@@ -82,7 +82,9 @@ struct sb_condition *sb_condition_new(struct sb_model *model, int *labels, size_
 void sb_condition_free(struct sb_condition *c);
 
 /* Swaps model and labels (both owned from here on) between two samples:
- * the open cycles are diagnosed with the new model. */
+ * the open cycles are diagnosed with the new model. With the same
+ * components (names, in order) the per-component series and the running
+ * accuracy go on; otherwise they start again for the new components. */
 void sb_condition_set_model(struct sb_condition *c, struct sb_model *model, int *labels,
                             size_t rows);
 

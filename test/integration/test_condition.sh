@@ -103,6 +103,9 @@ set_key "$conf" condition model "$SB_WORK/good.json"
 kill -HUP "$SB_PID"
 wait_metric sensorbridge_config_reloads_total 1 30
 [ "$(curl -sf "$SB_URL/api/v1/diagnosis" | jq -r .model)" = "copy: $before" ] || fail "the reload did not swap the model"
+# The same components: their running accuracy goes on across the swap.
+[ "$(val 'sensorbridge_condition_predictions_total{component="cooler",outcome="correct"}')" = 6 ] ||
+    fail "the reload reset the cooler's running accuracy"
 stop_daemon
 
 # ---- 2. a cycle with samples missing ----
