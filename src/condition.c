@@ -32,8 +32,14 @@ struct cycle {
 
 struct component_metrics {
     struct sb_metric *state, *prob, *truth, *accuracy, *correct, *wrong;
+    struct sb_metric *class_prob[SB_MODEL_MAX_CLASSES];
     uint64_t right, judged;
 };
+
+/* Inference (features and model) takes tens of microseconds per cycle
+ * (docs/condition.md); the buckets reach well past the 1-ms bound. */
+static const double inference_buckets[] = {1e-5, 2.5e-5, 5e-5,   1e-4, 2.5e-4,
+                                           5e-4, 1e-3,   2.5e-3, 5e-3, 1e-2};
 
 struct sb_condition {
     struct sb_model *model;
@@ -52,9 +58,9 @@ struct sb_condition {
     int64_t latest_us[NS]; /* newest cycle start per sensor, INT64_MIN: none yet */
     bool forgotten[NS];    /* not held here (revoked, expired) since its last sample */
 
-    struct sb_family *f_state, *f_prob, *f_truth, *f_accuracy, *f_predictions;
+    struct sb_family *f_state, *f_prob, *f_class_prob, *f_truth, *f_accuracy, *f_predictions;
     struct component_metrics comp[SB_MODEL_MAX_COMPONENTS];
-    struct sb_metric *m_cycle, *m_diagnosed, *m_nd[ND__COUNT], *m_ig[IG__COUNT];
+    struct sb_metric *m_cycle, *m_diagnosed, *m_inference, *m_nd[ND__COUNT], *m_ig[IG__COUNT];
     uint64_t diagnosed, nd[ND__COUNT], ig[IG__COUNT];
 
     char **recent; /* ring of JSON texts, newest at (head - 1) */
@@ -98,6 +104,12 @@ static void make_component_metrics(struct sb_condition *c)
         struct component_metrics *m = &c->comp[k];
         m->state = sb_family_child(c->f_state, lv);
         m->prob = sb_family_child(c->f_prob, lv);
+        for (size_t j = 0; j < sb_model_classes(c->model, k); j++) {
+            char state[32];
+            snprintf(state, sizeof(state), "%g", sb_model_class_value(c->model, k, j));
+            const char *cv[] = {lv[0], state};
+            m->class_prob[j] = sb_family_child(c->f_class_prob, cv);
+        }
         m->accuracy = NULL;
         m->truth = NULL;
         const char *ok[] = {lv[0], "correct"}, *bad[] = {lv[0], "wrong"};
@@ -131,6 +143,7 @@ struct sb_condition *sb_condition_new(struct sb_model *model, int *labels, size_
 
     static const char *const comp[] = {"component"};
     static const char *const comp_outcome[] = {"component", "outcome"};
+    static const char *const comp_state[] = {"component", "state"};
     static const char *const reason[] = {"reason"};
     c->f_state = sb_registry_family(
         reg, SB_GAUGE, "sensorbridge_condition_state",
@@ -140,6 +153,10 @@ struct sb_condition *sb_condition_new(struct sb_model *model, int *labels, size_
     c->f_prob =
         sb_registry_family(reg, SB_GAUGE, "sensorbridge_condition_probability",
                            "The model's probability of the predicted state.", 1, comp, NULL, 0);
+    c->f_class_prob = sb_registry_family(
+        reg, SB_GAUGE, "sensorbridge_condition_class_probability",
+        "The model's probability of each state of the component in the last diagnosed cycle.", 2,
+        comp_state, NULL, 0);
     c->f_truth = sb_registry_family(
         reg, SB_GAUGE, "sensorbridge_condition_true_state",
         "The component's true state in the last diagnosed cycle, from the labels file.", 1, comp,
@@ -159,6 +176,11 @@ struct sb_condition *sb_condition_new(struct sb_model *model, int *labels, size_
     c->m_diagnosed = sb_family_child(
         sb_registry_family(reg, SB_COUNTER, "sensorbridge_condition_cycles_diagnosed_total",
                            "Load cycles diagnosed.", 0, NULL, NULL, 0),
+        NULL);
+    c->m_inference = sb_family_child(
+        sb_registry_family(reg, SB_HISTOGRAM, "sensorbridge_condition_inference_seconds",
+                           "Time to compute one cycle's features and diagnose it with the model.",
+                           0, NULL, inference_buckets, SB_ARRAY_SIZE(inference_buckets)),
         NULL);
     struct sb_family *fnd = sb_registry_family(
         reg, SB_COUNTER, "sensorbridge_condition_cycles_not_diagnosed_total",
@@ -182,6 +204,7 @@ static void clear_component_series(struct sb_condition *c)
 {
     sb_family_clear(c->f_state);
     sb_family_clear(c->f_prob);
+    sb_family_clear(c->f_class_prob);
     sb_family_clear(c->f_truth);
     sb_family_clear(c->f_accuracy);
     sb_family_clear(c->f_predictions);
@@ -204,15 +227,21 @@ void sb_condition_set_model(struct sb_condition *c, struct sb_model *model, int 
                             size_t rows)
 {
     bool same = sb_model_components(model) == sb_model_components(c->model);
-    for (size_t k = 0; same && k < sb_model_components(model); k++)
-        same = strcmp(sb_model_component_name(model, k), sb_model_component_name(c->model, k)) == 0;
+    for (size_t k = 0; same && k < sb_model_components(model); k++) {
+        same =
+            strcmp(sb_model_component_name(model, k), sb_model_component_name(c->model, k)) == 0 &&
+            sb_model_classes(model, k) == sb_model_classes(c->model, k);
+        for (size_t j = 0; same && j < sb_model_classes(model, k); j++)
+            same = sb_model_class_value(model, k, j) == sb_model_class_value(c->model, k, j);
+    }
     sb_model_free(c->model);
     free(c->labels);
     c->model = model;
     c->labels = labels;
     c->rows = rows;
-    /* The same components keep their series and running accuracy (a
-     * reload of another key reads the model again); others start anew. */
+    /* The same components (names and classes) keep their series and
+     * running accuracy (a reload of another key reads the model again);
+     * others start anew. */
     if (same)
         return;
     clear_component_series(c);
@@ -252,6 +281,7 @@ static void remember(struct sb_condition *c, char *json)
 static void diagnose(struct sb_condition *c)
 {
     const struct cycle *cy = &c->open[0];
+    uint64_t t0 = sb_now_mono_ns();
     double means[NS][SECS];
     for (size_t s = 0; s < NS; s++)
         for (size_t k = 0; k < SECS; k++)
@@ -260,6 +290,7 @@ static void diagnose(struct sb_condition *c)
     sb_features_compute((const double(*)[SECS])means, feat);
     struct sb_model_result res[SB_MODEL_MAX_COMPONENTS];
     sb_model_predict(c->model, feat, res);
+    sb_histogram_observe(c->m_inference, (double)(sb_now_mono_ns() - t0) / 1e9);
 
     size_t nc = sb_model_components(c->model);
     double truth[SB_MODEL_MAX_COMPONENTS];
@@ -275,6 +306,7 @@ static void diagnose(struct sb_condition *c)
         sb_gauge_set(m->prob, res[k].prob[res[k].cls]);
         json_t *probs = json_object();
         for (size_t j = 0; j < sb_model_classes(c->model, k); j++) {
+            sb_gauge_set(m->class_prob[j], res[k].prob[j]);
             char name[32];
             snprintf(name, sizeof(name), "%g", sb_model_class_value(c->model, k, j));
             json_object_set_new(probs, name, json_real(res[k].prob[j]));

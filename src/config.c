@@ -1060,11 +1060,12 @@ static const struct opt opts[] = {
     OPT("alerts", "topic", "", RESTART, FIELD_STR, alerts_topic, 0, 0, parse_topic),
     OPT("alerts", "recent", "256", RESTART, FIELD_INT, recent_alerts, 1, 100000, parse_int),
 
+    OPT("condition", "enabled", "true", RESTART, FIELD_BOOL, condition_enabled, 0, 0, parse_bool),
     OPT_FN("condition", "model", "", SB_APPLY_CONDITION, FIELD_STR, condition_model,
            parse_optional_path),
     OPT_FN("condition", "labels", "", SB_APPLY_CONDITION, FIELD_STR, condition_labels,
            parse_optional_path),
-    OPT("condition", "max_open_cycles", "8", RESTART, FIELD_INT, condition_max_open, 1, 1000,
+    OPT("condition", "max_open_cycles", "64", RESTART, FIELD_INT, condition_max_open, 1, 1000,
         parse_int),
     OPT("condition", "topic", "", RESTART, FIELD_STR, diagnosis_topic, 0, 0, parse_topic),
 
@@ -1297,6 +1298,11 @@ bool sb_alert_rule_ordered(const struct sb_alert_rule_cfg *r, size_t *i, size_t 
 bool sb_config_embedded(const struct sb_config *c)
 {
     return c->brokers && strcmp(c->brokers, "embedded") == 0;
+}
+
+bool sb_config_condition_on(const struct sb_config *c)
+{
+    return c->condition_enabled && c->condition_model && c->condition_model[0];
 }
 
 void sb_config_sample_topic(const struct sb_config *c, const char *sensor, char *out, size_t len)
@@ -2153,15 +2159,15 @@ static void check_dataset(struct loader *ld)
     set_str(&c->dataset, sb_xstrdup(real));
 }
 
-/* The model file and the labels must be files that exist: their contents
- * are read (and checked, naming the member) when the daemon starts or
- * reloads, by model.c and condition.c. */
+/* With the monitor enabled, the model file and the labels must be files
+ * that exist: their contents are read (and checked, naming the member)
+ * when the daemon starts or reloads, by model.c and condition.c. */
 static void check_condition_files(struct loader *ld)
 {
     struct sb_config *c = ld->c;
     const char *keys[] = {"model", "labels"};
     const char *paths[] = {c->condition_model, c->condition_labels};
-    for (size_t i = 0; i < SB_ARRAY_SIZE(keys) && !ld->failed; i++) {
+    for (size_t i = 0; i < SB_ARRAY_SIZE(keys) && !ld->failed && c->condition_enabled; i++) {
         struct stat st;
         if (!paths[i][0])
             continue;

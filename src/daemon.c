@@ -448,7 +448,7 @@ static void reload(struct sb_daemon *d)
                "configuration\" error=\"%s\"",
                sb_log_quote(err));
         snprintf(why, sizeof(why), "new synthetic sensors do not work: %s", err);
-    } else if (!d->condition != !next.condition_model[0]) {
+    } else if (!d->condition != !sb_config_condition_on(&next)) {
         sb_err("msg=\"reload refused: condition monitoring can be turned on or off only by a "
                "restart, keeping the running configuration\" key=condition.model");
         snprintf(why, sizeof(why), "condition.model: turning it on or off needs a restart");
@@ -802,7 +802,7 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
                 d->out_aggregates = sb_producer_output(d->producer, aggregates);
             if (d->cfg.alerts_enabled)
                 d->out_alerts = sb_producer_output(d->producer, alerts);
-            if (d->cfg.condition_model[0]) {
+            if (sb_config_condition_on(&d->cfg)) {
                 char diagnosis[256];
                 sb_condition_topic(&d->cfg, diagnosis, sizeof(diagnosis));
                 d->out_diagnosis = sb_producer_output(d->producer, diagnosis);
@@ -822,7 +822,7 @@ static int start(struct sb_daemon *d, char *err, size_t errlen)
         d->analytics = sb_analytics_new(&d->cfg, d->reg, publish, d, err, errlen);
         if (!d->analytics)
             return -EINVAL;
-        if (d->cfg.condition_model[0]) {
+        if (sb_config_condition_on(&d->cfg)) {
             struct sb_model *model;
             int *labels;
             size_t rows;

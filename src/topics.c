@@ -104,7 +104,7 @@ void sb_topics_add_outputs(const struct sb_config *cfg, struct sb_namelist *out)
         list_add(out, aggregates);
     if (cfg->alerts_enabled)
         list_add(out, alerts);
-    if (cfg->condition_model && cfg->condition_model[0]) {
+    if (sb_config_condition_on(cfg)) {
         char diagnosis[256];
         sb_condition_topic(cfg, diagnosis, sizeof(diagnosis));
         list_add(out, diagnosis);

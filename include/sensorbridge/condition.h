@@ -2,7 +2,8 @@
  * condition.h - the condition monitor: assembles the samples of the 17 UCI
  * sensors into their 60-s load cycles in event time, and diagnoses every
  * complete cycle with the condition model (model.h) on its features
- * (features.h). Pure: results go through a callback.
+ * (features.h). Pure but for the monotonic clock that times each
+ * inference; results go through a callback.
  *
  * A sample belongs to the cycle that starts at
  *     ts_us - ((k / R) * 1000000 + (k % R) * 1000000 / R)
@@ -27,7 +28,8 @@
  *     oldest, not diagnosed ("overflow");
  *   - sb_condition_stop drops the open ones ("stopped").
  * A sample of a cycle at or before the last closed one is late: ignored,
- * counted. Memory: max_open * about 8.3 KB.
+ * counted. Memory: max_open * 8,216 bytes (17 sensors * 60 sums of 8 bytes,
+ * plus the next indexes and the cycle's start and number).
  *
  * Metrics (docs/metrics.md): sensorbridge_condition_* families.
  *
@@ -83,8 +85,9 @@ void sb_condition_free(struct sb_condition *c);
 
 /* Swaps model and labels (both owned from here on) between two samples:
  * the open cycles are diagnosed with the new model. With the same
- * components (names, in order) the per-component series and the running
- * accuracy go on; otherwise they start again for the new components. */
+ * components (names and classes, in order) the per-component series and
+ * the running accuracy go on; otherwise they start again for the new
+ * components. */
 void sb_condition_set_model(struct sb_condition *c, struct sb_model *model, int *labels,
                             size_t rows);
 

@@ -173,6 +173,7 @@ struct sb_config {
     size_t nalert_rules;
 
     /* [condition] */
+    bool condition_enabled; /* default true: on whenever a model is set */
     char *condition_model;  /* model file, "" = no condition monitoring; resolved like dataset */
     char *condition_labels; /* profile.txt with the true states, "" = the dataset's if present */
     int condition_max_open; /* cycles assembled at once, 1..1000 */
@@ -196,6 +197,9 @@ void sb_config_free(struct sb_config *c);
 
 /* True if brokers == "embedded". */
 bool sb_config_embedded(const struct sb_config *c);
+
+/* True if the condition monitor runs: [condition] enabled and a model set. */
+bool sb_config_condition_on(const struct sb_config *c);
 
 /* The topic a sensor's samples go to: "<prefix>-<sensor>" in the
  * per-sensor layout, the samples topic in the shared one. */
