@@ -27,7 +27,7 @@
 #define EPOCH 1762612200000000LL /* 2025-11-08T14:30:00Z */
 #define CYCLE_US (60 * 1000000LL)
 
-static char model_path[64];
+static char model_path[64], other_path[64];
 
 static struct sb_model *model(void)
 {
@@ -104,6 +104,44 @@ static json_int_t count(struct sb_condition *c, const char *group, const char *k
     return n;
 }
 
+struct child_value {
+    const char *label, *want; /* the label and its value to pick; NULL: any */
+    double value;
+    int n;
+};
+
+static void pick_child(void *ud, size_t nlabels, const char *const *names,
+                       const char *const *values, double value)
+{
+    struct child_value *cv = ud;
+    bool match = !cv->label;
+    for (size_t i = 0; i < nlabels && !match; i++)
+        match = strcmp(names[i], cv->label) == 0 && strcmp(values[i], cv->want) == 0;
+    if (match) {
+        cv->value = value;
+        cv->n++;
+    }
+}
+
+/* The value of the one child of `family` whose `label` is `want` (label
+ * NULL: the family's only child; a histogram's value is its count); NAN if
+ * there is none. */
+static double metric(struct sb_registry *reg, const char *family, const char *label,
+                     const char *want)
+{
+    struct child_value cv = {.label = label, .want = want, .value = NAN};
+    sb_registry_each_child(reg, family, pick_child, &cv);
+    assert_true(cv.n <= 1);
+    return cv.value;
+}
+
+static int children(struct sb_registry *reg, const char *family)
+{
+    struct child_value cv = {0};
+    sb_registry_each_child(reg, family, pick_child, &cv);
+    return cv.n;
+}
+
 static size_t ts1(void)
 {
     size_t ncat;
@@ -125,6 +163,13 @@ static void complete_cycle_is_diagnosed(void **state)
     assert_true(seen.state == 1);
     assert_true(fabs(seen.prob - 1 / (1 + exp(-0.5))) < 1e-12);
     assert_true(seen.truth == 1);
+    /* Every class's probability, and one inference timed. */
+    double p1 = 1 / (1 + exp(-0.5));
+    const char *fam = "sensorbridge_condition_class_probability";
+    assert_int_equal(children(reg, fam), 2);
+    assert_true(fabs(metric(reg, fam, "state", "1") - p1) < 1e-12);
+    assert_true(fabs(metric(reg, fam, "state", "0") - (1 - p1)) < 1e-12);
+    assert_true(metric(reg, "sensorbridge_condition_inference_seconds", NULL, NULL) == 1);
     /* A sample of the closed cycle is late; a second cycle at 49 is 0. */
     sample(c, ts1(), 2, 0, 3, 50);
     assert_int_equal(count(c, "ignored", "late"), 1);
@@ -133,6 +178,8 @@ static void complete_cycle_is_diagnosed(void **state)
     assert_true(seen.state == 0);
     assert_true(isnan(seen.truth)); /* no label for row 3 */
     assert_int_equal(count(c, NULL, "diagnosed"), 2);
+    assert_true(metric(reg, "sensorbridge_condition_inference_seconds", NULL, NULL) == 2);
+    assert_true(metric(reg, "sensorbridge_condition_predictions_total", "outcome", "correct") == 1);
     sb_condition_free(c);
     sb_registry_free(reg);
 }
@@ -219,6 +266,42 @@ static void not_replay_samples_are_ignored(void **state)
     sb_registry_free(reg);
 }
 
+/* A model with the same components and classes keeps the series and the
+ * running accuracy; one with other classes starts them again. */
+static void set_model_keeps_or_restarts_series(void **state)
+{
+    (void)state;
+    struct sb_registry *reg = sb_registry_new();
+    struct seen seen = {0};
+    int *labels = malloc(5 * sizeof(int));
+    for (int i = 0; i < 5; i++)
+        labels[i] = 1;
+    struct sb_condition *c = sb_condition_new(model(), labels, 1, 8, 16, reg, on_diag, &seen);
+    cycle(c, 0, 0, 60, -1, 0);
+    const char *pred = "sensorbridge_condition_predictions_total";
+    assert_true(metric(reg, pred, "outcome", "correct") == 1);
+    labels = malloc(5 * sizeof(int));
+    for (int i = 0; i < 5; i++)
+        labels[i] = 1;
+    sb_condition_set_model(c, model(), labels, 1);
+    assert_true(metric(reg, pred, "outcome", "correct") == 1);
+    assert_true(metric(reg, "sensorbridge_condition_state", NULL, NULL) == 1);
+    struct sb_model *other;
+    char err[256];
+    assert_int_equal(sb_model_load(&other, other_path, err, sizeof(err)), 0);
+    sb_condition_set_model(c, other, NULL, 0);
+    assert_true(metric(reg, pred, "outcome", "correct") == 0);
+    assert_int_equal(children(reg, "sensorbridge_condition_class_probability"), 2);
+    assert_true(isnan(metric(reg, "sensorbridge_condition_class_probability", "state", "1")));
+    /* The next cycle is diagnosed with the new classes 5 and 7. */
+    cycle(c, 1, 1, 60, -1, 0);
+    assert_true(seen.state == 7);
+    assert_true(fabs(metric(reg, "sensorbridge_condition_class_probability", "state", "7") -
+                     1 / (1 + exp(-20.0))) < 1e-12);
+    sb_condition_free(c);
+    sb_registry_free(reg);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -231,6 +314,17 @@ static int setup(void **state)
           "\"components\":[{\"name\":\"x\",\"unit\":\"\",\"profile_column\":1,"
           "\"classes\":[0,1],\"intercept\":[0,0],\"coef\":[[-1],[1]]}]}",
           f);
+    if (fclose(f))
+        return -1;
+    /* The same component "x" with other classes. */
+    snprintf(other_path, sizeof(other_path), "/tmp/sb-condition-other.%d.json", (int)getpid());
+    if (!(f = fopen(other_path, "w")))
+        return -1;
+    fputs("{\"format\":\"sensorbridge-condition-model\",\"version\":1,\"trained\":\"other\","
+          "\"features\":[\"TS1_mean\"],\"mean\":[50],\"scale\":[1],"
+          "\"components\":[{\"name\":\"x\",\"unit\":\"\",\"profile_column\":1,"
+          "\"classes\":[5,7],\"intercept\":[0,0],\"coef\":[[-1],[1]]}]}",
+          f);
     return fclose(f);
 }
 
@@ -238,6 +332,7 @@ static int teardown(void **state)
 {
     (void)state;
     unlink(model_path);
+    unlink(other_path);
     return 0;
 }
 
@@ -249,6 +344,7 @@ int main(void)
         cmocka_unit_test(missing_sample_is_counted),
         cmocka_unit_test(overflow_forget_and_stop),
         cmocka_unit_test(not_replay_samples_are_ignored),
+        cmocka_unit_test(set_model_keeps_or_restarts_series),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

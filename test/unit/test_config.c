@@ -823,6 +823,37 @@ static void config_new_defaults(void **state)
     sb_config_free(&c);
 }
 
+/* [condition]: on only with enabled and a model; a disabled monitor's
+ * files are not checked; an enabled one's must exist. */
+static void config_condition_keys(void **state)
+{
+    (void)state;
+    struct sb_config c;
+    sb_config_defaults(&c);
+    assert_true(c.condition_enabled);
+    assert_string_equal(c.condition_model, "");
+    assert_int_equal(c.condition_max_open, 64);
+    assert_false(sb_config_condition_on(&c));
+    sb_config_free(&c);
+
+    char model[PATH_MAX + 16], text[2 * PATH_MAX];
+    snprintf(model, sizeof(model), "%s/m.json", tmpdir);
+    write_file(model, "{}");
+    snprintf(text, sizeof(text), "[condition]\nmodel = %s\nmax_open_cycles = 3\n", model);
+    load_ok(&c, text);
+    assert_true(sb_config_condition_on(&c));
+    assert_int_equal(c.condition_max_open, 3);
+    sb_config_free(&c);
+
+    load_ok(&c, "[condition]\nenabled = false\nmodel = /no/such/model.json\n");
+    assert_false(sb_config_condition_on(&c));
+    sb_config_free(&c);
+
+    load_fails("[replay]\nenabled = false\n[condition]\nmodel = /no/such/model.json\n",
+               "[condition] model", "/no/such/model.json", "No such file", NULL);
+    load_fails("[condition]\nmax_open_cycles = 0\n", "max_open_cycles", NULL);
+}
+
 static void config_windows_sizes(void **state)
 {
     (void)state;
@@ -1709,6 +1740,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(config_restart_key),
         cmocka_unit_test(config_changes_name_apply_steps),
         cmocka_unit_test(config_new_defaults),
+        cmocka_unit_test(config_condition_keys),
         cmocka_unit_test(config_windows_sizes),
         cmocka_unit_test(config_windows_keys),
         cmocka_unit_test(config_alerts_keys),
