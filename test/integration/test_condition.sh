@@ -5,8 +5,8 @@
 #     even blocks) replayed at speed max through the embedded broker: every
 #     cycle is diagnosed, and the diagnoses on the diagnosis topic (read
 #     with kcat) equal, cycle by cycle, what sensorbridge-train predicts
-#     offline from the dataset files; gauges, true states, accuracy,
-#     /api/v1/diagnosis and promtool agree;
+#     offline from the dataset files; gauges (every class's probability
+#     too), true states, accuracy, /api/v1/diagnosis and promtool agree;
 #  2. a cycle with a malformed TS1 row (the replay skips that sensor's
 #     cycle) is not diagnosed and is counted missing_samples, the others
 #     are;
@@ -79,6 +79,27 @@ for comp in cooler valve pump_leakage accumulator; do
     col=$((col + 1))
 done
 [ "$(metric sensorbridge_condition_cycle <<< "$s")" = 105 ] || fail "last diagnosed cycle is not 105"
+# Every class's probability gauge is the last diagnosis's (cycle 105), and
+# the predicted state's is the offline tool's probability for cycle 105.
+last=$(cut -f2- "$SB_WORK/diag.raw" | jq -c 'select(.cycle == 105)')
+col=2
+for comp in cooler valve pump_leakage accumulator; do
+    for st in $(jq -r ".components.$comp.probabilities | keys[]" <<< "$last"); do
+        want=$(jq -r ".components.$comp.probabilities[\"$st\"]" <<< "$last")
+        got=$(metric "sensorbridge_condition_class_probability{component=\"$comp\",state=\"$st\"}" <<< "$s")
+        awk -v a="$got" -v b="$want" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 1e-12) }' ||
+            fail "$comp state $st: class probability gauge $got, diagnosis $want"
+    done
+    read -r state prob < <(awk -F'\t' -v c=$col '$1 == 105 { print $c, $(c + 1) }' "$SB_WORK/offline.tsv")
+    got=$(metric "sensorbridge_condition_class_probability{component=\"$comp\",state=\"$state\"}" <<< "$s")
+    awk -v a="$got" -v b="$prob" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 1e-12) }' ||
+        fail "$comp: probability of state $state is $got, offline $prob"
+    [ "$(grep -c "^sensorbridge_condition_class_probability{component=\"$comp\"" <<< "$s")" = \
+      "$(jq ".components.$comp.probabilities | length" <<< "$last")" ] || fail "$comp: not one gauge per class"
+    col=$((col + 2))
+done
+[ "$(metric sensorbridge_condition_inference_seconds_count <<< "$s")" = 6 ] ||
+    fail "inference timed $(metric sensorbridge_condition_inference_seconds_count <<< "$s") times, not 6"
 [ "$(metric 'sensorbridge_condition_cycles_not_diagnosed_total{reason="missing_samples"}' <<< "$s")" = 0 ] ||
     fail "a complete cycle was not diagnosed"
 promtool check metrics <<< "$s" || fail "promtool check metrics refuses the scrape"
