@@ -269,6 +269,47 @@ static void set_value(struct sb_registry *reg, json_t *o, const char *key, const
         json_object_set_new(o, key, json_real(v));
 }
 
+/* One member of each component's object in the live JSON's diagnosis. */
+struct diagnosis_walk {
+    json_t *components;
+    const char *key;
+};
+
+static void diagnosis_child(void *ud, size_t nlabels, const char *const *names,
+                            const char *const *values, double value)
+{
+    struct diagnosis_walk *w = ud;
+    if (nlabels != 1 || strcmp(names[0], "component") != 0)
+        return;
+    json_t *o = json_object_get(w->components, values[0]);
+    if (!o) {
+        o = json_object();
+        json_object_set_new(w->components, values[0], o);
+    }
+    json_object_set_new(o, w->key, json_real(value));
+}
+
+/* The condition monitor's last diagnosis from its gauges; NULL before the
+ * first (or without a monitor). */
+static json_t *last_diagnosis(struct sb_registry *reg)
+{
+    static const struct {
+        const char *key, *family;
+    } members[] = {{"state", "sensorbridge_condition_state"},
+                   {"probability", "sensorbridge_condition_probability"},
+                   {"true_state", "sensorbridge_condition_true_state"}};
+    double cycle, diagnosed;
+    if (!family_total(reg, "sensorbridge_condition_cycles_diagnosed_total", &diagnosed) ||
+        diagnosed == 0 || !family_total(reg, "sensorbridge_condition_cycle", &cycle))
+        return NULL;
+    struct diagnosis_walk w = {json_object(), NULL};
+    for (size_t i = 0; i < SB_ARRAY_SIZE(members); i++) {
+        w.key = members[i].key;
+        sb_registry_each_child(reg, members[i].family, diagnosis_child, &w);
+    }
+    return json_pack("{s:f, s:o}", "cycle", cycle, "components", w.components);
+}
+
 static void handle_live(void *ud, const struct sb_http_request *req, struct sb_http_response *resp)
 {
     (void)req;
@@ -292,6 +333,9 @@ static void handle_live(void *ud, const struct sb_http_request *req, struct sb_h
               "sensorbridge_hydraulic_accumulator_pressure_bar");
     set_value(sp->reg, cond, "stable_flag", "sensorbridge_hydraulic_stable_flag");
     json_object_set_new(o, "conditions", cond);
+    json_t *diagnosis = last_diagnosis(sp->reg);
+    if (diagnosis)
+        json_object_set_new(o, "diagnosis", diagnosis);
     set_value(sp->reg, o, "replay_cycle", "sensorbridge_replay_cycle");
     set_value(sp->reg, o, "rebalances", "sensorbridge_consumer_rebalances_total");
     set_value(sp->reg, o, "kafka_cluster_reachable", "sensorbridge_kafka_cluster_reachable");

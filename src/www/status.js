@@ -1,7 +1,7 @@
 /* status.js - the live status page: polls the daemon's JSON once a second
  * and draws it with uPlot. Everything it shows comes from
  *   /api/v1/status   readiness, brokers, topics, the consumer group
- *   /api/v1/live     current values with units, alert levels, conditions
+ *   /api/v1/live     current values with units, alert levels, conditions, last diagnosis
  *   /api/v1/history  the last minutes, fetched with ?since= so that each
  *                    poll brings only the new points
  *   /api/v1/windows, /api/v1/alerts
@@ -318,6 +318,17 @@
         if (!cond.length)
             cond.push(row([{text: 'no profile.txt labels (not replaying the UCI dataset)'}]));
         document.querySelector('#conditions tbody').replaceChildren(...cond);
+        const dg = live.diagnosis;
+        document.querySelector('#diagnosis-cycle').textContent = dg ? ' (cycle ' + dg.cycle + ')' : '';
+        const diag = dg ? Object.keys(dg.components).sort().map((name) => {
+            const c = dg.components[name];
+            const tr = row([{text: name}, {text: String(c.state), num: true},
+                {text: fmt(c.probability, 3), num: true},
+                {text: 'true_state' in c ? String(c.true_state) : '–', num: true}]);
+            tr.setAttribute('data-component', name);
+            return tr;
+        }) : [row([{text: 'no diagnosis yet (needs [condition] model and a whole cycle of the 17 UCI sensors)'}])];
+        document.querySelector('#diagnosis tbody').replaceChildren(...diag);
         const states = [];
         for (const s of live.sensors)
             for (const rule of Object.keys(s.rules).sort()) {

@@ -107,6 +107,12 @@ api=$(curl -sf "$SB_URL/api/v1/diagnosis") || fail "/api/v1/diagnosis did not an
 [ "$(jq -c '[.recent[].cycle]' <<< "$api")" = "[100,101,102,103,104,105]" ] ||
     fail "/api/v1/diagnosis recent is $(jq -c '[.recent[].cycle]' <<< "$api")"
 [ "$(jq .diagnosed <<< "$api")" = 6 ] || fail "/api/v1/diagnosis diagnosed is not 6"
+# The status page's live JSON shows the last diagnosis, cycle 105.
+live=$(curl -sf "$SB_URL/api/v1/live") || fail "/api/v1/live did not answer"
+[ "$(jq -c '.diagnosis | [.cycle, (.components | keys)]' <<< "$live")" = '[105,["accumulator","cooler","pump_leakage","valve"]]' ] ||
+    fail "/api/v1/live diagnosis is $(jq -c .diagnosis <<< "$live")"
+[ "$(jq -c '[.diagnosis.components.cooler | .state, .true_state]' <<< "$live")" = "[$(awk -F'\t' '$1 == 105 { print $2 }' "$SB_WORK/offline.tsv"),$cooler]" ] ||
+    fail "/api/v1/live cooler is $(jq -c .diagnosis.components.cooler <<< "$live")"
 # The cooler of cycles 100-105 is at 3 %: the shipped rule is critical.
 [ "$(metric 'sensorbridge_alert_level{sensor="condition_cooler",rule="threshold"}' <<< "$s")" = 2 ] ||
     fail "condition_cooler is not critical for a cooler at 3 %"
