@@ -35,8 +35,11 @@ msg() { # msg SECONDS VALUE: a TS1 sample at epoch + SECONDS
     msg 62 7     # window [60,120), still open
     msg 200 8    # watermark 190: [60,120) closes with 3, 5, 7
 } > "$SB_WORK/in.jsonl"
-# One key: one partition, so the order above is the order consumed.
-kcat -b "$SB_BROKERS" -P -t hydraulic-TS1 -k TS1 -l "$SB_WORK/in.jsonl" 2>/dev/null \
+# One key: one partition, so the order above is the order consumed; an
+# idempotent producer keeps that order when it retries (a real Kafka that
+# just started answers "coordinator load in progress" at first, and a
+# plain retry can overtake the next request: 50 behind 75 is one more late).
+kcat -b "$SB_BROKERS" -P -X enable.idempotence=true -t hydraulic-TS1 -k TS1 -l "$SB_WORK/in.jsonl" 2>/dev/null \
     || fail "kcat could not produce"
 
 wait_metric sensorbridge_consumer_messages_total 9 120
