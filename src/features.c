@@ -8,29 +8,33 @@
 #define SEGMENTS 12 /* fixed segments of 5 s */
 #define SEGMENT_SECONDS (SB_UCI_CYCLE_SECONDS / SEGMENTS)
 #define PER_SENSOR (6 + 2 * SEGMENTS)
+#define BASE (SB_UCI_NSENSORS * PER_SENSOR) /* features before the per-kelvin copies */
+#define TS1 9                               /* TS1's position in the catalogue */
+#define KELVIN 273.15                       /* 0 degrees Celsius in kelvin */
 
 /* The names, a compile-time table: for each sensor in catalogue order
  * (test_features checks it against sb_sensors_uci), its PER_SENSOR
- * statistics in the order sb_features_compute writes them. */
+ * statistics in the order sb_features_compute writes them; then the same
+ * again with "_per_K" appended, the per-kelvin copies. */
 #define SEGS(n, stat)                                                                              \
     n "_seg00_" stat, n "_seg01_" stat, n "_seg02_" stat, n "_seg03_" stat, n "_seg04_" stat,      \
         n "_seg05_" stat, n "_seg06_" stat, n "_seg07_" stat, n "_seg08_" stat, n "_seg09_" stat,  \
         n "_seg10_" stat, n "_seg11_" stat
-#define SENSOR(n)                                                                                  \
-    n "_mean", n "_std", n "_min", n "_max", n "_slope", n "_maxdiff", SEGS(n, "mean"),            \
-        SEGS(n, "std")
-static const char *const names[] = {
-    SENSOR("PS1"),  SENSOR("PS2"), SENSOR("PS3"), SENSOR("PS4"), SENSOR("PS5"), SENSOR("PS6"),
-    SENSOR("EPS1"), SENSOR("FS1"), SENSOR("FS2"), SENSOR("TS1"), SENSOR("TS2"), SENSOR("TS3"),
-    SENSOR("TS4"),  SENSOR("VS1"), SENSOR("CE"),  SENSOR("CP"),  SENSOR("SE"),
-};
-_Static_assert(sizeof(names) / sizeof(names[0]) == SB_UCI_NSENSORS * PER_SENSOR,
-               "one name per feature");
-_Static_assert(SB_UCI_NSENSORS *PER_SENSOR <= SB_FEATURES_MAX, "within SB_FEATURES_MAX");
+#define STATS(n, x)                                                                                \
+    n "_mean" x, n "_std" x, n "_min" x, n "_max" x, n "_slope" x, n "_maxdiff" x,                 \
+        SEGS(n, "mean" x), SEGS(n, "std" x)
+#define ALL(x)                                                                                     \
+    STATS("PS1", x), STATS("PS2", x), STATS("PS3", x), STATS("PS4", x), STATS("PS5", x),           \
+        STATS("PS6", x), STATS("EPS1", x), STATS("FS1", x), STATS("FS2", x), STATS("TS1", x),      \
+        STATS("TS2", x), STATS("TS3", x), STATS("TS4", x), STATS("VS1", x), STATS("CE", x),        \
+        STATS("CP", x), STATS("SE", x)
+static const char *const names[] = {ALL(""), ALL("_per_K")};
+_Static_assert(sizeof(names) / sizeof(names[0]) == 2 * BASE, "one name per feature");
+_Static_assert(2 * BASE <= SB_FEATURES_MAX, "within SB_FEATURES_MAX");
 
 size_t sb_features_count(void)
 {
-    return (size_t)SB_UCI_NSENSORS * PER_SENSOR;
+    return 2 * BASE;
 }
 
 const char *sb_features_name(size_t i)
@@ -74,6 +78,11 @@ static void mean_std(const double *x, size_t n, double *mean, double *std)
  *   segGG_std,  GG = 00..11: population std of m[5 GG .. 5 GG + 4]
  * Feature index = s * 30 + position in this list (mean 0, ..., maxdiff 5,
  * seg00_mean 6, ..., seg11_mean 17, seg00_std 18, ..., seg11_std 29).
+ * Then feature 510 + i = feature i / T, i = 0..509, T = TS1_mean + 273.15
+ * (the oil's temperature in kelvin, taken as 1 if it is below 1, so that
+ * no value a sensor sends divides by zero): each one per kelvin, so that a
+ * linear model can weigh an effect that scales with the temperature (the
+ * accumulator's gas pressure is proportional to its absolute temperature).
  */
 void sb_features_compute(const double means[SB_UCI_NSENSORS][SB_UCI_CYCLE_SECONDS], double *out)
 {
@@ -103,4 +112,7 @@ void sb_features_compute(const double means[SB_UCI_NSENSORS][SB_UCI_CYCLE_SECOND
         for (size_t g = 0; g < SEGMENTS; g++)
             mean_std(m + g * SEGMENT_SECONDS, SEGMENT_SECONDS, &f[6 + g], &f[6 + SEGMENTS + g]);
     }
+    const double kelvin = fmax(out[TS1 * PER_SENSOR] + KELVIN, 1.0);
+    for (size_t i = 0; i < BASE; i++)
+        out[BASE + i] = out[i] / kelvin;
 }

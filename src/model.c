@@ -24,7 +24,7 @@
 #include "sensorbridge/util.h"
 
 #define MODEL_FORMAT "sensorbridge-condition-model"
-#define MODEL_VERSION 1
+#define MODEL_VERSION 2 /* the newest this build reads; 1 has no quadratic stage */
 /* Component names become metric labels and the alert rules'
  * "condition_<name>" pseudo-sensors: short, [A-Za-z0-9_]. */
 #define NAME_MAX_LEN 64
@@ -39,9 +39,16 @@ struct component {
     double value[SB_MODEL_MAX_CLASSES];
     double intercept[SB_MODEL_MAX_CLASSES];
     double *coef; /* ncls rows of nfeat, row after row */
+    /* The quadratic stage, NULL if the component has none: per class its
+     * mean (ncls values) and precision (ncls x ncls) of the linear scores,
+     * and its constant. */
+    double *qmean; /* ncls x ncls */
+    double *qprec; /* ncls x ncls x ncls */
+    double qconst[SB_MODEL_MAX_CLASSES];
 };
 
 struct sb_model {
+    int version;
     char *description;
     size_t nfeat;
     size_t *index; /* feature j of the model is features[index[j]] */
@@ -274,6 +281,46 @@ static int load_component(struct ctx *x, const json_t *o, const char *where, str
             return rc;
     }
     c->ncls = k;
+
+    const json_t *quad = json_object_get(o, "quadratic");
+    if (!quad)
+        return 0;
+    where_at(w, "%s.quadratic", where);
+    if (m->version < 2)
+        return fail(x, w, "needs version 2");
+    if (!json_is_object(quad))
+        return fail(x, w, "expected an object");
+    char wq[WHERE_MAX];
+    snprintf(wq, sizeof(wq), "%s", w);
+    const json_t *qm = member(x, quad, wq, "mean", JSON_ARRAY, &rc);
+    const json_t *qp = qm ? member(x, quad, wq, "precision", JSON_ARRAY, &rc) : NULL;
+    const json_t *qc = qp ? member(x, quad, wq, "constant", JSON_ARRAY, &rc) : NULL;
+    if (!qc)
+        return rc;
+    where_at(w, "%s.constant", wq);
+    if ((rc = numbers(x, qc, w, k, c->qconst)) < 0)
+        return rc;
+    if (json_array_size(qm) != k || json_array_size(qp) != k) {
+        where_at(w, "%s.%s", wq, json_array_size(qm) != k ? "mean" : "precision");
+        return fail(x, w, "expected %zu rows (one per class), found %zu", k,
+                    json_array_size(json_array_size(qm) != k ? qm : qp));
+    }
+    c->qmean = sb_xcalloc(k * k, sizeof(*c->qmean));
+    c->qprec = sb_xcalloc(k * k * k, sizeof(*c->qprec));
+    for (size_t i = 0; i < k; i++) {
+        where_at(w, "%s.mean[%zu]", wq, i);
+        if ((rc = numbers(x, json_array_get(qm, i), w, k, c->qmean + i * k)) < 0)
+            return rc;
+        const json_t *pi = json_array_get(qp, i);
+        where_at(w, "%s.precision[%zu]", wq, i);
+        if (!json_is_array(pi) || json_array_size(pi) != k)
+            return fail(x, w, "expected %zu rows of %zu numbers", k, k);
+        for (size_t r = 0; r < k; r++) {
+            where_at(w, "%s.precision[%zu][%zu]", wq, i, r);
+            if ((rc = numbers(x, json_array_get(pi, r), w, k, c->qprec + (i * k + r) * k)) < 0)
+                return rc;
+        }
+    }
     return 0;
 }
 
@@ -291,10 +338,11 @@ static int load_model(struct ctx *x, const json_t *root, struct sb_model *m)
     const json_t *version = member(x, root, "", "version", JSON_INTEGER, &rc);
     if (!version)
         return rc;
-    if (json_integer_value(version) != MODEL_VERSION)
+    if (json_integer_value(version) < 1 || json_integer_value(version) > MODEL_VERSION)
         return fail(x, "version",
-                    "%" JSON_INTEGER_FORMAT " is not supported (this build reads version %d)",
+                    "%" JSON_INTEGER_FORMAT " is not supported (this build reads versions 1 to %d)",
                     json_integer_value(version), MODEL_VERSION);
+    m->version = (int)json_integer_value(version);
     const json_t *trained = json_object_get(root, "trained");
     if (trained && !json_is_string(trained))
         return fail(x, "trained", "expected a string");
@@ -386,6 +434,8 @@ void sb_model_free(struct sb_model *m)
         free(m->comp[i].name);
         free(m->comp[i].unit);
         free(m->comp[i].coef);
+        free(m->comp[i].qmean);
+        free(m->comp[i].qprec);
     }
     free(m->description);
     free(m->index);
@@ -449,17 +499,36 @@ void sb_model_predict(const struct sb_model *m, const double *features, struct s
     for (size_t i = 0; i < m->ncomp; i++) {
         const struct component *c = &m->comp[i];
         struct sb_model_result *r = &res[i];
+        const size_t n = c->ncls;
         double score[SB_MODEL_MAX_CLASSES];
-        size_t best = 0;
-        for (size_t k = 0; k < c->ncls; k++) {
+        for (size_t k = 0; k < n; k++) {
             const double *w = c->coef + k * m->nfeat;
             double s = c->intercept[k];
             for (size_t j = 0; j < m->nfeat; j++)
                 s += w[j] * z[j];
             score[k] = s;
-            if (s > score[best])
-                best = k;
         }
+        if (c->qmean) {
+            double u[SB_MODEL_MAX_CLASSES], d[SB_MODEL_MAX_CLASSES];
+            memcpy(u, score, n * sizeof(*u));
+            for (size_t k = 0; k < n; k++) {
+                const double *mk = c->qmean + k * n, *pk = c->qprec + k * n * n;
+                for (size_t a = 0; a < n; a++)
+                    d[a] = u[a] - mk[a];
+                double q = 0;
+                for (size_t a = 0; a < n; a++) {
+                    double t = 0;
+                    for (size_t b = 0; b < n; b++)
+                        t += pk[a * n + b] * d[b];
+                    q += d[a] * t;
+                }
+                score[k] = c->qconst[k] - 0.5 * q;
+            }
+        }
+        size_t best = 0;
+        for (size_t k = 1; k < n; k++)
+            if (score[k] > score[best])
+                best = k;
         /* Softmax with the maximum subtracted: every exponent is <= 0, so
          * nothing overflows and the best class's term is exactly 1. */
         double sum = 0;

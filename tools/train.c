@@ -1,7 +1,10 @@
 /*
  * sensorbridge-train - the condition model's offline tool: the features of
- * dataset cycles, training (linear discriminant analysis, one per
- * component), block-wise evaluation and prediction with a model file.
+ * dataset cycles, training (per component a linear discriminant analysis
+ * on its features, for the accumulator followed by a quadratic one on the
+ * linear scores), block-wise evaluation and prediction with a model file.
+ * Evaluation and the model file's accuracies predict through model.c, as
+ * the daemon does.
  * Usage and the method are in docs/condition.md.
  *
  * The dataset is read as the replay reads it (<SENSOR>.txt, else the
@@ -16,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "sensorbridge/dataset.h"
 #include "sensorbridge/features.h"
@@ -25,10 +29,10 @@
 
 #define NCOMP 4
 #define MAXCLS 4
-#define BLOCK 100              /* cycles per block of the block-wise splits */
-#define KFOLD 5                /* block b is in fold b mod KFOLD */
-#define DEFAULT_SHRINKAGE 1e-5 /* see docs/condition.md: chosen by the k-fold */
+#define BLOCK 100 /* cycles per block of the block-wise splits */
+#define KFOLD 5   /* block b is in fold b mod KFOLD */
 #define PROFILE_COLUMNS 5
+#define ABSENT (-1e300) /* the score of a class absent from the training cycles */
 
 struct comp {
     const char *name;
@@ -45,6 +49,22 @@ static const struct comp comps[NCOMP] = {
     {"accumulator", "bar", 4, 4, {90, 100, 115, 130}},
 };
 
+/* How a component is trained; the choices are explained, with the
+ * accuracies they were chosen by, in docs/condition.md. */
+struct recipe {
+    const char *sensors[3]; /* the sensors whose features it uses, NULL-ended; none: all */
+    int per_k;              /* the per-kelvin copies too */
+    double lambda;          /* the covariance's shrinkage towards the identity */
+    double quadratic;       /* the quadratic stage's regularisation, 0: no such stage */
+};
+
+static struct recipe recipes[NCOMP] = {
+    {{"CE", "CP", NULL}, 0, 0.1, 0},
+    {{NULL}, 1, 1e-5, 0},
+    {{NULL}, 1, 1e-5, 0},
+    {{NULL}, 1, 1e-5, 0.3},
+};
+
 /* The dataset's cycles: features x[i * p ..] and profile rows. */
 struct data {
     size_t n, p;
@@ -53,12 +73,17 @@ struct data {
     double *profile; /* n * PROFILE_COLUMNS, NULL if no profile.txt */
 };
 
-/* A trained model: standardisation and per component the discriminants. */
+/* A trained model: standardisation and per component the discriminants:
+ * linear, and for a recipe with a quadratic stage per class the mean and
+ * precision of the linear scores and the constant (model.h). */
 struct lda {
     size_t p;
     double *mean, *scale;
     double *coef[NCOMP]; /* ncls * p */
     double icp[NCOMP][MAXCLS];
+    double *qmean[NCOMP]; /* ncls * ncls, NULL: no quadratic stage */
+    double *qprec[NCOMP]; /* ncls * ncls * ncls */
+    double qconst[NCOMP][MAXCLS];
 };
 
 static void die(const char *msg)
@@ -195,8 +220,84 @@ static void chol_solve(const double *l, size_t p, double *b)
     }
 }
 
-/* Trains on the rows with use[i] != 0. */
-static void train(struct lda *m, const struct data *d, const unsigned char *use, double lambda)
+/* Whether component c's recipe uses feature j. */
+static int uses(size_t c, size_t j)
+{
+    size_t ns, base = sb_features_count() / 2;
+    const struct sb_sensor_info *si = sb_sensors_uci(&ns);
+    const struct recipe *r = &recipes[c];
+    if (j >= base && !r->per_k)
+        return 0;
+    if (!r->sensors[0])
+        return 1;
+    const char *name = si[(j % base) / (base / ns)].name;
+    for (size_t i = 0; r->sensors[i]; i++)
+        if (strcmp(r->sensors[i], name) == 0)
+            return 1;
+    return 0;
+}
+
+/* The quadratic stage of component c from the linear scores u (n rows of
+ * ncls) of the labelled training rows with classes k[]: per class the
+ * mean and the population covariance of u, plus quadratic * trace / ncls
+ * on the diagonal, inverted through Cholesky; the constant is -1/2 log det
+ * + log prior. */
+static void train_quadratic(struct lda *m, size_t c, const double *u, const int *k, size_t n)
+{
+    const size_t q = comps[c].ncls;
+    m->qmean[c] = sb_xcalloc(q * q, sizeof(double));
+    m->qprec[c] = sb_xcalloc(q * q * q, sizeof(double));
+    double cov[MAXCLS * MAXCLS], e[MAXCLS];
+    for (size_t cl = 0; cl < q; cl++) {
+        double *mk = m->qmean[c] + cl * q, *pk = m->qprec[c] + cl * q * q;
+        size_t nk = 0;
+        for (size_t i = 0; i < n; i++)
+            if (k[i] == (int)cl) {
+                nk++;
+                for (size_t a = 0; a < q; a++)
+                    mk[a] += u[i * q + a];
+            }
+        if (nk == 0) {
+            for (size_t a = 0; a < q; a++)
+                pk[a * q + a] = 1.0;
+            m->qconst[c][cl] = ABSENT;
+            continue;
+        }
+        for (size_t a = 0; a < q; a++)
+            mk[a] /= (double)nk;
+        memset(cov, 0, sizeof(cov));
+        for (size_t i = 0; i < n; i++)
+            if (k[i] == (int)cl)
+                for (size_t a = 0; a < q; a++)
+                    for (size_t b = 0; b < q; b++)
+                        cov[a * q + b] += (u[i * q + a] - mk[a]) * (u[i * q + b] - mk[b]);
+        double trace = 0.0;
+        for (size_t a = 0; a < q * q; a++)
+            cov[a] /= (double)nk;
+        for (size_t a = 0; a < q; a++)
+            trace += cov[a * q + a];
+        for (size_t a = 0; a < q; a++)
+            cov[a * q + a] += recipes[c].quadratic * trace / (double)q;
+        if (cholesky(cov, q) < 0)
+            die("a class's covariance of the linear scores is not positive definite");
+        double logdet = 0.0;
+        for (size_t a = 0; a < q; a++)
+            logdet += 2.0 * log(cov[a * q + a]);
+        for (size_t b = 0; b < q; b++) {
+            for (size_t a = 0; a < q; a++)
+                e[a] = a == b ? 1.0 : 0.0;
+            chol_solve(cov, q, e);
+            for (size_t a = 0; a < q; a++)
+                pk[a * q + b] = e[a];
+        }
+        m->qconst[c][cl] = -0.5 * logdet + log((double)nk / (double)n);
+    }
+}
+
+/* Trains on the rows with use[i] != 0: the standardisation over every
+ * feature, then each component on the features of its recipe (the others'
+ * coefficients are 0). */
+static void train(struct lda *m, const struct data *d, const unsigned char *use)
 {
     size_t p = d->p, n = 0;
     m->p = p;
@@ -229,58 +330,94 @@ static void train(struct lda *m, const struct data *d, const unsigned char *use,
             z[i * p + j] = (d->x[i * p + j] - m->mean[j]) / m->scale[j];
     double *w = sb_xcalloc(p * p, sizeof(double));
     double *dz = sb_xcalloc(p, sizeof(double));
+    double *ck = sb_xcalloc(p, sizeof(double));
+    size_t *sel = sb_xcalloc(p, sizeof(size_t));
+    double *u = sb_xcalloc(d->n * MAXCLS, sizeof(double));
+    int *lab = sb_xcalloc(d->n, sizeof(int));
     for (size_t c = 0; c < NCOMP; c++) {
-        size_t nk[MAXCLS] = {0};
-        double *mu = sb_xcalloc(MAXCLS * p, sizeof(double));
+        const double lambda = recipes[c].lambda;
+        const size_t ncls = comps[c].ncls;
+        size_t q = 0, nk[MAXCLS] = {0};
+        for (size_t j = 0; j < p; j++)
+            if (uses(c, j))
+                sel[q++] = j;
+        double *mu = sb_xcalloc(MAXCLS * q, sizeof(double));
         for (size_t i = 0; i < d->n; i++) {
             int k = use[i] ? label(d, i, c) : -1;
             if (k < 0)
                 continue;
             nk[k]++;
-            for (size_t j = 0; j < p; j++)
-                mu[k * p + j] += z[i * p + j];
+            for (size_t j = 0; j < q; j++)
+                mu[k * q + j] += z[i * p + sel[j]];
         }
-        for (size_t k = 0; k < comps[c].ncls; k++)
-            for (size_t j = 0; j < p; j++)
-                mu[k * p + j] = nk[k] ? mu[k * p + j] / (double)nk[k] : 0.0;
-        /* Pooled within-class covariance (lower triangle), divided by the
-         * number of labelled training cycles. */
-        memset(w, 0, p * p * sizeof(double));
+        for (size_t k = 0; k < ncls; k++)
+            for (size_t j = 0; j < q; j++)
+                mu[k * q + j] = nk[k] ? mu[k * q + j] / (double)nk[k] : 0.0;
+        /* Pooled within-class covariance of the selected features (lower
+         * triangle, q x q), divided by the number of labelled training
+         * cycles. */
+        memset(w, 0, q * q * sizeof(double));
         size_t nl = 0;
         for (size_t i = 0; i < d->n; i++) {
             int k = use[i] ? label(d, i, c) : -1;
             if (k < 0)
                 continue;
             nl++;
-            for (size_t j = 0; j < p; j++)
-                dz[j] = z[i * p + j] - mu[(size_t)k * p + j];
-            for (size_t a = 0; a < p; a++)
+            for (size_t j = 0; j < q; j++)
+                dz[j] = z[i * p + sel[j]] - mu[(size_t)k * q + j];
+            for (size_t a = 0; a < q; a++)
                 for (size_t b = 0; b <= a; b++)
-                    w[a * p + b] += dz[a] * dz[b];
+                    w[a * q + b] += dz[a] * dz[b];
         }
-        for (size_t a = 0; a < p; a++)
+        for (size_t a = 0; a < q; a++)
             for (size_t b = 0; b <= a; b++)
-                w[a * p + b] = (1.0 - lambda) * w[a * p + b] / (double)nl + (a == b ? lambda : 0.0);
-        if (cholesky(w, p) < 0)
+                w[a * q + b] = (1.0 - lambda) * w[a * q + b] / (double)nl + (a == b ? lambda : 0.0);
+        if (cholesky(w, q) < 0)
             die("the shrunk covariance is not positive definite");
-        m->coef[c] = sb_xcalloc(comps[c].ncls * p, sizeof(double));
-        for (size_t k = 0; k < comps[c].ncls; k++) {
-            double *ck = m->coef[c] + k * p;
+        m->coef[c] = sb_xcalloc(ncls * p, sizeof(double));
+        for (size_t k = 0; k < ncls; k++) {
             if (nk[k] == 0) {
                 /* A class absent from the training cycles is never
-                 * predicted: a score far below any other. */
-                m->icp[c][k] = -1e300;
+                 * predicted: a score far below any other (with a quadratic
+                 * stage, there). */
+                m->icp[c][k] = recipes[c].quadratic > 0 ? 0.0 : ABSENT;
                 continue;
             }
-            memcpy(ck, mu + k * p, p * sizeof(double));
-            chol_solve(w, p, ck);
-            double q = 0.0;
-            for (size_t j = 0; j < p; j++)
-                q += mu[k * p + j] * ck[j];
-            m->icp[c][k] = -0.5 * q + log((double)nk[k] / (double)nl);
+            memcpy(ck, mu + k * q, q * sizeof(double));
+            chol_solve(w, q, ck);
+            double t = 0.0;
+            for (size_t j = 0; j < q; j++) {
+                t += mu[k * q + j] * ck[j];
+                m->coef[c][k * p + sel[j]] = ck[j];
+            }
+            /* With a quadratic stage the linear scores are its input, and
+             * its class means take up any constant. */
+            m->icp[c][k] =
+                recipes[c].quadratic > 0 ? 0.0 : -0.5 * t + log((double)nk[k] / (double)nl);
         }
         free(mu);
+        if (recipes[c].quadratic > 0) {
+            size_t r = 0;
+            for (size_t i = 0; i < d->n; i++) {
+                int k = use[i] ? label(d, i, c) : -1;
+                if (k < 0)
+                    continue;
+                lab[r] = k;
+                for (size_t cl = 0; cl < ncls; cl++) {
+                    double t = 0.0;
+                    for (size_t j = 0; j < q; j++)
+                        t += m->coef[c][cl * p + sel[j]] * z[i * p + sel[j]];
+                    u[r * ncls + cl] = t;
+                }
+                r++;
+            }
+            train_quadratic(m, c, u, lab, r);
+        }
     }
+    free(lab);
+    free(u);
+    free(sel);
+    free(ck);
     free(dz);
     free(w);
     free(z);
@@ -290,25 +427,11 @@ static void lda_free(struct lda *m)
 {
     free(m->mean);
     free(m->scale);
-    for (size_t c = 0; c < NCOMP; c++)
+    for (size_t c = 0; c < NCOMP; c++) {
         free(m->coef[c]);
-}
-
-/* The predicted class index of feature vector x for component c. */
-static size_t lda_predict(const struct lda *m, const double *x, size_t c)
-{
-    size_t best = 0;
-    double bs = -INFINITY;
-    for (size_t k = 0; k < comps[c].ncls; k++) {
-        double s = m->icp[c][k];
-        for (size_t j = 0; j < m->p; j++)
-            s += m->coef[c][k * m->p + j] * ((x[j] - m->mean[j]) / m->scale[j]);
-        if (s > bs) {
-            bs = s;
-            best = k;
-        }
+        free(m->qmean[c]);
+        free(m->qprec[c]);
     }
-    return best;
 }
 
 static int parse_range(const char *s, unsigned *a, unsigned *b)
@@ -376,16 +499,18 @@ static void put_numbers(FILE *o, const double *v, size_t n)
 }
 
 /* The model JSON, member order fixed, numbers %.17g. Each component's
- * evaluation member holds its accuracy on the training cycles and on the
- * labelled cycles left out of training. */
+ * "training" member says how it was trained and, with ev (the same model
+ * as loaded by model.c), its "evaluation" member holds its accuracy on the
+ * training cycles and on the labelled cycles left out of training. */
 static void write_model(FILE *o, const struct lda *m, const struct data *d,
-                        const unsigned char *use, const char *date, const char *how, double lambda)
+                        const unsigned char *use, const char *date, const char *how,
+                        const struct sb_model *ev)
 {
-    fprintf(o, "{\n  \"format\": \"sensorbridge-condition-model\",\n  \"version\": 1,\n");
+    fprintf(o, "{\n  \"format\": \"sensorbridge-condition-model\",\n  \"version\": 2,\n");
     fprintf(o,
-            "  \"trained\": \"sensorbridge-train train --train-blocks %s --shrinkage %g, %s, "
+            "  \"trained\": \"sensorbridge-train train --train-blocks %s, %s, "
             "cycles in training_cycles\",\n",
-            how, lambda, date);
+            how, date);
     fprintf(o, "  \"training_cycles\": ");
     put_ranges(o, d, use);
     fprintf(o, ",\n  \"features\": [");
@@ -397,16 +522,24 @@ static void write_model(FILE *o, const struct lda *m, const struct data *d,
     put_numbers(o, m->scale, m->p);
     fprintf(o, ",\n  \"components\": [\n");
     for (size_t c = 0; c < NCOMP; c++) {
+        const struct recipe *r = &recipes[c];
         size_t ok[2] = {0}, n[2] = {0}; /* [0] training cycles, [1] the others */
-        for (size_t i = 0; i < d->n; i++) {
+        for (size_t i = 0; ev && i < d->n; i++) {
             int k = label(d, i, c);
             if (k < 0)
                 continue;
+            struct sb_model_result res[NCOMP];
+            sb_model_predict(ev, d->x + i * d->p, res);
             n[!use[i]]++;
-            ok[!use[i]] += lda_predict(m, d->x + i * d->p, c) == (size_t)k;
+            ok[!use[i]] += res[c].cls == (size_t)k;
         }
         fprintf(o, "    {\"name\": \"%s\", \"unit\": \"%s\", \"profile_column\": %u,\n",
                 comps[c].name, comps[c].unit, comps[c].column);
+        fprintf(o, "     \"training\": {\"sensors\": \"");
+        for (size_t i = 0; r->sensors[i]; i++)
+            fprintf(o, "%s%s", i ? " " : "", r->sensors[i]);
+        fprintf(o, "%s\", \"per_kelvin\": %s, \"shrinkage\": %g, \"quadratic\": %g},\n",
+                r->sensors[0] ? "" : "all", r->per_k ? "true" : "false", r->lambda, r->quadratic);
         fprintf(o, "     \"classes\": ");
         put_numbers(o, comps[c].cls, comps[c].ncls);
         fprintf(o, ",\n     \"intercept\": ");
@@ -416,14 +549,56 @@ static void write_model(FILE *o, const struct lda *m, const struct data *d,
             fprintf(o, "%s\n       ", k ? "," : "");
             put_numbers(o, m->coef[c] + k * m->p, m->p);
         }
-        fprintf(o, "],\n     \"evaluation\": {\"training_accuracy\": %.17g, ",
-                n[0] ? (double)ok[0] / (double)n[0] : 0.0);
-        if (n[1])
-            fprintf(o, "\"held_out_cycles\": %zu, \"held_out_accuracy\": %.17g, ", n[1],
-                    (double)ok[1] / (double)n[1]);
-        fprintf(o, "\"report\": \"docs/condition.md\"}}%s\n", c + 1 < NCOMP ? "," : "");
+        fputc(']', o);
+        if (m->qmean[c]) {
+            const size_t q = comps[c].ncls;
+            fprintf(o, ",\n     \"quadratic\": {\"mean\": [");
+            for (size_t k = 0; k < q; k++) {
+                fputs(k ? ", " : "", o);
+                put_numbers(o, m->qmean[c] + k * q, q);
+            }
+            fprintf(o, "],\n       \"precision\": [");
+            for (size_t k = 0; k < q; k++) {
+                fputs(k ? ",\n         [" : "[", o);
+                for (size_t a = 0; a < q; a++) {
+                    fputs(a ? ", " : "", o);
+                    put_numbers(o, m->qprec[c] + (k * q + a) * q, q);
+                }
+                fputc(']', o);
+            }
+            fprintf(o, "],\n       \"constant\": ");
+            put_numbers(o, m->qconst[c], q);
+            fputc('}', o);
+        }
+        if (ev) {
+            fprintf(o, ",\n     \"evaluation\": {\"training_accuracy\": %.17g, ",
+                    n[0] ? (double)ok[0] / (double)n[0] : 0.0);
+            if (n[1])
+                fprintf(o, "\"held_out_cycles\": %zu, \"held_out_accuracy\": %.17g, ", n[1],
+                        (double)ok[1] / (double)n[1]);
+            fprintf(o, "\"report\": \"docs/condition.md\"}");
+        }
+        fprintf(o, "}%s\n", c + 1 < NCOMP ? "," : "");
     }
     fprintf(o, "  ]\n}\n");
+}
+
+/* The trained model as model.c loads it, through a temporary file. */
+static struct sb_model *as_loaded(const struct lda *m, const struct data *d,
+                                  const unsigned char *use)
+{
+    char path[] = "/tmp/sensorbridge-train-XXXXXX", err[512];
+    int fd = mkstemp(path);
+    FILE *o = fd < 0 ? NULL : fdopen(fd, "w");
+    if (!o)
+        die("cannot create a temporary file");
+    write_model(o, m, d, use, "", "", NULL);
+    struct sb_model *sm;
+    int rc = fclose(o) != 0 ? -1 : sb_model_load(&sm, path, err, sizeof(err));
+    unlink(path);
+    if (rc < 0)
+        die(rc == -1 ? "cannot write a temporary file" : err);
+    return sm;
 }
 
 /* One split's confusion matrices, accumulated over its folds. */
@@ -432,20 +607,24 @@ struct confusion {
 };
 
 static void run_split(const struct data *d, struct confusion *cf, unsigned char *use,
-                      const unsigned char *test, double lambda)
+                      const unsigned char *test)
 {
     struct lda m = {0};
-    train(&m, d, use, lambda);
+    train(&m, d, use);
+    struct sb_model *sm = as_loaded(&m, d, use);
+    lda_free(&m);
     for (size_t i = 0; i < d->n; i++) {
         if (!test[i])
             continue;
+        struct sb_model_result res[NCOMP];
+        sb_model_predict(sm, d->x + i * d->p, res);
         for (size_t c = 0; c < NCOMP; c++) {
             int k = label(d, i, c);
             if (k >= 0)
-                cf->cm[c][k][lda_predict(&m, d->x + i * d->p, c)]++;
+                cf->cm[c][k][res[c].cls]++;
         }
     }
-    lda_free(&m);
+    sb_model_free(sm);
 }
 
 static void report(FILE *o, const char *title, const struct confusion *cf)
@@ -481,7 +660,7 @@ static void report(FILE *o, const char *title, const struct confusion *cf)
     fputc('\n', o);
 }
 
-static void evaluate(FILE *o, const struct data *d, double lambda)
+static void evaluate(FILE *o, const struct data *d)
 {
     unsigned char *use = sb_xcalloc(d->n, 1), *test = sb_xcalloc(d->n, 1);
     struct confusion *cf = sb_xcalloc(1, sizeof(*cf));
@@ -489,14 +668,24 @@ static void evaluate(FILE *o, const struct data *d, double lambda)
 
     fprintf(o,
             "## Block-wise evaluation\n\nsensorbridge-train evaluate, cycles %u-%zu, blocks of "
-            "%d cycles (block b = cycles 100 b .. 100 b + 99), shrinkage %g.\n\n",
-            d->first, last, BLOCK, lambda);
+            "%d cycles (block b = cycles 100 b .. 100 b + 99). Per component: sensors, "
+            "per-kelvin copies, shrinkage, quadratic stage:",
+            d->first, last, BLOCK);
+    for (size_t c = 0; c < NCOMP; c++) {
+        const struct recipe *r = &recipes[c];
+        fprintf(o, "%s %s ", c ? ";" : "", comps[c].name);
+        for (size_t i = 0; r->sensors[i]; i++)
+            fprintf(o, "%s%s", i ? "+" : "", r->sensors[i]);
+        fprintf(o, "%s, %s, %g, %g", r->sensors[0] ? "" : "all", r->per_k ? "yes" : "no", r->lambda,
+                r->quadratic);
+    }
+    fputs(".\n\n", o);
     for (size_t i = 0; i < d->n; i++) {
         unsigned b = (d->first + (unsigned)i) / BLOCK;
         use[i] = b % 2 == 0;
         test[i] = !use[i];
     }
-    run_split(d, cf, use, test, lambda);
+    run_split(d, cf, use, test);
     report(o, "(a) Alternate blocks: train on even blocks, test on odd blocks", cf);
 
     memset(cf, 0, sizeof(*cf));
@@ -506,7 +695,7 @@ static void evaluate(FILE *o, const struct data *d, double lambda)
             test[i] = b % KFOLD == f;
             use[i] = !test[i];
         }
-        run_split(d, cf, use, test, lambda);
+        run_split(d, cf, use, test);
     }
     report(o, "(b) 5-fold over blocks (block b in fold b mod 5), pooled over the folds", cf);
 
@@ -515,21 +704,48 @@ static void evaluate(FILE *o, const struct data *d, double lambda)
         use[i] = d->first + i < 1470;
         test[i] = !use[i];
     }
-    run_split(d, cf, use, test, lambda);
+    run_split(d, cf, use, test);
     report(o, "(c) Earlier -> later: train on cycles 0-1469, test on 1470-2204", cf);
     free(cf);
     free(test);
     free(use);
 }
 
+/* --shrinkage COMPONENT=L or --quadratic COMPONENT=R. */
+static void set_recipe(const char *opt, const char *v)
+{
+    const char *eq = strchr(v, '=');
+    size_t c = 0;
+    while (eq && c < NCOMP &&
+           (strlen(comps[c].name) != (size_t)(eq - v) ||
+            strncmp(comps[c].name, v, (size_t)(eq - v)) != 0))
+        c++;
+    if (!eq || c == NCOMP)
+        die("--shrinkage, --quadratic: expected COMPONENT=NUMBER, COMPONENT one of cooler, "
+            "valve, pump_leakage, accumulator");
+    char *end;
+    double x = strtod(eq + 1, &end);
+    if (strcmp(opt, "--shrinkage") == 0) {
+        if (end == eq + 1 || *end || !(x > 0.0 && x <= 1.0))
+            die("--shrinkage: expected a number in (0, 1]");
+        recipes[c].lambda = x;
+    } else {
+        if (end == eq + 1 || *end || !(x >= 0.0 && x <= 1e6))
+            die("--quadratic: expected a number from 0 to 1e6");
+        recipes[c].quadratic = x;
+    }
+}
+
 static void usage(void)
 {
     fputs("usage: sensorbridge-train features [--cycles A-B]\n"
           "       sensorbridge-train train --out FILE [--date YYYY-MM-DD]\n"
-          "                          [--train-blocks even|all|first:N] [--shrinkage L]\n"
-          "       sensorbridge-train evaluate [--report FILE] [--shrinkage L]\n"
+          "                          [--train-blocks even|all|first:N]\n"
+          "       sensorbridge-train evaluate [--report FILE]\n"
           "       sensorbridge-train predict --model FILE [--cycles A-B]\n"
-          "every subcommand takes --dataset DIR (default datasets/uci-hydraulic)\n",
+          "every subcommand takes --dataset DIR (default datasets/uci-hydraulic);\n"
+          "train and evaluate take --shrinkage COMPONENT=L (0 < L <= 1) and\n"
+          "--quadratic COMPONENT=R (R >= 0, 0: no quadratic stage), each repeatable\n",
           stderr);
     exit(2);
 }
@@ -539,7 +755,6 @@ int main(int argc, char **argv)
     const char *dataset = "datasets/uci-hydraulic", *out = NULL, *date = "unspecified date";
     const char *how = "even", *reportf = NULL, *modelf = NULL;
     unsigned first = 0, last = 1000000;
-    double lambda = DEFAULT_SHRINKAGE;
 
     if (argc < 2)
         usage();
@@ -564,12 +779,9 @@ int main(int argc, char **argv)
             reportf = v;
         else if (strcmp(a, "--model") == 0)
             modelf = v;
-        else if (strcmp(a, "--shrinkage") == 0) {
-            char *end;
-            lambda = strtod(v, &end);
-            if (*end || !(lambda > 0.0 && lambda <= 1.0))
-                die("--shrinkage: expected a number in (0, 1]");
-        } else
+        else if (strcmp(a, "--shrinkage") == 0 || strcmp(a, "--quadratic") == 0)
+            set_recipe(a, v);
+        else
             usage();
     }
 
@@ -601,12 +813,14 @@ int main(int argc, char **argv)
             if (select_train(&d, how, use) < 0)
                 die("--train-blocks: expected even, all or first:N");
             struct lda m = {0};
-            train(&m, &d, use, lambda);
-            write_model(o, &m, &d, use, date, how, lambda);
+            train(&m, &d, use);
+            struct sb_model *ev = as_loaded(&m, &d, use);
+            write_model(o, &m, &d, use, date, how, ev);
+            sb_model_free(ev);
             lda_free(&m);
             free(use);
         } else {
-            evaluate(o, &d, lambda);
+            evaluate(o, &d);
         }
         if (o != stdout && fclose(o) != 0)
             die("cannot write the output file");

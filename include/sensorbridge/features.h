@@ -15,8 +15,10 @@
  *
  * Features (their exact definitions are in docs/condition.md and beside
  * sb_features_compute in features.c): for each sensor, statistics over
- * the cycle and over fixed segments of it. sb_features_name(i) is feature
- * i's name, "<SENSOR>_<statistic>", the names a model file lists.
+ * the cycle and over fixed segments of it, then each of those again per
+ * kelvin of the oil's temperature. sb_features_name(i) is feature i's
+ * name, "<SENSOR>_<statistic>" or "<SENSOR>_<statistic>_per_K", the names a
+ * model file lists.
  */
 #ifndef SB_FEATURES_H
 #define SB_FEATURES_H

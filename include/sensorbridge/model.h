@@ -4,9 +4,12 @@
  * standardisation, and for each component (cooler, valve, pump leakage,
  * accumulator) its class labels and one linear discriminant per class.
  * Inference: z = (x - mean) / scale over the model's features, score_k =
- * intercept_k + coef_k . z, the predicted class is the highest score, and
- * the probabilities are the softmax of the scores (what linear discriminant
- * analysis gives with equal covariances). Pure.
+ * intercept_k + coef_k . z (linear discriminant analysis). A component of a
+ * version 2 file may add a quadratic stage on those K scores u: score_k =
+ * constant_k - 1/2 (u - mean_k)' precision_k (u - mean_k) (quadratic
+ * discriminant analysis in the linear discriminants' space). The predicted
+ * class is the highest score and the probabilities are the softmax of the
+ * scores. Pure.
  *
  * Ownership: sb_model_load returns a model the caller frees with
  * sb_model_free; strings it returns belong to the model.
@@ -32,7 +35,9 @@ struct sb_model_result {
 /* Loads and checks a model file: every listed feature must be one of
  * sb_features_name, listed once, every number finite, every scale > 0, the
  * arrays of matching lengths, each component's classes distinct (2 to
- * SB_MODEL_MAX_CLASSES of them), its name [A-Za-z0-9_] and unique. Returns 0,
+ * SB_MODEL_MAX_CLASSES of them), its name [A-Za-z0-9_] and unique, a
+ * quadratic stage only in version 2 and with K x K means and K x K x K
+ * precisions. Returns 0,
  * or -errno (the file cannot be read), -EFBIG (larger than
  * SB_MODEL_MAX_BYTES) or -EINVAL, with "PATH: why" in err ("PATH:LINE:COL:
  * why" for invalid JSON, "PATH: components[2].coef[1]: expected 187

@@ -2,7 +2,8 @@
 """The expected feature values of test/unit/test_features.c, computed from
 the dataset files with numpy, independently of sensorbridge: 1 Hz sensors
 as read, stand-ins upsampled by the rule in include/sensorbridge/dataset.h
-written out here, one-second means from the thousandths.
+written out here, one-second means from the thousandths; the per-kelvin
+copies divided by TS1's mean + 273.15.
 
 Usage: test/tools/features_expected.py [DATASET_DIR] (from the source root)."""
 import sys
@@ -38,10 +39,13 @@ def second_means(name, rate):
 
 
 t = np.arange(60.0)
+kelvin = second_means('TS1', 1).mean(axis=1) + 273.15
 for name, rate in SENSORS:
     for row, cycle in enumerate(CYCLES):
         m = second_means(name, rate)[row]
         f = {'mean': m.mean(), 'std': m.std(), 'min': m.min(), 'max': m.max(),
              'slope': np.polyfit(t, m, 1)[0], 'maxdiff': np.abs(np.diff(m)).max(),
              'seg03_mean': m[15:20].mean(), 'seg11_std': m[55:60].std()}
+        f['mean_per_K'] = f['mean'] / kelvin[row]
+        f['seg11_std_per_K'] = f['seg11_std'] / kelvin[row]
         print(cycle, name, ' '.join('%s=%.17g' % kv for kv in f.items()))

@@ -47,7 +47,7 @@ static void features_names(void **state)
     (void)state;
     size_t n;
     const struct sb_sensor_info *s = sb_sensors_uci(&n);
-    assert_int_equal(sb_features_count(), SB_UCI_NSENSORS * PER_SENSOR);
+    assert_int_equal(sb_features_count(), 2 * SB_UCI_NSENSORS * PER_SENSOR);
     assert_true(sb_features_count() <= SB_FEATURES_MAX);
     assert_string_equal(sb_features_name(0), "PS1_mean");
     assert_string_equal(sb_features_name(5), "PS1_maxdiff");
@@ -55,12 +55,20 @@ static void features_names(void **state)
     assert_string_equal(sb_features_name(18), "PS1_seg00_std");
     assert_string_equal(sb_features_name(30), "PS2_mean");
     assert_string_equal(sb_features_name(509), "SE_seg11_std");
-    assert_null(sb_features_name(510));
-    /* Every name starts with its sensor, in catalogue order, and is unique. */
+    assert_string_equal(sb_features_name(510), "PS1_mean_per_K");
+    assert_string_equal(sb_features_name(1019), "SE_seg11_std_per_K");
+    assert_null(sb_features_name(1020));
+    /* Every name starts with its sensor, in catalogue order, and is unique;
+     * the second half is the first with "_per_K" appended. */
     for (size_t i = 0; i < sb_features_count(); i++) {
-        const char *nm = sb_features_name(i), *sn = s[i / PER_SENSOR].name;
+        const char *nm = sb_features_name(i), *sn = s[(i % 510) / PER_SENSOR].name;
         assert_int_equal(strncmp(nm, sn, strlen(sn)), 0);
         assert_int_equal(nm[strlen(sn)], '_');
+        if (i >= 510) {
+            char want[96];
+            snprintf(want, sizeof(want), "%s_per_K", sb_features_name(i - 510));
+            assert_string_equal(nm, want);
+        }
         for (size_t j = 0; j < i; j++)
             assert_string_not_equal(nm, sb_features_name(j));
     }
@@ -116,6 +124,18 @@ static void features_closed_form(void **state)
     assert_close(feature("TS1", "seg06_mean"), 4.0);
     /* slope of the step: sum (k - 29.5) m[k] / 17995 = 3 * (0.5 + ... + 29.5) / 17995 */
     assert_close(feature("TS1", "slope"), 1350.0 / 17995.0);
+    /* Per kelvin: divided by 2.5 + 273.15. */
+    assert_close(feature("PS1", "mean_per_K"), 29.5 / 275.65);
+    assert_close(feature("TS1", "slope_per_K"), 1350.0 / 17995.0 / 275.65);
+    assert_true(feature("SE", "std_per_K") == 0.0);
+
+    /* TS1 at -300 degrees: the kelvin are taken as 1, nothing divides by
+     * zero or flips its sign. */
+    for (size_t k = 0; k < SB_UCI_CYCLE_SECONDS; k++)
+        means[9][k] = -300.0;
+    sb_features_compute((const double(*)[SB_UCI_CYCLE_SECONDS])means, feat);
+    assert_true(feature("PS1", "mean_per_K") == feature("PS1", "mean"));
+    assert_true(feature("TS1", "mean_per_K") == -300.0);
 }
 
 /* One cycle's one-second means read from the dataset as the replay reads
@@ -175,6 +195,10 @@ static void features_cycle_0(void **state)
     assert_close(feature("FS1", "mean"), 6.7041933333333326);
     assert_close(feature("FS1", "min"), 0.001);
     assert_close(feature("FS1", "seg11_std"), 0.0091501693973391942);
+    assert_close(feature("TS1", "mean_per_K"), 0.11536663057566914);
+    assert_close(feature("CE", "seg11_std_per_K"), 0.0015271019171428436);
+    assert_close(feature("PS1", "mean_per_K"), 0.52036988189612843);
+    assert_close(feature("PS1", "seg11_std_per_K"), 1.7584171225079166e-05);
 }
 
 static void features_cycle_1500(void **state)
@@ -196,6 +220,9 @@ static void features_cycle_1500(void **state)
     assert_close(feature("FS1", "max"), 8.6770999999999994);
     assert_close(feature("FS1", "maxdiff"), 5.5655999999999999);
     assert_close(feature("FS1", "seg03_mean"), 7.6650800000000006);
+    assert_close(feature("CE", "mean_per_K"), 0.15059214494658518);
+    assert_close(feature("PS1", "mean_per_K"), 0.52156627859945892);
+    assert_close(feature("PS1", "seg11_std_per_K"), 5.4654203620398865e-05);
 }
 
 int main(void)

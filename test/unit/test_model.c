@@ -1,8 +1,8 @@
 /*
  * test_model.c - the condition model's loader and inference: predictions
- * and probabilities of a hand-written model against numpy, every check of
- * the loader with the member it names, and every truncation of a valid
- * file refused.
+ * and probabilities of hand-written models (linear; version 2 with a
+ * quadratic stage) against numpy, every check of the loader with the
+ * member it names, and every truncation of a valid file refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -52,6 +52,29 @@ static const char model_json[] =
     "   \"classes\": [130, 115, 90],\n"
     "   \"intercept\": [800, 799, 0],\n"
     "   \"coef\": [[0, 0, 0], [0, 0, 0], [0, 0, 0]]}\n"
+    " ]}";
+
+/* Version 2: a component with a quadratic stage on its three linear
+ * scores, and one without. */
+static const char quad_json[] =
+    "{\"format\": \"sensorbridge-condition-model\", \"version\": 2,\n"
+    " \"features\": [\"TS1_mean\", \"PS1_mean\"],\n"
+    " \"mean\": [20, 150],\n"
+    " \"scale\": [5, 10],\n"
+    " \"components\": [\n"
+    "  {\"name\": \"acc\", \"unit\": \"bar\",\n"
+    "   \"classes\": [90, 115, 130],\n"
+    "   \"intercept\": [0.1, 0, -0.1],\n"
+    "   \"coef\": [[1, 0.5], [-0.5, 1], [0.2, -0.3]],\n"
+    "   \"quadratic\": {\"mean\": [[0, 0, 0], [1, 1, -1], [-1, 0.5, 2]],\n"
+    "     \"precision\": [[[1, 0, 0], [0, 1, 0], [0, 0, 1]],\n"
+    "                   [[2, 0.5, 0], [0.5, 1, 0], [0, 0, 0.5]],\n"
+    "                   [[0.5, 0, 0.1], [0, 0.5, 0], [0.1, 0, 3]]],\n"
+    "     \"constant\": [0, -0.2, 0.3]}},\n"
+    "  {\"name\": \"lin\", \"unit\": \"\",\n"
+    "   \"classes\": [0, 1],\n"
+    "   \"intercept\": [0, 0.5],\n"
+    "   \"coef\": [[1, 0], [0, 1]]}\n"
     " ]}";
 
 static char dir[64];
@@ -241,6 +264,81 @@ static void model_predict_matches_numpy(void **state)
     sb_model_free(m);
 }
 
+/* The expected values, from numpy, with mean, scale, b (intercept) and W
+ * (coef) as in quad_json, M, P and c its quadratic mean, precision and
+ * constant:
+ *   z=(np.array(x)-mean)/scale; u=b+W@z
+ *   s=np.array([c[k]-0.5*(u-M[k])@P[k]@(u-M[k]) for k in range(3)])
+ *   p=np.exp(s-s.max()); p/=p.sum()
+ * for x = (TS1_mean, PS1_mean); s.argmax() and p.tolist(). */
+static void model_quadratic_matches_numpy(void **state)
+{
+    (void)state;
+    struct sb_model *m = load_ok(quad_json);
+    struct sb_model_result r[2];
+    double f[SB_FEATURES_MAX] = {0};
+    static const struct {
+        double ts1, ps1;
+        size_t cls;
+        double prob[3];
+    } cases[] = {
+        {41.7, 155.3, 2, {0.16434054809347443, 0.09296736686181516, 0.7426920850447104}},
+        {12.5, 171.0, 1, {0.1026860371608072, 0.8973097768986122, 4.185940580617983e-06}},
+        {20, 150, 0, {0.8946213721679044, 0.10394901940308533, 0.0014296084290103418}},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        set_feature(f, "TS1_mean", cases[i].ts1);
+        set_feature(f, "PS1_mean", cases[i].ps1);
+        sb_model_predict(m, f, r);
+        assert_int_equal(r[0].cls, cases[i].cls);
+        static const double value[] = {90, 115, 130};
+        assert_true(r[0].value == value[cases[i].cls]);
+        check_probs(&r[0], 3, cases[i].prob);
+        /* The linear component beside it: scores z0 and 0.5 + z1. */
+        double z0 = (cases[i].ts1 - 20) / 5, z1 = 0.5 + (cases[i].ps1 - 150) / 10;
+        assert_int_equal(r[1].cls, z1 > z0);
+        check_probs(&r[1], 2, (const double[]){1 / (1 + exp(z1 - z0)), 1 / (1 + exp(z0 - z1))});
+    }
+    sb_model_free(m);
+}
+
+/* quad_json with `from` replaced by `to` must be refused with `want`. */
+static void quad_fails(const char *from, const char *to, const char *want)
+{
+    const char *at = strstr(quad_json, from);
+    assert_non_null(at);
+    char *s = malloc(sizeof(quad_json) + strlen(to));
+    assert_non_null(s);
+    memcpy(s, quad_json, (size_t)(at - quad_json));
+    strcpy(s + (at - quad_json), to);
+    strcat(s, at + strlen(from));
+    load_fails(s, -EINVAL, want);
+    free(s);
+}
+
+static void model_quadratic_checked(void **state)
+{
+    (void)state;
+    quad_fails("\"version\": 2", "\"version\": 1", "components[0].quadratic: needs version 2");
+    quad_fails("\"quadratic\": {", "\"quadratic\": 7, \"q\": {",
+               "components[0].quadratic: expected an object");
+    quad_fails("\"mean\": [[0, 0, 0], ", "\"mea\": [[0, 0, 0], ",
+               "components[0].quadratic.mean: missing");
+    quad_fails("\"precision\"", "\"prec\"", "components[0].quadratic.precision: missing");
+    quad_fails("\"constant\": [0, -0.2, 0.3]", "\"constant\": [0, -0.2]",
+               "components[0].quadratic.constant: expected 3 numbers, found 2");
+    quad_fails("[[0, 0, 0], [1, 1, -1], [-1, 0.5, 2]]", "[[0, 0, 0], [1, 1, -1]]",
+               "components[0].quadratic.mean: expected 3 rows (one per class), found 2");
+    quad_fails("[-1, 0.5, 2]", "[-1, 0.5]",
+               "components[0].quadratic.mean[2]: expected 3 numbers, found 2");
+    quad_fails("[[0.5, 0, 0.1], [0, 0.5, 0], [0.1, 0, 3]]", "[[0.5, 0, 0.1], [0, 0.5, 0]]",
+               "components[0].quadratic.precision[2]: expected 3 rows of 3 numbers");
+    quad_fails("[0.5, 1, 0]", "[0.5, \"1\", 0]",
+               "components[0].quadratic.precision[1][1][1]: expected a number");
+    quad_fails("\"version\": 2", "\"version\": 3",
+               "version: 3 is not supported (this build reads versions 1 to 2)");
+}
+
 static void model_missing_members(void **state)
 {
     (void)state;
@@ -275,8 +373,8 @@ static void model_wrong_types(void **state)
     load_fails_replaced("\"format\": \"sensorbridge-condition-model\"", "\"format\": \"other\"",
                         "format: expected \"sensorbridge-condition-model\", found \"other\"");
     load_fails_replaced("\"version\": 1,", "\"version\": \"1\",", "version: expected an integer");
-    load_fails_replaced("\"version\": 1,", "\"version\": 2,",
-                        "version: 2 is not supported (this build reads version 1)");
+    load_fails_replaced("\"version\": 1,", "\"version\": 0,",
+                        "version: 0 is not supported (this build reads versions 1 to 2)");
     load_fails_replaced("\"trained\": \"test_model.c, 2026-01-01, cycles 0-99\"",
                         "\"trained\": [2026]", "trained: expected a string");
     load_fails_replaced("[\"TS1_mean\", \"PS1_mean\", \"VS1_max\"]", "\"TS1_mean\"",
@@ -455,16 +553,19 @@ static void model_unreadable(void **state)
 static void model_truncated_everywhere(void **state)
 {
     (void)state;
-    size_t n = sizeof(model_json) - 1;
-    for (size_t len = 0; len < n; len++) {
-        struct sb_model *m = (struct sb_model *)&m;
-        char err[512] = "";
-        write_file(model_json, len);
-        int rc = sb_model_load(&m, path, err, sizeof(err));
-        if (rc != -EINVAL || m != NULL || strncmp(err, path, strlen(path)) != 0)
-            fail_msg("prefix of %zu bytes: rc %d, err \"%s\"", len, rc, err);
+    const char *const texts[] = {model_json, quad_json};
+    for (size_t t = 0; t < 2; t++) {
+        size_t n = strlen(texts[t]);
+        for (size_t len = 0; len < n; len++) {
+            struct sb_model *m = (struct sb_model *)&m;
+            char err[512] = "";
+            write_file(texts[t], len);
+            int rc = sb_model_load(&m, path, err, sizeof(err));
+            if (rc != -EINVAL || m != NULL || strncmp(err, path, strlen(path)) != 0)
+                fail_msg("prefix of %zu bytes of model %zu: rc %d, err \"%s\"", len, t, rc, err);
+        }
+        sb_model_free(load_ok(texts[t]));
     }
-    sb_model_free(load_ok(model_json));
 }
 
 int main(void)
@@ -472,6 +573,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(model_accessors),
         cmocka_unit_test(model_predict_matches_numpy),
+        cmocka_unit_test(model_quadratic_matches_numpy),
+        cmocka_unit_test(model_quadratic_checked),
         cmocka_unit_test(model_missing_members),
         cmocka_unit_test(model_wrong_types),
         cmocka_unit_test(model_wrong_lengths),
