@@ -128,7 +128,7 @@ denied=$(comm -12 "$SB_WORK/used" "$SB_WORK/denied" | tr '\n' ' ')
 echo "system calls: $(wc -l < "$SB_WORK/used"), all in @system-service, none in ~@privileged @resources" >&2
 
 # ---- man pages ----
-for page in "$man_dir/sensorbridge.8" "$man_dir/sensorbridge.conf.5"; do
+for page in "$man_dir/sensorbridge.8" "$man_dir/sensorbridge.conf.5" "$man_dir/sensorbridge-train.1"; do
     out=$(groff -man -ww -z "$page" 2>&1) || fail "groff failed on $page: $out"
     [ -z "$out" ] || fail "groff warns on $(basename "$page"): $out"
 done

@@ -58,6 +58,20 @@ for opt in "--shrinkage heater=0.1" "--shrinkage cooler=0" "--quadratic accumula
         || fail "evaluate $opt: rc $rc, $(cat "$SB_WORK/err")"
 done
 
+# sensorbridge-train(1): clean under groff, and every command and option
+# of the usage text has its entry.
+page=${SB_MAN_DIR:?SB_MAN_DIR is not set}/sensorbridge-train.1
+out=$(groff -man -ww -z "$page" 2>&1) || fail "groff failed on $page: $out"
+[ -z "$out" ] || fail "groff warns on sensorbridge-train.1: $out"
+"$SB_BIN" 2> "$SB_WORK/usage" && fail "no arguments: exit 0"
+words=$(grep -o -e '--[a-z-]*' -e '^usage: sensorbridge-train [a-z]*' -e '^ *sensorbridge-train [a-z]*' \
+    "$SB_WORK/usage" | awk '{ print $NF }' | sort -u)
+[ "$(wc -l <<< "$words")" -ge 12 ] || fail "read only $(wc -l <<< "$words") words of the usage"
+tags=$(awk 'prev == ".TP" { print } { prev = $0 }' "$page")
+while read -r w; do
+    grep -qF -- "${w//-/\\-}" <<< "$tags" || fail "sensorbridge-train(1) has no entry for $w"
+done <<< "$words"
+
 # The report in the docs is this tool's output for the shipped recipes: the
 # lines from its parameters to the comparison with the targets.
 timeout 300 "$SB_BIN" evaluate --dataset "$dataset" --report "$SB_WORK/eval.md" \
