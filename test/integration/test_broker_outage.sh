@@ -1,7 +1,10 @@
 #!/bin/bash
 # A broker outage buffers, it does not drop: a producer-only daemon replays
-# two cycles at speed max into a standalone mock cluster; mid-way every
-# broker goes down (connections closed, new ones refused) for a while.
+# two cycles into a standalone mock cluster; mid-way every broker goes down
+# (connections closed, new ones refused) for a while. The replay starts at
+# the slowest speed (0.001: the two cycles would take 33 hours), so it is
+# still producing when the outage begins however slow this machine is;
+# only then does a reload set speed = max (the replay keeps its place).
 # The producer queue (2,000 messages) fills, the replay pauses, nothing is
 # delivered and nothing fails; once the brokers are back, every sample
 # arrives exactly once (kcat counts each topic) and the replay finishes.
@@ -16,7 +19,10 @@ start_mockbroker_sensors
 
 ds=$(make_dataset)
 conf=$SB_WORK/sb.conf
-write_config "$conf" "$ds" max
+# At 0.001 the first samples (event time 0) go out at once, the rest of
+# the replay cannot end before the brokers go down: data is still being
+# produced when they do, whatever the load.
+write_config "$conf" "$ds" 0.001
 set_key "$conf" kafka brokers "$MB_BROKERS"
 set_key "$conf" consumer enabled false
 set_key "$conf" producer kafka.queue.buffering.max.messages 2000
@@ -30,6 +36,16 @@ wait_for 60 "the first deliveries" flowing
 
 kill -USR1 "$MB_PID"
 wait_log "$SB_WORK/mockbroker.log" 'brokers down: Success' 30
+replay_running() {
+    curl -sf "$SB_URL/api/v1/status" | jq -e '.replay.finished == false' > /dev/null
+}
+replay_running || fail "the replay finished before the outage; nothing tested"
+# The brokers are down and the replay goes on: now as fast as it can, into
+# the outage (a reload that changes only the speed keeps the replay's place).
+set_key "$conf" replay speed max
+kill -HUP "$SB_PID"
+wait_metric sensorbridge_config_reloads_total 1 30
+[ "$(val sensorbridge_config_reload_failures_total)" = 0 ] || fail "the reload to speed = max failed"
 paused() { is sensorbridge_replay_paused 1; }
 wait_for 60 "the replay to pause on a full producer queue" paused
 # While the brokers are down: nothing more is delivered, nothing fails, the

@@ -21,9 +21,14 @@ set_key "$conf" consumer max_sensors 4096
 start_daemon "$conf"
 [ -n "$SB_BROKERS" ] || fail "no bootstrap list in /api/v1/status"
 
-# produce TOPIC KEY FILE: one message per line of FILE.
+# produce TOPIC KEY FILE: one message per line of FILE, in order. What
+# follows depends on that order within TS1's partition (the last valid
+# value 36; s1..s4093 accepted into the sensor table and s4094.. refused;
+# s7's last value), so the producer is idempotent: a retry (a real Kafka
+# that just started answers "coordinator load in progress" at first) cannot
+# overtake the next request.
 produce() {
-    timeout 60 kcat -P -q -b "$SB_BROKERS" -t "$1" -k "$2" < "$3" \
+    timeout 60 kcat -P -q -X enable.idempotence=true -b "$SB_BROKERS" -t "$1" -k "$2" < "$3" \
         || fail "kcat could not produce $3 to $1"
 }
 

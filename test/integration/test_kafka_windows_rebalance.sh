@@ -50,8 +50,11 @@ produce() {
             printf '{"sensor":"%s","value":1,"timestamp":"%s"}\n' "$s" \
                 "$(date -u -d "@$((T0 + t))" +%Y-%m-%dT%H:%M:%SZ)"
         done > "$SB_WORK/in.jsonl"
-        timeout 60 kcat -P -q -b "$BROKERS" -t hydraulic-samples -p "$p" -k "$s" \
-            -l "$SB_WORK/in.jsonl" || fail "kcat could not produce $s"
+        # In order (idempotent: a retry, e.g. after "coordinator load in
+        # progress" from the just-started Kafka, cannot overtake the next
+        # request and make a sample late or a window short).
+        timeout 60 kcat -P -q -X enable.idempotence=true -b "$BROKERS" -t hydraulic-samples -p "$p" \
+            -k "$s" -l "$SB_WORK/in.jsonl" || fail "kcat could not produce $s"
     done
 }
 consumed() { # consumed URL SENSOR

@@ -53,8 +53,11 @@ samples() {
             "$(date -u -d "@$((T0 + t))" +%Y-%m-%dT%H:%M:%SZ)"
     done
 }
+# produce FILE: its lines, in order (idempotent: a retry, e.g. after a
+# real Kafka's "coordinator load in progress", cannot overtake the next
+# request and make a sample late, a window short or the stop fall elsewhere).
 produce() {
-    timeout 60 kcat -P -q -b "$BROKERS" -t hydraulic-samples -k TS1 -l "$1" \
+    timeout 60 kcat -P -q -X enable.idempotence=true -b "$BROKERS" -t hydraulic-samples -k TS1 -l "$1" \
         || fail "kcat could not produce $1"
 }
 # read_topic TOPIC N OUT: the first N messages of TOPIC, or fail with what
