@@ -601,6 +601,11 @@ void sb_analytics_set_condition(struct sb_analytics *a, struct sb_condition *c)
     a->condition = c;
 }
 
+bool sb_analytics_ahead(struct sb_analytics *a, int uci, uint64_t now_ns)
+{
+    return a->condition && uci >= 0 && sb_condition_ahead(a->condition, uci, now_ns);
+}
+
 void sb_analytics_value(struct sb_analytics *a, const char *name, int64_t ts_us, double value)
 {
     if (!a->alerts)

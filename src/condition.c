@@ -16,6 +16,7 @@
 
 #define NS SB_UCI_NSENSORS
 #define SECS SB_UCI_CYCLE_SECONDS
+#define CYCLE_US (SECS * INT64_C(1000000))
 
 enum not_diagnosed { ND_MISSING, ND_OVERFLOW, ND_STOPPED, ND__COUNT };
 static const char *const ND_NAMES[ND__COUNT] = {"missing_samples", "overflow", "stopped"};
@@ -57,6 +58,10 @@ struct sb_condition {
     int64_t last_closed_us;
     int64_t latest_us[NS]; /* newest cycle start per sensor, INT64_MIN: none yet */
     bool forgotten[NS];    /* not held here (revoked, expired) since its last sample */
+    /* Sensors that moved on from at or before the oldest open cycle (or
+     * from not seen yet): the progress sb_condition_ahead waits for. */
+    uint64_t behind_moves, hold_moves;
+    uint64_t hold_since_ns; /* when it last saw behind_moves change */
 
     struct sb_family *f_state, *f_prob, *f_class_prob, *f_truth, *f_accuracy, *f_predictions;
     struct component_metrics comp[SB_MODEL_MAX_COMPONENTS];
@@ -419,14 +424,18 @@ void sb_condition_sample(struct sb_condition *c, int uci, const struct sb_decode
     }
     int64_t k = d->sample_idx;
     int64_t start = d->ts_us - ((k / rate) * 1000000 + (k % rate) * 1000000 / rate);
+    /* A late sample still says where its sensor is: behind. */
+    c->forgotten[uci] = false;
+    bool moved = start > c->latest_us[uci];
+    if (moved) {
+        if (c->nopen == 0 || c->latest_us[uci] <= c->open[0].start_us)
+            c->behind_moves++;
+        c->latest_us[uci] = start;
+    }
     if (c->closed_any && start <= c->last_closed_us) {
         ignore(c, IG_LATE);
         return;
     }
-    c->forgotten[uci] = false;
-    bool moved = start > c->latest_us[uci];
-    if (moved)
-        c->latest_us[uci] = start;
     struct cycle *cy = open_cycle(c, start, d->cycle);
     if (!cy) {
         ignore(c, IG_LATE);
@@ -451,6 +460,22 @@ void sb_condition_forget(struct sb_condition *c, int uci)
     c->latest_us[uci] = INT64_MIN;
     c->forgotten[uci] = true;
     close_ready(c);
+}
+
+bool sb_condition_ahead(struct sb_condition *c, int uci, uint64_t now_ns)
+{
+    if (uci < 0 || uci >= NS || c->nopen == 0 || c->latest_us[uci] == INT64_MIN)
+        return false;
+    if (c->behind_moves != c->hold_moves || c->hold_since_ns == 0) {
+        c->hold_moves = c->behind_moves;
+        c->hold_since_ns = now_ns;
+    }
+    /* No sensor behind has moved for that long (it stopped, or is another
+     * instance's): holding the others back would stall them for nothing. */
+    if (now_ns - c->hold_since_ns > SB_CONDITION_HOLD_MAX_NS)
+        return false;
+    size_t lead = c->max_open / 2 ? c->max_open / 2 : 1;
+    return c->latest_us[uci] - c->open[0].start_us >= (int64_t)lead * CYCLE_US;
 }
 
 void sb_condition_stop(struct sb_condition *c)

@@ -63,6 +63,10 @@ struct part {
     int64_t followed;
     bool output;     /* an aggregates or alerts topic: stored, not applied */
     int64_t applied; /* last offset applied in the current group, -1 if none */
+    /* Paused for the condition monitor (see hold): its UCI sensor ran
+     * ahead of the others in event time. */
+    bool held;
+    int held_uci;
 };
 
 struct sb_consumer {
@@ -88,6 +92,10 @@ struct sb_consumer {
     struct sb_metric *rebalances;
     struct sb_metric *errors;
     struct sb_metric *resets;
+    struct sb_metric *m_pauses, *m_paused;
+    size_t nheld;                 /* partitions held (part.held) */
+    bool align;                   /* per-sensor topics: a partition carries one sensor */
+    uint64_t group_ns;            /* monotonic time of the group being applied */
     atomic_uint_fast64_t nresets; /* counted on librdkafka's threads */
     bool from_oldest;             /* auto.offset.reset is earliest */
     struct part *parts;
@@ -275,6 +283,52 @@ static void follow(struct sb_consumer *c, struct part *p, int64_t offset)
     p->followed = offset + 1;
 }
 
+/* Pauses or resumes partition p (one of the assignment's). librdkafka drops
+ * what it prefetched of a paused partition and fetches again from the
+ * message after the last one the consumer took, so nothing is lost. */
+static void pause_resume(struct sb_consumer *c, struct part *p, bool pause)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    rd_kafka_resp_err_t e =
+        pause ? rd_kafka_pause_partitions(c->rk, l) : rd_kafka_resume_partitions(c->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e && pause)
+        return;
+    p->held = pause;
+    if (pause) {
+        c->nheld++;
+        sb_counter_add(c->m_pauses, 1);
+    } else {
+        c->nheld--;
+    }
+    sb_gauge_set(c->m_paused, (double)c->nheld);
+}
+
+/* The condition monitor's alignment in event time (docs/condition.md): a
+ * partition of the per-sensor layout whose UCI sensor ran ahead of the
+ * others is paused until they catch up. In the shared layout a partition
+ * carries many sensors, and pausing it would stop those behind too. */
+static void hold(struct sb_consumer *c, struct part *p, int uci)
+{
+    if (c->align && !p->held && sb_analytics_ahead(c->analytics, uci, c->group_ns)) {
+        p->held_uci = uci;
+        pause_resume(c, p, true);
+    }
+}
+
+/* Resumes the held partitions whose sensor is no longer ahead, or all of
+ * them (before a rebalance: librdkafka keeps a partition paused across
+ * one). */
+static void release(struct sb_consumer *c, bool all)
+{
+    for (size_t i = 0; c->nheld && i < c->nparts; i++) {
+        struct part *p = &c->parts[i];
+        if (p->held && (all || !sb_analytics_ahead(c->analytics, p->held_uci, c->group_ns)))
+            pause_resume(c, p, false);
+    }
+}
+
 /* Applies one message of a group; now_us is the group's wall time. Its
  * offset is stored with the group's (store_group). */
 static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m, int64_t now_us)
@@ -326,8 +380,11 @@ static void handle_message(struct sb_consumer *c, rd_kafka_message_t *m, int64_t
         rec = sb_ingest_sample(c->ingest, rec, &d, (uint32_t)origin, hdr, hlen, now_us);
         if (rec && recheck)
             rec->accepted_gen = c->accepted_gen;
-        if (rec && c->analytics)
+        if (rec && c->analytics) {
             sb_analytics_sample(c->analytics, rec, &d, now_us, &p->run);
+            if (rec->uci >= 0)
+                hold(c, p, rec->uci);
+        }
     } else {
         sb_ingest_invalid(c->ingest, reason);
         uint64_t suppressed = 0;
@@ -369,6 +426,7 @@ static size_t consume_group(struct sb_consumer *c, bool apply)
     c->in_group = false;
     if (n < 0)
         n = 0;
+    c->group_ns = sb_now_mono_ns();
     if (apply && n > 0) {
         int64_t now_us = sb_now_wall_us();
         for (ssize_t i = 0; i < n; i++)
@@ -377,6 +435,8 @@ static size_t consume_group(struct sb_consumer *c, bool apply)
     }
     for (ssize_t i = 0; i < n; i++)
         rd_kafka_message_destroy(c->group[i]);
+    if (c->nheld)
+        release(c, false);
     if (c->deferred) {
         c->deferred = false;
         rebalance(c, c->rk, c->deferred_err, c->deferred_parts);
@@ -529,6 +589,7 @@ static void rebalance(struct sb_consumer *c, rd_kafka_t *rk, rd_kafka_resp_err_t
     const char *proto = rd_kafka_rebalance_protocol(rk);
     bool coop = proto && strcmp(proto, "COOPERATIVE") == 0;
     sb_counter_add(c->rebalances, 1);
+    release(c, true);
     /* The listed partitions start from their committed offsets, and their
      * topic handles may change; under EAGER that is every partition. */
     for (int i = 0; i < parts->cnt; i++) {
@@ -772,6 +833,17 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
                            "position was no longer on the broker (messages lost to the group).",
                            0, NULL, NULL, 0),
         NULL);
+    c->m_pauses = sb_family_child(
+        sb_registry_family(reg, SB_COUNTER, "sensorbridge_consumer_partition_pauses_total",
+                           "Partitions paused because their UCI sensor ran ahead of the "
+                           "others in event time, for the condition monitor's cycles.",
+                           0, NULL, NULL, 0),
+        NULL);
+    c->m_paused = sb_family_child(
+        sb_registry_family(reg, SB_GAUGE, "sensorbridge_consumer_partitions_paused",
+                           "Partitions paused now for the condition monitor.", 0, NULL, NULL, 0),
+        NULL);
+    c->align = cfg->layout != SB_LAYOUT_SHARED;
     const char *topic_label[] = {"topic"};
     c->f_skipped =
         sb_registry_family(reg, SB_COUNTER, "sensorbridge_consumer_skipped_messages_total",

@@ -24,6 +24,7 @@
 #ifndef SB_ANALYTICS_H
 #define SB_ANALYTICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -124,6 +125,11 @@ int sb_analytics_set_rules(struct sb_analytics *a, const struct sb_config *cfg, 
  * condition monitor `c` (borrowed, may be NULL: none), and the forgetting
  * and stopping of sensors too. */
 void sb_analytics_set_condition(struct sb_analytics *a, struct sb_condition *c);
+
+/* Whether the partition that carries only UCI sensor `uci` (a record's
+ * uci, sensortab.h) should be paused for the condition monitor to keep its
+ * cycles (sb_condition_ahead); false without a monitor or for uci < 0. */
+bool sb_analytics_ahead(struct sb_analytics *a, int uci, uint64_t now_ns);
 
 /* A value that is not a consumed sample but has alert rules of its own:
  * the condition monitor's predicted state of component X, fed as sensor

@@ -28,7 +28,10 @@
  *     oldest, not diagnosed ("overflow");
  *   - sb_condition_stop drops the open ones ("stopped").
  * A sample of a cycle at or before the last closed one is late: ignored,
- * counted. Memory: max_open * 8,216 bytes (17 sensors * 60 sums of 8 bytes,
+ * counted. A consumer reading a backlog reads a 1 Hz partition a hundred
+ * times faster in event time than a 100 Hz one, so the 1 Hz sensors would
+ * run past max_open cycles: sb_condition_ahead tells it which sensor to
+ * pause until the others catch up. Memory: max_open * 8,216 bytes (17 sensors * 60 sums of 8 bytes,
  * plus the next indexes and the cycle's start and number).
  *
  * Metrics (docs/metrics.md): sensorbridge_condition_* families.
@@ -39,6 +42,7 @@
 #ifndef SB_CONDITION_H
 #define SB_CONDITION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -97,6 +101,18 @@ void sb_condition_sample(struct sb_condition *c, int uci, const struct sb_decode
 
 /* UCI sensor `uci` is no longer held here: it leaves the watermark. */
 void sb_condition_forget(struct sb_condition *c, int uci);
+
+/* Whether the consumer should pause the partition of UCI sensor `uci`
+ * (and resume it once this is false again): its newest cycle starts at
+ * least max_open / 2 cycles (1 at least) after the oldest open one, which
+ * still waits for a sensor. Liveness: once no sensor at or before the
+ * oldest open cycle (or not seen yet) has moved on for
+ * SB_CONDITION_HOLD_MAX_NS (now_ns, monotonic, as seen by these calls),
+ * the answer is false until one does, so a sensor that stopped sending or
+ * that another instance holds stalls the others at most that long: their
+ * cycles then close by overflow, counted. */
+#define SB_CONDITION_HOLD_MAX_NS (10 * UINT64_C(1000000000))
+bool sb_condition_ahead(struct sb_condition *c, int uci, uint64_t now_ns);
 
 /* Drops the open cycles (counted "stopped"). */
 void sb_condition_stop(struct sb_condition *c);

@@ -247,6 +247,53 @@ static void overflow_forget_and_stop(void **state)
     sb_registry_free(reg);
 }
 
+/* A backlog: TS1 (1 Hz) runs ahead of the other sensors, which have not
+ * sent yet. With 8 cycles open at most it is held back once it is 4 cycles
+ * past the oldest open one; once no sensor behind has moved on for
+ * SB_CONDITION_HOLD_MAX_NS it is not, and a sensor behind moving on holds
+ * it again. */
+static void ahead_holds_a_sensor_until_the_others_catch_up(void **state)
+{
+    (void)state;
+    struct sb_registry *reg = sb_registry_new();
+    struct seen seen = {0};
+    struct sb_condition *c = sb_condition_new(model(), NULL, 0, 8, 16, reg, on_diag, &seen);
+    const uint64_t t0 = 1000000000000ULL, sec = 1000000000ULL;
+    assert_false(sb_condition_ahead(c, (int)ts1(), t0)); /* nothing open */
+    for (int n = 0; n < 4; n++)
+        for (unsigned k = 0; k < 60; k++)
+            sample(c, ts1(), n, n, k, 60);
+    assert_false(sb_condition_ahead(c, (int)ts1(), t0)); /* cycle 3: 3 past cycle 0 */
+    sample(c, ts1(), 4, 4, 0, 60);
+    assert_true(sb_condition_ahead(c, (int)ts1(), t0)); /* cycle 4: 4 past */
+    assert_false(sb_condition_ahead(c, 0, t0));         /* PS1, not seen: behind */
+    assert_false(sb_condition_ahead(c, -1, t0));
+    assert_false(sb_condition_ahead(c, SB_UCI_NSENSORS, t0));
+    /* Nothing behind moves: held for SB_CONDITION_HOLD_MAX_NS, then not. */
+    assert_true(sb_condition_ahead(c, (int)ts1(), t0 + SB_CONDITION_HOLD_MAX_NS));
+    assert_false(sb_condition_ahead(c, (int)ts1(), t0 + SB_CONDITION_HOLD_MAX_NS + 1));
+    assert_false(sb_condition_ahead(c, (int)ts1(), t0 + 60 * sec));
+    /* PS1 sends its first sample, of cycle 0: progress, TS1 is held again. */
+    sample(c, 0, 0, 0, 0, 1);
+    assert_true(sb_condition_ahead(c, (int)ts1(), t0 + 61 * sec));
+    assert_false(sb_condition_ahead(c, 0, t0 + 61 * sec));
+    /* The other sensors deliver cycles 0 and 1 whole (TS1 sent them
+     * already): they close, diagnosed, and TS1 at cycle 4 is 2 past the
+     * oldest open one (2): not held. */
+    size_t ncat;
+    const struct sb_sensor_info *cat = sb_sensors_uci(&ncat);
+    for (int n = 0; n < 2; n++)
+        for (size_t s = 0; s < ncat; s++)
+            if (s != ts1())
+                for (unsigned k = 0; k < cat[s].rate_hz * 60; k++)
+                    sample(c, s, n, n, k, 1);
+    assert_int_equal(seen.n, 2);
+    assert_false(sb_condition_ahead(c, (int)ts1(), t0 + 62 * sec));
+    assert_int_equal(count(c, "not_diagnosed", "overflow"), 0);
+    sb_condition_free(c);
+    sb_registry_free(reg);
+}
+
 static void not_replay_samples_are_ignored(void **state)
 {
     (void)state;
@@ -343,6 +390,7 @@ int main(void)
         cmocka_unit_test(duplicates_are_ignored),
         cmocka_unit_test(missing_sample_is_counted),
         cmocka_unit_test(overflow_forget_and_stop),
+        cmocka_unit_test(ahead_holds_a_sensor_until_the_others_catch_up),
         cmocka_unit_test(not_replay_samples_are_ignored),
         cmocka_unit_test(set_model_keeps_or_restarts_series),
     };
