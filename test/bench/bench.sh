@@ -55,6 +55,10 @@
 #                  <results dir>/series-<mode>-speed<S>.txt (none if
 #                  SB_RESULTS=none)
 #   SB_KEEP=1      keep the work directory (configs, logs, scrapes)
+#   SB_SET         realtime, aging, latency: keys of the shipped file to
+#                  change, "section.key=value" separated by spaces, e.g.
+#                  "producer.coalesce_ms=0 kafka.layout=shared kafka.partitions=1"
+#                  (a key the file does not set cannot be appended twice)
 #   SB_EXTRA_CONF  INI lines appended to the daemon's configuration, e.g.
 #                  $'[consumer]\nkafka.fetch.wait.max.ms = 500'
 #   SB_SPEED       realtime mode: [replay] speed (default 1); e.g. 10 ages the
@@ -180,6 +184,16 @@ shipped_conf() {
         sed -i -e "s|^brokers = .*|brokers = $KAFKA_BROKERS|" -e "s|^topic_prefix = .*|topic_prefix = $KAFKA_PREFIX|" \
             -e "s|^group_id = .*|group_id = $KAFKA_PREFIX|" "$1"
     fi
+    local kv sec key
+    for kv in ${SB_SET:-}; do
+        sec=${kv%%.*} key=${kv#*.} key=${key%%=*}
+        awk -v sec="$sec" -v key="$key" -v val="${kv#*=}" '
+            /^\[/ { cur = substr($0, 2, index($0, "]") - 2) }
+            cur == sec && $0 ~ "^" key "[ \t]*=" { print key " = " val; done = 1; next }
+            { print }
+            END { exit !done }' "$1" > "$1.new" || die "SB_SET: no $key in [$sec] of the shipped file"
+        mv "$1.new" "$1"
+    done
     if [ -n "${SB_EXTRA_CONF:-}" ]; then printf '%s\n' "$SB_EXTRA_CONF" >> "$1"; fi
 }
 broker_line() {
@@ -209,7 +223,7 @@ last_event() {
 if [ "$MODE" = realtime ] || [ "$MODE" = realtime-kafka ] || [ "$MODE" = aging ]; then
     shipped_conf "$WORK/sb.conf"
     machine
-    echo "$MODE: conf/sensorbridge.conf (speed $SPEED, all cycles, loop), $(broker_line), ${SECONDS_RT} s" \
+    echo "$MODE: conf/sensorbridge.conf (speed $SPEED, all cycles, loop${SB_SET:+; $SB_SET}), $(broker_line), ${SECONDS_RT} s" \
         "($(calc "$SECONDS_RT * $SPEED / 3600" %.1f) simulated hours)"
     start_daemon "$WORK/sb.conf"
     wait_first_consumed
@@ -219,6 +233,7 @@ if [ "$MODE" = realtime ] || [ "$MODE" = realtime-kafka ] || [ "$MODE" = aging ]
     m0=$(scrape) || die "scrape failed"
     p0=$(family_sum sensorbridge_messages_produced_total <<< "$m0")
     k0=$(metric sensorbridge_consumer_messages_total <<< "$m0")
+    w0=$(metric 'sensorbridge_source_wakeups_total{source="replay"}' <<< "$m0")
     e0=$(last_event <<< "$m0")
     mp=$(mock_cpu "$SB_PID")
     jp=0; [ "$BROKER" = kafka ] && jp=$(jvm_cpu)
@@ -269,6 +284,8 @@ if [ "$MODE" = realtime ] || [ "$MODE" = realtime-kafka ] || [ "$MODE" = aging ]
     p1=$(family_sum sensorbridge_messages_produced_total <<< "$m1")
     d1=$(family_sum sensorbridge_messages_delivered_total <<< "$m1")
     k1=$(metric sensorbridge_consumer_messages_total <<< "$m1")
+    w1=$(metric 'sensorbridge_source_wakeups_total{source="replay"}' <<< "$m1")
+    lag_max=$(awk 'index($1, "sensorbridge_replay_schedule_lag_seconds{") == 1 && $2 > m { m = $2 } END { printf "%.1f\n", 1000 * m }' <<< "$m1")
     e1=$(last_event <<< "$m1")
     lsum=$(metric sensorbridge_end_to_end_latency_seconds_sum <<< "$m1")
     lcnt=$(metric sensorbridge_end_to_end_latency_seconds_count <<< "$m1")
@@ -295,6 +312,7 @@ if [ "$MODE" = realtime ] || [ "$MODE" = realtime-kafka ] || [ "$MODE" = aging ]
         printf '%-38s %s\n' "window (s)" "$(calc "$dt" %.1f) ($sim_h simulated hours of event time consumed)"
         printf '%-38s %s\n' "produced msg/s" "$(calc "($p1 - $p0) / $dt" %.0f)"
         printf '%-38s %s\n' "consumed msg/s" "$(calc "($k1 - $k0) / $dt" %.0f)"
+        printf '%-38s %s\n' "replay timer wake-ups/s" "$(calc "(${w1:-0} - ${w0:-0}) / $dt" %.1f) (schedule lag at the end, max over sensors: $lag_max ms)"
         printf '%-38s %s\n' "CPU % of one core" "$cpu_pct"
         printf '%-38s %s\n' "CPU s by thread (whole run)" "$(threads_line "$WORK/threads.txt")"
         printf '%-38s %s\n' "RSS at end (MB)" "$(calc "$rss / 1024" %.1f)"
@@ -349,7 +367,7 @@ if [ "$MODE" = latency ] || [ "$MODE" = latency-kafka ]; then
     PROBES=${SB_PROBES:-300}
     PROBE_S=${SB_PROBE_SECONDS:-60}
     machine
-    echo "$MODE: conf/sensorbridge.conf (speed 1; strict_sensors = false for the probe), $(broker_line)"
+    echo "$MODE: conf/sensorbridge.conf (speed 1; strict_sensors = false for the probe${SB_SET:+; $SB_SET}), $(broker_line)"
     start_daemon "$WORK/sb.conf"
     wait_first_consumed
     # (a) The daemon's own histogram, start-up excluded: the buckets that
