@@ -173,12 +173,14 @@ if [ "$BROKER" = kafka ]; then
     TOPIC_PREFIX=$KAFKA_PREFIX
 fi
 
-# The shipped configuration, with the dataset made absolute, a free port
+# The shipped configuration, with the dataset and the condition model made
+# absolute (the copy is elsewhere), a free port
 # (9550 may be taken), notice logging and SPEED; against Kafka its brokers,
 # and a topic prefix and group of this run. Then SB_EXTRA_CONF.
 shipped_conf() {
     sed -e "s|^dataset = .*|dataset = $DATASET|" -e 's|^listen = .*|listen = 127.0.0.1:0|' \
         -e 's|^log_level = .*|log_level = notice|' -e "s|^speed = .*|speed = $SPEED|" \
+        -e "s|^model = \([^/].*\)|model = $ROOT/conf/\1|" \
         "$ROOT/conf/sensorbridge.conf" > "$1"
     if [ "$BROKER" = kafka ]; then
         sed -i -e "s|^brokers = .*|brokers = $KAFKA_BROKERS|" -e "s|^topic_prefix = .*|topic_prefix = $KAFKA_PREFIX|" \
