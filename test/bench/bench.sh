@@ -392,7 +392,13 @@ if [ "$MODE" = latency ] || [ "$MODE" = latency-kafka ]; then
         [ -n "$pb" ] || die "no bootstrap list in /api/v1/status"
     fi
     probe_rc=0
-    "$LATPROBE_BIN" -b "$pb" -t "$TOPIC_PREFIX-CE" -p "$SB_PORT" -n "$PROBES" -d "$PROBE_S" \
+    # The shared layout's consumer reads the samples topic only.
+    probe_topic=$TOPIC_PREFIX-CE
+    if grep -q '^layout = shared' "$WORK/sb.conf"; then
+        probe_topic=$(sed -n 's/^samples_topic = \(..*\)/\1/p' "$WORK/sb.conf")
+        probe_topic=${probe_topic:-$TOPIC_PREFIX-samples}
+    fi
+    "$LATPROBE_BIN" -b "$pb" -t "$probe_topic" -p "$SB_PORT" -n "$PROBES" -d "$PROBE_S" \
         > "$WORK/probes.txt" 2> "$WORK/latprobe.err" &
     PROBE_PID=$!
     wait "$PROBE_PID" || probe_rc=$?
@@ -420,7 +426,7 @@ if [ "$MODE" = latency ] || [ "$MODE" = latency-kafka ]; then
         printf '  %-40s %s\n' "p50, p99 (ms)" "$h_p50, $h_p99 (linear interpolation within the bucket, as histogram_quantile)"
         printf '  %-40s %s\n' "mean (ms)" "$h_mean"
         printf '  %-40s %s\n' "buckets (le: count in the window)" "$(awk '{ printf "%s%s:%d", (NR > 1 ? " " : ""), $1, $2 }' "$WORK/hist.txt")"
-        echo "(b) latprobe: $PROBES probes over $PROBE_S s to $TOPIC_PREFIX-CE, produced (linger.ms 0) -> on /metrics"
+        echo "(b) latprobe: $PROBES probes over $PROBE_S s to $probe_topic, produced (linger.ms 0) -> on /metrics"
         printf '  %-40s %s\n' "p50, p99, max (ms)" "$o_p50, $o_p99, $o_max (exact, nearest rank)"
         printf '  %-40s %s\n' "poll uncertainty median, max (ms)" "$o_unc, $o_unc_max (requests per probe: $o_req)"
         printf '  %-40s %s\n' "probe samples applied" "$seen of $((PROBES + 1)) (one warm-up probe)"
