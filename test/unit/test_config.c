@@ -111,7 +111,7 @@ static void config_defaults(void **state)
     assert_string_equal(c.topic_prefix, "hydraulic");
     assert_true(c.producer_enabled);
     assert_int_equal(c.flush_timeout_ms, 10000);
-    assert_int_equal(c.coalesce_ms, 20);
+    assert_int_equal(c.coalesce_ms, 100);
     assert_int_equal(c.producer_props.n, 0);
     assert_true(c.consumer_enabled);
     assert_string_equal(c.group_id, "sensorbridge");
@@ -719,7 +719,7 @@ static void config_changes_name_apply_steps(void **state)
         {"[consumer]\nsensor_expiry = 2h\n", SB_APPLY_CONSUMER},
         {"[producer]\nmax_consumer_lag = 5\n", SB_APPLY_FLOW},
         {"[producer]\ncoalesce_ms = 0\n", SB_APPLY_COALESCE},
-        {"[producer]\ncoalesce_ms = 20\n", 0},
+        {"[producer]\ncoalesce_ms = 100\n", 0},
         {"[replay]\nenabled = false\n", SB_APPLY_REPLAY},
         {"[replay]\nspeed = max\n", SB_APPLY_SPEED},
         {"[replay]\nspeed = 1\n", 0},
