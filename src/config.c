@@ -1016,6 +1016,8 @@ static const struct opt opts[] = {
         parse_int),
     OPT("producer", "max_consumer_lag", "20000", SB_APPLY_FLOW, FIELD_INT, max_consumer_lag, 0,
         100000000, parse_int),
+    OPT("producer", "coalesce_ms", "100", SB_APPLY_COALESCE, FIELD_INT, coalesce_ms, 0, 1000,
+        parse_int),
     OPT_KAFKA("producer", producer_props),
 
     OPT("consumer", "enabled", "true", RESTART, FIELD_BOOL, consumer_enabled, 0, 0, parse_bool),

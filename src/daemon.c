@@ -518,6 +518,11 @@ static void reload(struct sb_daemon *d)
     } else if (d->synth && (apply & SB_APPLY_SPEED)) {
         sb_synth_set_speed(d->synth, next.speed);
     }
+    /* A new source reads coalesce_ms itself. */
+    if (!new_replay && d->replay && (apply & SB_APPLY_COALESCE))
+        sb_replay_set_coalesce(d->replay, next.coalesce_ms);
+    if (!new_synth && d->synth && (apply & SB_APPLY_COALESCE))
+        sb_synth_set_coalesce(d->synth, next.coalesce_ms);
     if (d->topics)
         sb_topics_set_required(d->topics, &next);
     sb_config_free(&d->cfg);

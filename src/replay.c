@@ -26,14 +26,18 @@
  * sample seq is the schedule's sample seq - base_seq, so every stream of
  * the rate waits for the same instants. One wake-up serves them all; a
  * stream behind its schedule (paused, or past MAX_BATCH) catches up from
- * its own idle handle as before, and never shifts the others. */
+ * its own idle handle as before, and never shifts the others. With
+ * [producer] coalesce_ms the timer waits for the end of the coalescing
+ * period that holds the next due time (sb_sched_coalesce_ns), and the
+ * wake-up emits every sample due by then: the same samples with the same
+ * event times, handed over in fewer, larger groups. */
 struct rate_group {
     struct sb_replay *r;
     unsigned rate_hz;
     struct sb_sched sched;
     uv_timer_t timer; /* armed while a member waits */
     bool armed;
-    uint64_t armed_ns; /* the due time it is armed for */
+    uint64_t armed_ns; /* the wake-up it is armed for */
     size_t first, n;   /* members: r->order[first .. first + n) */
 };
 
@@ -72,6 +76,7 @@ struct sb_replay {
     unsigned first, last;
     bool loop_at_end;
     double speed;
+    uint64_t coalesce_ns; /* [producer] coalesce_ms; 0: wake at each due time */
     int64_t epoch_us;
     int *profile; /* SB_PROFILE_COLUMNS ints per cycle, or NULL */
     unsigned profile_rows;
@@ -79,6 +84,7 @@ struct sb_replay {
     bool finished;
     struct sb_metric *m_cycle;
     struct sb_metric *m_paused;
+    struct sb_metric *m_wakeups;
     struct sb_metric *m_profile[SB_PROFILE_COLUMNS];
     struct sb_ratelimit rl;
     int open_handles;
@@ -117,6 +123,12 @@ static void register_metrics(struct sb_replay *r, struct sb_registry *reg)
                            "1 while the replay waits for the producer queue to drain.", 0, NULL,
                            NULL, 0),
         NULL);
+    const char *source_label[] = {"source"};
+    const char *replay_source[] = {"replay"};
+    r->m_wakeups =
+        sb_family_child(sb_registry_family(reg, SB_COUNTER, SB_SOURCE_WAKEUPS_METRIC,
+                                           SB_SOURCE_WAKEUPS_HELP, 1, source_label, NULL, 0),
+                        replay_source);
     if (!r->profile)
         return;
     static const char *const names[SB_PROFILE_COLUMNS][2] = {
@@ -217,6 +229,7 @@ int sb_replay_new(struct sb_replay **out, uv_loop_t *loop, const struct sb_confi
     r->loop = loop;
     r->sink = *sink;
     r->speed = cfg->speed;
+    r->coalesce_ns = (uint64_t)cfg->coalesce_ms * 1000000;
     r->loop_at_end = cfg->loop;
     r->cur_cycle = -1;
     r->rl.interval_ns = 10ull * 1000000000u;
@@ -382,14 +395,16 @@ static void finish_cycle(struct stream *s)
 
 static void on_idle(uv_idle_t *h);
 
-/* Arms g's timer for `due` unless it already fires by then. */
-static void group_arm(struct rate_group *g, uint64_t due, uint64_t now)
+/* Arms g's timer for the wake-up that serves a sample due at `due` (the
+ * end of its coalescing period) unless it already fires by then. */
+static void group_arm(struct rate_group *g, uint64_t due)
 {
-    if (g->armed && g->armed_ns <= due)
+    uint64_t wake = sb_sched_coalesce_ns(&g->sched, due, g->r->coalesce_ns);
+    if (g->armed && g->armed_ns <= wake)
         return;
     g->armed = true;
-    g->armed_ns = due;
-    uv_timer_start(&g->timer, on_group_timer, (due - now + 999999) / 1000000, 0);
+    g->armed_ns = wake;
+    uv_timer_start(&g->timer, on_group_timer, sb_sched_timer_ms(uv_now(g->r->loop), wake), 0);
 }
 
 /* Schedules the stream's next turn. A sample already due runs from the
@@ -404,7 +419,7 @@ static void rearm(struct stream *s, uint64_t now)
         uint64_t due = sb_sched_due_ns(&s->g->sched, s->seq - s->base_seq);
         if (due > now) {
             s->waiting = true;
-            group_arm(s->g, due, now);
+            group_arm(s->g, due);
             return;
         }
     }
@@ -474,6 +489,7 @@ static void on_group_timer(uv_timer_t *t)
     struct sb_replay *r = g->r;
     uint64_t now = uv_hrtime();
     g->armed = false;
+    sb_counter_add(r->m_wakeups, 1);
     for (size_t i = 0; i < g->n; i++) {
         struct stream *s = &r->streams[r->order[g->first + i]];
         if (s->waiting)
@@ -553,6 +569,28 @@ void sb_replay_set_speed(struct sb_replay *r, double speed)
         sb_notice("msg=\"replay speed changed\" speed=%g", speed);
     else
         sb_notice("msg=\"replay speed changed\" speed=max");
+}
+
+void sb_replay_set_coalesce(struct sb_replay *r, int coalesce_ms)
+{
+    uint64_t ns = (uint64_t)coalesce_ms * 1000000, now = uv_hrtime();
+    if (ns == r->coalesce_ns)
+        return;
+    r->coalesce_ns = ns;
+    /* The schedules stay; only the wake-ups move. Each waiting stream arms
+     * its group again for the new period's end. */
+    for (size_t i = 0; i < r->ngroups; i++) {
+        uv_timer_stop(&r->groups[i].timer);
+        r->groups[i].armed = false;
+    }
+    for (size_t i = 0; i < r->nstreams; i++) {
+        struct stream *s = &r->streams[i];
+        if (s->waiting) {
+            s->waiting = false;
+            rearm(s, now);
+        }
+    }
+    sb_notice("msg=\"replay coalescing changed\" coalesce_ms=%d", coalesce_ms);
 }
 
 void sb_replay_stop(struct sb_replay *r)

@@ -160,3 +160,22 @@ uint64_t sb_sched_due_count(const struct sb_sched *s, uint64_t now_ns)
     }
     return hi;
 }
+
+uint64_t sb_sched_coalesce_ns(const struct sb_sched *s, uint64_t due_ns, uint64_t period_ns)
+{
+    uint64_t off, periods;
+
+    if (period_ns == 0 || due_ns <= s->start_ns)
+        return due_ns;
+    off = due_ns - s->start_ns;
+    periods = off / period_ns + (off % period_ns != 0);
+    if (periods > (UINT64_MAX - s->start_ns) / period_ns)
+        return UINT64_MAX;
+    return s->start_ns + periods * period_ns;
+}
+
+uint64_t sb_sched_timer_ms(uint64_t clock_ms, uint64_t wake_ns)
+{
+    uint64_t wake_ms = wake_ns / 1000000 + (wake_ns % 1000000 != 0);
+    return wake_ms > clock_ms ? wake_ms - clock_ms : 0;
+}

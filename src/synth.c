@@ -236,7 +236,7 @@ struct rate_group {
     struct sb_sched sched; /* rate 1, speed rate_hz * speed: see sb_synth_start */
     uv_timer_t timer;      /* armed while a member waits */
     bool armed;
-    uint64_t armed_ns; /* the due time it is armed for */
+    uint64_t armed_ns; /* the wake-up it is armed for */
     size_t first, n;   /* members: sy->order[first .. first + n) */
 };
 
@@ -283,8 +283,10 @@ struct sb_synth {
     size_t *order; /* stream indices sorted by rate, grouped */
     size_t nfinished;
     double speed;
+    uint64_t coalesce_ns; /* [producer] coalesce_ms; 0: wake at each due time */
     int64_t epoch_us;
     bool stopped;
+    struct sb_metric *m_wakeups;
     int open_handles;
     void (*close_cb)(void *ud);
     void *close_ud;
@@ -486,6 +488,7 @@ int sb_synth_new(struct sb_synth **out, uv_loop_t *loop, const struct sb_config 
     sy->loop = loop;
     sy->sink = *sink;
     sy->speed = (isfinite(cfg->speed) && cfg->speed > 0) ? cfg->speed : 0;
+    sy->coalesce_ns = (uint64_t)cfg->coalesce_ms * 1000000;
     if (cfg->event_epoch_us >= 0) {
         sy->epoch_us = cfg->event_epoch_us;
     } else {
@@ -542,6 +545,12 @@ int sb_synth_new(struct sb_synth **out, uv_loop_t *loop, const struct sb_config 
         sb_registry_family(reg, SB_GAUGE, "sensorbridge_synthetic_info",
                            "Configured synthetic sensors with their kind and location; always 1.",
                            5, info_labels, NULL, 0);
+    const char *source_label[] = {"source"};
+    const char *synth_source[] = {"synthetic"};
+    sy->m_wakeups =
+        sb_family_child(sb_registry_family(reg, SB_COUNTER, SB_SOURCE_WAKEUPS_METRIC,
+                                           SB_SOURCE_WAKEUPS_HELP, 1, source_label, NULL, 0),
+                        synth_source);
     /* This source describes the whole set: after a reload the sensors
      * that are gone must not linger. The source being replaced keeps no
      * pointer into this family, so clearing it is safe. */
@@ -571,14 +580,17 @@ int sb_synth_new(struct sb_synth **out, uv_loop_t *loop, const struct sb_config 
 
 static void on_idle(uv_idle_t *h);
 
-/* Arms g's timer for `due` unless it already fires by then. */
-static void group_arm(struct rate_group *g, uint64_t due, uint64_t now)
+/* Arms g's timer for the wake-up that serves a sample due at `due` (the
+ * end of its coalescing period, see the replay's rate groups) unless it
+ * already fires by then. */
+static void group_arm(struct rate_group *g, uint64_t due)
 {
-    if (g->armed && g->armed_ns <= due)
+    uint64_t wake = sb_sched_coalesce_ns(&g->sched, due, g->sy->coalesce_ns);
+    if (g->armed && g->armed_ns <= wake)
         return;
     g->armed = true;
-    g->armed_ns = due;
-    uv_timer_start(&g->timer, on_group_timer, (due - now + 999999) / 1000000, 0);
+    g->armed_ns = wake;
+    uv_timer_start(&g->timer, on_group_timer, sb_sched_timer_ms(uv_now(g->sy->loop), wake), 0);
 }
 
 /* Schedules the stream's next turn. A sample already due runs from the
@@ -593,7 +605,7 @@ static void rearm(struct stream *s, uint64_t now)
         uint64_t due = sb_sched_due_ns(&s->g->sched, s->seq - s->base_seq);
         if (due > now) {
             s->waiting = true;
-            group_arm(s->g, due, now);
+            group_arm(s->g, due);
             return;
         }
     }
@@ -687,6 +699,7 @@ static void on_group_timer(uv_timer_t *t)
     struct sb_synth *sy = g->sy;
     uint64_t now = uv_hrtime();
     g->armed = false;
+    sb_counter_add(sy->m_wakeups, 1);
     for (size_t i = 0; i < g->n && !sy->stopped; i++) {
         struct stream *s = &sy->streams[sy->order[g->first + i]];
         if (s->waiting)
@@ -781,6 +794,28 @@ void sb_synth_set_speed(struct sb_synth *sy, double speed)
     sb_synth_stop(sy);
     sy->speed = speed;
     sb_synth_start(sy);
+}
+
+void sb_synth_set_coalesce(struct sb_synth *sy, int coalesce_ms)
+{
+    uint64_t ns = (uint64_t)coalesce_ms * 1000000, now = uv_hrtime();
+    if (ns == sy->coalesce_ns)
+        return;
+    sy->coalesce_ns = ns;
+    /* As the replay: the schedules stay, the waiting streams arm their
+     * groups again for the new period's end. */
+    for (size_t i = 0; i < sy->ngroups; i++) {
+        uv_timer_stop(&sy->groups[i].timer);
+        sy->groups[i].armed = false;
+    }
+    for (size_t i = 0; i < sy->nstreams; i++) {
+        struct stream *s = &sy->streams[i];
+        if (s->waiting) {
+            s->waiting = false;
+            rearm(s, now);
+        }
+    }
+    sb_notice("msg=\"synthetic coalescing changed\" coalesce_ms=%d", coalesce_ms);
 }
 
 void sb_synth_stop(struct sb_synth *sy)

@@ -129,6 +129,7 @@ struct sb_config {
     bool producer_enabled;
     int flush_timeout_ms; /* bound on the shutdown flush, 0..600000 */
     int max_consumer_lag; /* per partition, see flow.h; 0 = no flow control */
+    int coalesce_ms;      /* sources hand samples over at most every this many ms, 0..1000 */
     struct sb_kvlist producer_props;
 
     /* [consumer] */
@@ -218,6 +219,7 @@ enum sb_config_apply {
     SB_APPLY_SYNTH = 1u << 5,     /* [synthetic.<NAME>]: a new synthetic source */
     SB_APPLY_ALERTS = 1u << 6,    /* [alert.<SENSOR>]: a new rule engine */
     SB_APPLY_CONDITION = 1u << 7, /* [condition] model, labels: read again (every reload does) */
+    SB_APPLY_COALESCE = 1u << 8,  /* [producer] coalesce_ms: the running sources' wake-ups */
 };
 
 /* Compares a (running) with b (just loaded). If a key that cannot change

@@ -37,6 +37,11 @@ void sb_replay_resume(struct sb_replay *r);
 /* Applies a new speed to the running streams without losing their place. */
 void sb_replay_set_speed(struct sb_replay *r, double speed);
 
+/* Applies a new [producer] coalesce_ms: the waiting streams' timers are
+ * armed again for the end of the new period; schedules, places and event
+ * times are untouched. */
+void sb_replay_set_coalesce(struct sb_replay *r, int coalesce_ms);
+
 /* Stops the timers: no sample is emitted after this returns. */
 void sb_replay_stop(struct sb_replay *r);
 

@@ -98,6 +98,9 @@ void sb_synth_stop(struct sb_synth *s);
 /* Reload: a new [replay] speed, each stream keeping its place. */
 void sb_synth_set_speed(struct sb_synth *s, double speed);
 
+/* Reload: a new [producer] coalesce_ms (see sb_replay_set_coalesce). */
+void sb_synth_set_coalesce(struct sb_synth *s, int coalesce_ms);
+
 /* The event time the streams have reached (that of the furthest stream's
  * next sample; the epoch before the first). */
 int64_t sb_synth_event_time_us(const struct sb_synth *s);

@@ -55,6 +55,10 @@
 #                  <results dir>/series-<mode>-speed<S>.txt (none if
 #                  SB_RESULTS=none)
 #   SB_KEEP=1      keep the work directory (configs, logs, scrapes)
+#   SB_SET         realtime, aging, latency: keys of the shipped file to
+#                  change, "section.key=value" separated by spaces, e.g.
+#                  "producer.coalesce_ms=0 kafka.layout=shared kafka.partitions=1"
+#                  (a key the file does not set cannot be appended twice)
 #   SB_EXTRA_CONF  INI lines appended to the daemon's configuration, e.g.
 #                  $'[consumer]\nkafka.fetch.wait.max.ms = 500'
 #   SB_SPEED       realtime mode: [replay] speed (default 1); e.g. 10 ages the
@@ -169,17 +173,29 @@ if [ "$BROKER" = kafka ]; then
     TOPIC_PREFIX=$KAFKA_PREFIX
 fi
 
-# The shipped configuration, with the dataset made absolute, a free port
+# The shipped configuration, with the dataset and the condition model made
+# absolute (the copy is elsewhere), a free port
 # (9550 may be taken), notice logging and SPEED; against Kafka its brokers,
 # and a topic prefix and group of this run. Then SB_EXTRA_CONF.
 shipped_conf() {
     sed -e "s|^dataset = .*|dataset = $DATASET|" -e 's|^listen = .*|listen = 127.0.0.1:0|' \
         -e 's|^log_level = .*|log_level = notice|' -e "s|^speed = .*|speed = $SPEED|" \
+        -e "s|^model = \([^/].*\)|model = $ROOT/conf/\1|" \
         "$ROOT/conf/sensorbridge.conf" > "$1"
     if [ "$BROKER" = kafka ]; then
         sed -i -e "s|^brokers = .*|brokers = $KAFKA_BROKERS|" -e "s|^topic_prefix = .*|topic_prefix = $KAFKA_PREFIX|" \
             -e "s|^group_id = .*|group_id = $KAFKA_PREFIX|" "$1"
     fi
+    local kv sec key
+    for kv in ${SB_SET:-}; do
+        sec=${kv%%.*} key=${kv#*.} key=${key%%=*}
+        awk -v sec="$sec" -v key="$key" -v val="${kv#*=}" '
+            /^\[/ { cur = substr($0, 2, index($0, "]") - 2) }
+            cur == sec && $0 ~ "^" key "[ \t]*=" { print key " = " val; done = 1; next }
+            { print }
+            END { exit !done }' "$1" > "$1.new" || die "SB_SET: no $key in [$sec] of the shipped file"
+        mv "$1.new" "$1"
+    done
     if [ -n "${SB_EXTRA_CONF:-}" ]; then printf '%s\n' "$SB_EXTRA_CONF" >> "$1"; fi
 }
 broker_line() {
@@ -209,7 +225,7 @@ last_event() {
 if [ "$MODE" = realtime ] || [ "$MODE" = realtime-kafka ] || [ "$MODE" = aging ]; then
     shipped_conf "$WORK/sb.conf"
     machine
-    echo "$MODE: conf/sensorbridge.conf (speed $SPEED, all cycles, loop), $(broker_line), ${SECONDS_RT} s" \
+    echo "$MODE: conf/sensorbridge.conf (speed $SPEED, all cycles, loop${SB_SET:+; $SB_SET}), $(broker_line), ${SECONDS_RT} s" \
         "($(calc "$SECONDS_RT * $SPEED / 3600" %.1f) simulated hours)"
     start_daemon "$WORK/sb.conf"
     wait_first_consumed
@@ -219,6 +235,7 @@ if [ "$MODE" = realtime ] || [ "$MODE" = realtime-kafka ] || [ "$MODE" = aging ]
     m0=$(scrape) || die "scrape failed"
     p0=$(family_sum sensorbridge_messages_produced_total <<< "$m0")
     k0=$(metric sensorbridge_consumer_messages_total <<< "$m0")
+    w0=$(metric 'sensorbridge_source_wakeups_total{source="replay"}' <<< "$m0")
     e0=$(last_event <<< "$m0")
     mp=$(mock_cpu "$SB_PID")
     jp=0; [ "$BROKER" = kafka ] && jp=$(jvm_cpu)
@@ -269,6 +286,8 @@ if [ "$MODE" = realtime ] || [ "$MODE" = realtime-kafka ] || [ "$MODE" = aging ]
     p1=$(family_sum sensorbridge_messages_produced_total <<< "$m1")
     d1=$(family_sum sensorbridge_messages_delivered_total <<< "$m1")
     k1=$(metric sensorbridge_consumer_messages_total <<< "$m1")
+    w1=$(metric 'sensorbridge_source_wakeups_total{source="replay"}' <<< "$m1")
+    lag_max=$(awk 'index($1, "sensorbridge_replay_schedule_lag_seconds{") == 1 && $2 > m { m = $2 } END { printf "%.1f\n", 1000 * m }' <<< "$m1")
     e1=$(last_event <<< "$m1")
     lsum=$(metric sensorbridge_end_to_end_latency_seconds_sum <<< "$m1")
     lcnt=$(metric sensorbridge_end_to_end_latency_seconds_count <<< "$m1")
@@ -295,6 +314,7 @@ if [ "$MODE" = realtime ] || [ "$MODE" = realtime-kafka ] || [ "$MODE" = aging ]
         printf '%-38s %s\n' "window (s)" "$(calc "$dt" %.1f) ($sim_h simulated hours of event time consumed)"
         printf '%-38s %s\n' "produced msg/s" "$(calc "($p1 - $p0) / $dt" %.0f)"
         printf '%-38s %s\n' "consumed msg/s" "$(calc "($k1 - $k0) / $dt" %.0f)"
+        printf '%-38s %s\n' "replay timer wake-ups/s" "$(calc "(${w1:-0} - ${w0:-0}) / $dt" %.1f) (schedule lag at the end, max over sensors: $lag_max ms)"
         printf '%-38s %s\n' "CPU % of one core" "$cpu_pct"
         printf '%-38s %s\n' "CPU s by thread (whole run)" "$(threads_line "$WORK/threads.txt")"
         printf '%-38s %s\n' "RSS at end (MB)" "$(calc "$rss / 1024" %.1f)"
@@ -349,7 +369,7 @@ if [ "$MODE" = latency ] || [ "$MODE" = latency-kafka ]; then
     PROBES=${SB_PROBES:-300}
     PROBE_S=${SB_PROBE_SECONDS:-60}
     machine
-    echo "$MODE: conf/sensorbridge.conf (speed 1; strict_sensors = false for the probe), $(broker_line)"
+    echo "$MODE: conf/sensorbridge.conf (speed 1; strict_sensors = false for the probe${SB_SET:+; $SB_SET}), $(broker_line)"
     start_daemon "$WORK/sb.conf"
     wait_first_consumed
     # (a) The daemon's own histogram, start-up excluded: the buckets that
@@ -372,7 +392,13 @@ if [ "$MODE" = latency ] || [ "$MODE" = latency-kafka ]; then
         [ -n "$pb" ] || die "no bootstrap list in /api/v1/status"
     fi
     probe_rc=0
-    "$LATPROBE_BIN" -b "$pb" -t "$TOPIC_PREFIX-CE" -p "$SB_PORT" -n "$PROBES" -d "$PROBE_S" \
+    # The shared layout's consumer reads the samples topic only.
+    probe_topic=$TOPIC_PREFIX-CE
+    if grep -q '^layout = shared' "$WORK/sb.conf"; then
+        probe_topic=$(sed -n 's/^samples_topic = \(..*\)/\1/p' "$WORK/sb.conf")
+        probe_topic=${probe_topic:-$TOPIC_PREFIX-samples}
+    fi
+    "$LATPROBE_BIN" -b "$pb" -t "$probe_topic" -p "$SB_PORT" -n "$PROBES" -d "$PROBE_S" \
         > "$WORK/probes.txt" 2> "$WORK/latprobe.err" &
     PROBE_PID=$!
     wait "$PROBE_PID" || probe_rc=$?
@@ -400,7 +426,7 @@ if [ "$MODE" = latency ] || [ "$MODE" = latency-kafka ]; then
         printf '  %-40s %s\n' "p50, p99 (ms)" "$h_p50, $h_p99 (linear interpolation within the bucket, as histogram_quantile)"
         printf '  %-40s %s\n' "mean (ms)" "$h_mean"
         printf '  %-40s %s\n' "buckets (le: count in the window)" "$(awk '{ printf "%s%s:%d", (NR > 1 ? " " : ""), $1, $2 }' "$WORK/hist.txt")"
-        echo "(b) latprobe: $PROBES probes over $PROBE_S s to $TOPIC_PREFIX-CE, produced (linger.ms 0) -> on /metrics"
+        echo "(b) latprobe: $PROBES probes over $PROBE_S s to $probe_topic, produced (linger.ms 0) -> on /metrics"
         printf '  %-40s %s\n' "p50, p99, max (ms)" "$o_p50, $o_p99, $o_max (exact, nearest rank)"
         printf '  %-40s %s\n' "poll uncertainty median, max (ms)" "$o_unc, $o_unc_max (requests per probe: $o_req)"
         printf '  %-40s %s\n' "probe samples applied" "$seen of $((PROBES + 1)) (one warm-up probe)"

@@ -9,6 +9,7 @@
 #   consumer           [consumer] strict_sensors, sensor_expiry
 #   flow control       [producer] max_consumer_lag
 #   speed              [replay] speed
+#   coalescing         [producer] coalesce_ms
 #   new replay         [replay] enabled, sensors, cycles, loop, dataset, event_epoch
 #   new synthetic      [synthetic.<NAME>] base (the value follows), sections
 #                      added and removed, then every other key: the source is
@@ -135,6 +136,31 @@ reload replay speed 40
 [ "$(curl -sf "$SB_URL/api/v1/status" | jq -r '.replay.speed')" = 40 ] || fail "status does not show speed 40"
 grows 'sensorbridge_messages_produced_total{sensor="PS1"}'
 monotonic speed
+
+# coalescing: applied in place to both sources; with 200 ms each rate group
+# (the replay's 100, 10 and 1 Hz, the oven's) wakes at most once per 200 ms
+# of the interval between two scrapes (a bound, however slow the machine),
+# where at speed 40 the 100 Hz group alone wakes about every millisecond.
+reload producer coalesce_ms 200
+grep -q 'msg="replay coalescing changed" coalesce_ms=200' "$SB_LOG" || fail "the replay did not apply coalesce_ms"
+grep -q 'msg="synthetic coalescing changed" coalesce_ms=200' "$SB_LOG" || fail "the synthetic source did not apply coalesce_ms"
+t0=$(date +%s%N)
+w0=$(val 'sensorbridge_source_wakeups_total{source="replay"}')
+s0=$(val 'sensorbridge_source_wakeups_total{source="synthetic"}')
+sleep 2
+w1=$(val 'sensorbridge_source_wakeups_total{source="replay"}')
+s1=$(val 'sensorbridge_source_wakeups_total{source="synthetic"}')
+t1=$(date +%s%N)
+periods=$(((t1 - t0) / 200000000 + 1))
+[ $((w1 - w0)) -le $((3 * periods)) ] ||
+    fail "replay: $((w1 - w0)) wake-ups in $(((t1 - t0) / 1000000)) ms with coalesce_ms = 200, at most $((3 * periods)) expected"
+[ $((s1 - s0)) -le "$periods" ] ||
+    fail "synthetic: $((s1 - s0)) wake-ups in $(((t1 - t0) / 1000000)) ms with coalesce_ms = 200, at most $periods expected"
+grows 'sensorbridge_messages_produced_total{sensor="PS1"}'
+grows 'sensorbridge_messages_produced_total{sensor="oven"}'
+reload producer coalesce_ms 0
+grep -q 'msg="replay coalescing changed" coalesce_ms=0' "$SB_LOG" || fail "the replay did not apply coalesce_ms = 0"
+monotonic coalesce_ms
 
 # new replay, enabled: off stops every stream, on starts them again.
 reload replay enabled false

@@ -111,6 +111,7 @@ static void config_defaults(void **state)
     assert_string_equal(c.topic_prefix, "hydraulic");
     assert_true(c.producer_enabled);
     assert_int_equal(c.flush_timeout_ms, 10000);
+    assert_int_equal(c.coalesce_ms, 100);
     assert_int_equal(c.producer_props.n, 0);
     assert_true(c.consumer_enabled);
     assert_string_equal(c.group_id, "sensorbridge");
@@ -273,6 +274,9 @@ static void config_bad_values_name_file_line_key(void **state)
                ":2: [producer] enabled: ", "true/false, yes/no, on/off or 1/0", NULL);
     load_fails("[producer]\nflush_timeout_ms = 600001\n",
                ":2: [producer] flush_timeout_ms: ", "from 0 to 600000", NULL);
+    load_fails("[producer]\ncoalesce_ms = 1001\n", ":2: [producer] coalesce_ms: ", "from 0 to 1000",
+               NULL);
+    load_fails("[producer]\ncoalesce_ms = -1\n", ":2: [producer] coalesce_ms: ", NULL);
     load_fails("[consumer]\ngroup_id =\n", ":2: [consumer] group_id: must not be empty", NULL);
     load_fails("[consumer]\nstrict_sensors = 2\n", ":2: [consumer] strict_sensors: ", NULL);
     load_fails("[replay]\n; speed up\nspeed = fast\n",
@@ -714,6 +718,8 @@ static void config_changes_name_apply_steps(void **state)
         {"[consumer]\nstrict_sensors = false\n", SB_APPLY_CONSUMER},
         {"[consumer]\nsensor_expiry = 2h\n", SB_APPLY_CONSUMER},
         {"[producer]\nmax_consumer_lag = 5\n", SB_APPLY_FLOW},
+        {"[producer]\ncoalesce_ms = 0\n", SB_APPLY_COALESCE},
+        {"[producer]\ncoalesce_ms = 100\n", 0},
         {"[replay]\nenabled = false\n", SB_APPLY_REPLAY},
         {"[replay]\nspeed = max\n", SB_APPLY_SPEED},
         {"[replay]\nspeed = 1\n", 0},

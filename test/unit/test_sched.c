@@ -169,6 +169,56 @@ static void sched_due_count_boundaries(void **state)
     check_consistent(&s, UINT64_MAX - 1);
 }
 
+/* A wake-up is the end of the coalescing period holding the due time:
+ * periods aligned to the start, a due time on a period's end is served by
+ * that end, nothing is moved earlier and nothing more than a period late. */
+static void sched_coalesce_period_end(void **state)
+{
+    struct sb_sched s;
+    const uint64_t ms = 1000000;
+
+    (void)state;
+    sb_sched_init(&s, START_NS, 100, 1.0);
+    /* 0: every due time is its own wake-up. */
+    assert_true(sb_sched_coalesce_ns(&s, START_NS + 7 * ms, 0) == START_NS + 7 * ms);
+    assert_true(sb_sched_coalesce_ns(&s, START_NS, 20 * ms) == START_NS);
+    assert_true(sb_sched_coalesce_ns(&s, START_NS - 5, 20 * ms) == START_NS - 5);
+    assert_true(sb_sched_coalesce_ns(&s, START_NS + 1, 20 * ms) == START_NS + 20 * ms);
+    assert_true(sb_sched_coalesce_ns(&s, START_NS + 10 * ms, 20 * ms) == START_NS + 20 * ms);
+    assert_true(sb_sched_coalesce_ns(&s, START_NS + 20 * ms, 20 * ms) == START_NS + 20 * ms);
+    assert_true(sb_sched_coalesce_ns(&s, START_NS + 20 * ms + 1, 20 * ms) == START_NS + 40 * ms);
+    assert_true(sb_sched_coalesce_ns(&s, UINT64_MAX - 1, 20 * ms) == UINT64_MAX);
+    /* 100 Hz, 50 ms: samples 0..5 are served at 0 and 50 ms (0 alone, 1-5
+     * together), 6..10 at 100 ms: five samples a wake-up after the first,
+     * and no drift after a day: the wake-ups stay on the start's grid. */
+    uint64_t p = 50 * ms;
+    assert_true(sb_sched_coalesce_ns(&s, sb_sched_due_ns(&s, 0), p) == START_NS);
+    for (uint64_t k = 1; k <= 5; k++)
+        assert_true(sb_sched_coalesce_ns(&s, sb_sched_due_ns(&s, k), p) == START_NS + p);
+    for (uint64_t k = 6; k <= 10; k++)
+        assert_true(sb_sched_coalesce_ns(&s, sb_sched_due_ns(&s, k), p) == START_NS + 2 * p);
+    for (uint64_t k = 8640000 - 200; k < 8640000 + 200; k++) {
+        uint64_t due = sb_sched_due_ns(&s, k), wake = sb_sched_coalesce_ns(&s, due, p);
+        assert_true(wake >= due && wake - due < p && (wake - START_NS) % p == 0);
+    }
+}
+
+/* The timeout from the loop's millisecond clock never fires early. */
+static void sched_timer_ms_never_early(void **state)
+{
+    (void)state;
+    assert_true(sb_sched_timer_ms(100, UINT64_C(110000000)) == 10);
+    assert_true(sb_sched_timer_ms(100, UINT64_C(110000001)) == 11);
+    assert_true(sb_sched_timer_ms(100, UINT64_C(100000000)) == 0);
+    assert_true(sb_sched_timer_ms(100, UINT64_C(99000000)) == 0);
+    /* A clock read 3 ms late (the loop's cached time) still lands on or
+     * after the wake-up: clock_ms + timeout >= wake in ms, rounded up. */
+    for (uint64_t wake = UINT64_C(200000000); wake < UINT64_C(203000000); wake += 77777) {
+        uint64_t t = sb_sched_timer_ms(197, wake);
+        assert_true((197 + t) * 1000000 >= wake && (197 + t - 1) * 1000000 < wake);
+    }
+}
+
 static void sched_speed_max(void **state)
 {
     static const double maxes[] = {0.0, -1.0, NAN, INFINITY};
@@ -254,6 +304,8 @@ int main(void)
         cmocka_unit_test(sched_due_is_monotonic),
         cmocka_unit_test(sched_due_count_consistent),
         cmocka_unit_test(sched_due_count_boundaries),
+        cmocka_unit_test(sched_coalesce_period_end),
+        cmocka_unit_test(sched_timer_ms_never_early),
         cmocka_unit_test(sched_speed_max),
         cmocka_unit_test(sched_event_offset),
         cmocka_unit_test(sched_injected_clock_replay),
