@@ -18,8 +18,11 @@ build_pkgs=(meson ninja-build pkg-config gcc librdkafka-dev libuv1-dev libmicroh
 # default-jre-headless and maven: the real Apache Kafka of the kafka suite
 # (test/tools/kafka.sh fetches it with Maven; the broker runs on Java 17).
 test_pkgs=(libcmocka-dev kcat prometheus valgrind curl jq iproute2 default-jre-headless maven)
-# clang: libFuzzer and its sanitizers for the fuzz suite (build-fuzz/).
-test_pkgs+=(clang)
+# clang: libFuzzer and its sanitizers for the fuzz suite (build-fuzz/);
+# libclang-rt-14-dev: their run-time libraries, only a recommendation of
+# clang's, which --no-install-recommends leaves out (the harnesses do not
+# link without it).
+test_pkgs+=(clang libclang-rt-14-dev)
 # chromium: the real browser that test_status_page drives through Playwright.
 test_pkgs+=(chromium)
 # systemd (systemd-analyze verify, security, syscall-filter), man-db (verify

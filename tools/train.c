@@ -593,7 +593,7 @@ static struct sb_model *as_loaded(const struct lda *m, const struct data *d,
     if (!o)
         die("cannot create a temporary file");
     write_model(o, m, d, use, "", "", NULL);
-    struct sb_model *sm;
+    struct sb_model *sm = NULL;
     int rc = fclose(o) != 0 ? -1 : sb_model_load(&sm, path, err, sizeof(err));
     unlink(path);
     if (rc < 0)
