@@ -133,11 +133,19 @@ struct sb_consumer {
 /* sensorbridge's consumer defaults; kafka.* keys in [consumer] override them. */
 /* The embedded mock cluster holds an empty fetch for the full
  * fetch.wait.max.ms even when data arrives meanwhile (a real broker answers
- * at once), so a shorter wait bounds the added latency. Empty fetches are
- * cheap for the mock. */
+ * at once), so a shorter wait bounds the added latency. Each fetch scans
+ * the sets a partition retains (see producer.c): in the per-sensor layout
+ * there are many partitions of many small sets, in the shared layout few
+ * partitions of few large sets, and a fetch every 50 ms costs the mock
+ * little. */
 static const char *const consumer_embedded_defaults[] = {
     "fetch.wait.max.ms",
     "100",
+    NULL,
+};
+static const char *const consumer_embedded_shared_defaults[] = {
+    "fetch.wait.max.ms",
+    "50",
     NULL,
 };
 
@@ -777,9 +785,11 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
                     size_t errlen)
 {
     char errstr[512];
-    rd_kafka_conf_t *conf =
-        sb_kafka_conf(consumer_defaults, consumer_embedded_defaults, sb_config_embedded(cfg),
-                      bootstraps, &cfg->consumer_props, "[consumer]", err, errlen);
+    rd_kafka_conf_t *conf = sb_kafka_conf(
+        consumer_defaults,
+        cfg->layout == SB_LAYOUT_SHARED ? consumer_embedded_shared_defaults
+                                        : consumer_embedded_defaults,
+        sb_config_embedded(cfg), bootstraps, &cfg->consumer_props, "[consumer]", err, errlen);
     if (!conf)
         return -EINVAL;
     if (rd_kafka_conf_set(conf, "group.id", cfg->group_id, errstr, sizeof(errstr))) {

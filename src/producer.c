@@ -95,10 +95,13 @@ static const char *const producer_defaults[] = {
 /* The embedded mock cluster finds a fetch offset by a linear scan over a
  * partition's message sets and returns one set per fetch, so its CPU cost
  * is (sets produced per second) x (sets retained, up to 5 MiB per
- * partition). Lingering 500 ms puts ~50 samples of a 100 Hz sensor in a set
- * instead of one, cutting that product by ~2500; with 5 ms the mock's
- * thread climbed past half a core within minutes of a real-time replay
- * (see docs/performance.md). */
+ * partition). In the per-sensor layout lingering 500 ms puts ~50 samples of
+ * a 100 Hz sensor in a set instead of one, cutting that product by ~2500;
+ * with 5 ms the mock's thread climbed past half a core within minutes of a
+ * real-time replay (see docs/performance.md). In the shared layout a
+ * wake-up of the sources is one set per partition for every sensor, so the
+ * sets are few and large, and the producer lingers 5 ms as with a real
+ * broker. */
 static const char *const producer_embedded_defaults[] = {
     "linger.ms",
     "500",
@@ -212,9 +215,9 @@ int sb_producer_new(struct sb_producer **out, uv_loop_t *loop, const struct sb_c
                     const char *bootstraps, struct sb_registry *reg, char *err, size_t errlen)
 {
     char errstr[512];
-    rd_kafka_conf_t *conf =
-        sb_kafka_conf(producer_defaults, producer_embedded_defaults, sb_config_embedded(cfg),
-                      bootstraps, &cfg->producer_props, "[producer]", err, errlen);
+    rd_kafka_conf_t *conf = sb_kafka_conf(
+        producer_defaults, cfg->layout == SB_LAYOUT_SHARED ? NULL : producer_embedded_defaults,
+        sb_config_embedded(cfg), bootstraps, &cfg->producer_props, "[producer]", err, errlen);
     if (!conf)
         return -EINVAL;
     char qmax[32];

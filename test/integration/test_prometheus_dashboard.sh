@@ -141,11 +141,11 @@ n_targets=$(wc -l < "$SB_WORK/targets.tsv")
 finished() { curl -sf "$SB_URL/api/v1/status" | jq -e '.replay.finished == true' > /dev/null; }
 wait_for 120 "the replay to finish" finished
 # sensorbridge_window_late_samples_total has a sensor's series from its
-# first late sample on: one TS1 sample from long before the replay's
-# event times (which start now) is one.
+# first late sample on: one TS1 sample from long before the replay's event
+# times (which start now), on the shipped file's samples topic, is one.
 echo '{"sensor":"TS1","value":35.5,"timestamp":"2020-01-01T00:00:00Z"}' |
-    kcat -P -b "$SB_BROKERS" -t hydraulic-TS1 -k TS1 2> "$SB_WORK/kcat.err" ||
-    fail "kcat could not produce to hydraulic-TS1: $(cat "$SB_WORK/kcat.err")"
+    kcat -P -b "$SB_BROKERS" -t hydraulic-samples -k TS1 2> "$SB_WORK/kcat.err" ||
+    fail "kcat could not produce to hydraulic-samples: $(cat "$SB_WORK/kcat.err")"
 wait_metric 'sensorbridge_window_late_samples_total{sensor="TS1"}' 1 30
 firing() {
     has_data 'ALERTS{alertname="SensorbridgeSensorWarning",alertstate="firing",sensor="CE",rule="threshold"}'
