@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
+#include <regex.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,10 @@
 
 /* How long an assignment waits for its partitions' committed offsets. */
 #define COMMITTED_TIMEOUT_MS 5000
+
+/* How long the embedded broker's consumer waits for the metadata it takes
+ * its partitions from (the cluster is in this process: milliseconds). */
+#define MANUAL_METADATA_TIMEOUT_MS 5000
 
 /* Every topic partition the consumer has been assigned, kept for the
  * daemon's lifetime (the cluster bounds their number): its index is the
@@ -111,6 +116,10 @@ struct sb_consumer {
     char *group_id;
     char *bootstraps;
     bool assigned; /* holds an assignment (possibly empty) from the group */
+    /* Embedded broker: the consumer is its group's only member and takes
+     * the partitions itself (take_partitions) instead of joining. */
+    bool manual;
+    bool started;
     sb_kafka_fatal_cb fatal_cb;
     void *fatal_ud;
     struct sb_flow *flow;
@@ -203,6 +212,8 @@ static void free_known(struct sb_consumer *c)
     c->nknown = 0;
 }
 
+static int take_partitions(struct sb_consumer *c, char *err, size_t errlen);
+
 void sb_consumer_reload(struct sb_consumer *c, const struct sb_config *cfg)
 {
     free_known(c);
@@ -215,6 +226,10 @@ void sb_consumer_reload(struct sb_consumer *c, const struct sb_config *cfg)
         c->known[i] = sb_xstrdup(cfg->synthetic[i].name);
     c->nknown = cfg->nsynthetic;
     qsort(c->known, c->nknown, sizeof(*c->known), cmp_name);
+    char err[512];
+    if (c->manual && c->started && take_partitions(c, err, sizeof(err)))
+        sb_err("msg=\"the partitions of the reloaded configuration were not taken\" error=\"%s\"",
+               sb_log_quote(err));
 }
 
 /* The entry of a topic partition, created on first sight. */
@@ -590,12 +605,15 @@ static void rebalance_failed(struct sb_consumer *c, const char *what, const char
  * and then assigns a whole new one; COOPERATIVE (cooperative-sticky) only
  * revokes what moves away and only assigns what is new, through the
  * incremental calls (rd_kafka_assign would fail there and leave the
- * consumer with nothing). */
+ * consumer with nothing). The embedded broker's consumer takes its
+ * partitions itself (take_partitions), only ever adding: incrementally
+ * too (librdkafka allows it without a subscription). */
 static void rebalance(struct sb_consumer *c, rd_kafka_t *rk, rd_kafka_resp_err_t err,
                       rd_kafka_topic_partition_list_t *parts)
 {
     const char *proto = rd_kafka_rebalance_protocol(rk);
-    bool coop = proto && strcmp(proto, "COOPERATIVE") == 0;
+    bool coop = c->manual || (proto && strcmp(proto, "COOPERATIVE") == 0);
+    const char *how = c->manual ? "manual" : coop ? "cooperative" : "eager";
     sb_counter_add(c->rebalances, 1);
     release(c, true);
     /* The listed partitions start from their committed offsets, and their
@@ -612,8 +630,7 @@ static void rebalance(struct sb_consumer *c, rd_kafka_t *rk, rd_kafka_resp_err_t
         c->parts[i].rkt = NULL;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         start_positions(c, rk, parts);
-        sb_info("msg=\"partitions assigned\" count=%d protocol=%s", parts->cnt,
-                coop ? "cooperative" : "eager");
+        sb_info("msg=\"partitions assigned\" count=%d protocol=%s", parts->cnt, how);
         if (coop) {
             rd_kafka_error_t *e = rd_kafka_incremental_assign(rk, parts);
             if (e) {
@@ -637,8 +654,8 @@ static void rebalance(struct sb_consumer *c, rd_kafka_t *rk, rd_kafka_resp_err_t
         return;
     }
     bool lost = rd_kafka_assignment_lost(rk);
-    sb_info("msg=\"partitions revoked\" count=%d protocol=%s lost=%s", parts->cnt,
-            coop ? "cooperative" : "eager", lost ? "yes" : "no");
+    sb_info("msg=\"partitions revoked\" count=%d protocol=%s lost=%s", parts->cnt, how,
+            lost ? "yes" : "no");
     /* Commit what was processed before the partitions move on (not
      * possible for a lost assignment: the group has moved on already). */
     if (!lost) {
@@ -817,6 +834,7 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
     c->loop = loop;
     c->ingest = ingest;
     c->analytics = analytics;
+    c->manual = sb_config_embedded(cfg);
     sb_consumer_reload(c, cfg);
     sb_analytics_topics(cfg, c->skip[0], c->skip[1], sizeof(c->skip[0]));
     sb_condition_topic(cfg, c->skip[2], sizeof(c->skip[2]));
@@ -830,8 +848,9 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
                                   2, lag_labels, NULL, 0);
     c->rebalances = sb_family_child(
         sb_registry_family(reg, SB_COUNTER, "sensorbridge_consumer_rebalances_total",
-                           "Consumer group rebalances (assignments and revocations).", 0, NULL,
-                           NULL, 0),
+                           "Consumer group rebalances (assignments and revocations; with the "
+                           "embedded broker, the assignments the consumer takes itself).",
+                           0, NULL, NULL, 0),
         NULL);
     c->errors = sb_family_child(
         sb_registry_family(reg, SB_COUNTER, "sensorbridge_consumer_errors_total",
@@ -906,8 +925,73 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
     return 0;
 }
 
+static bool holds(const rd_kafka_topic_partition_list_t *held, const char *topic, int32_t partition)
+{
+    for (int i = 0; held && i < held->cnt; i++)
+        if (held->elems[i].partition == partition && strcmp(held->elems[i].topic, topic) == 0)
+            return true;
+    return false;
+}
+
+/* The embedded broker's consumer: the only member its group can have (the
+ * cluster lives in this process), so it assigns itself every partition of
+ * the topics the subscription matches, from the cluster's metadata, and
+ * joins no group: no join wait (librdkafka's mock holds the first join of
+ * a group for 3 s), no rebalance. Offsets are still committed to the
+ * group. Only partitions it does not hold yet are added; the topics of a
+ * reload (which this daemon creates on its cluster) come in this way. */
+static int take_partitions(struct sb_consumer *c, char *err, size_t errlen)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(c->rk, 1, NULL, &md, MANUAL_METADATA_TIMEOUT_MS);
+    if (e) {
+        snprintf(err, errlen, "[consumer]: metadata of the embedded broker: %s",
+                 rd_kafka_err2str(e));
+        return -EIO;
+    }
+    bool pattern = c->subscription[0] == '^';
+    regex_t re;
+    if (pattern && regcomp(&re, c->subscription, REG_EXTENDED | REG_NOSUB)) {
+        snprintf(err, errlen, "[consumer]: subscription pattern %s does not compile",
+                 c->subscription);
+        rd_kafka_metadata_destroy(md);
+        return -EINVAL;
+    }
+    rd_kafka_topic_partition_list_t *held = NULL;
+    if (rd_kafka_assignment(c->rk, &held))
+        held = NULL;
+    rd_kafka_topic_partition_list_t *add = rd_kafka_topic_partition_list_new(16);
+    for (int i = 0; i < md->topic_cnt; i++) {
+        const rd_kafka_metadata_topic_t *t = &md->topics[i];
+        if (t->err ||
+            (pattern ? regexec(&re, t->topic, 0, NULL, 0) : strcmp(t->topic, c->subscription)))
+            continue;
+        for (int k = 0; k < t->partition_cnt; k++)
+            if (!holds(held, t->topic, t->partitions[k].id))
+                rd_kafka_topic_partition_list_add(add, t->topic, t->partitions[k].id);
+    }
+    if (pattern)
+        regfree(&re);
+    rd_kafka_metadata_destroy(md);
+    if (held)
+        rd_kafka_topic_partition_list_destroy(held);
+    if (add->cnt)
+        rebalance(c, c->rk, RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, add);
+    rd_kafka_topic_partition_list_destroy(add);
+    return 0;
+}
+
 int sb_consumer_start(struct sb_consumer *c, char *err, size_t errlen)
 {
+    c->started = true;
+    if (c->manual) {
+        int rc = take_partitions(c, err, errlen);
+        if (!rc)
+            sb_info("msg=\"consumer started\" group=%s subscription=\"%s\" bootstraps=%s "
+                    "assignment=manual",
+                    c->group_id, c->subscription, c->bootstraps);
+        return rc;
+    }
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, c->subscription, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, sub);

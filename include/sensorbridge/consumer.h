@@ -1,7 +1,10 @@
 /*
  * consumer.h - the Kafka consumer on the libuv loop: a member of a
  * consumer group subscribed to "^<prefix>-" topics by pattern, or to the
- * one samples topic in the shared layout. Messages are taken in groups
+ * one samples topic in the shared layout. With the embedded broker it is
+ * the group's only possible member and assigns itself every partition of
+ * the topics the subscription matches instead of joining (no join wait, no
+ * rebalance), still committing to the group. Messages are taken in groups
  * (rd_kafka_consume_batch_queue); each is decoded, validated and applied
  * to the ingest and the analytics, its sensor looked up once; each
  * partition's offset is stored once per group, only after every message
@@ -37,7 +40,9 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
                     size_t errlen);
 
 /* Subscribes (once the topics exist: a subscription to a missing topic
- * only yields errors). Returns 0 or -EIO with a message. */
+ * only yields errors); with the embedded broker, takes the partitions of
+ * the matching topics, and again of new ones at each sb_consumer_reload.
+ * Returns 0 or -EIO with a message. */
 int sb_consumer_start(struct sb_consumer *c, char *err, size_t errlen);
 
 /* Fatal errors of the consumer client go to cb (see sb_kafka_fatal_cb). */

@@ -1,8 +1,10 @@
 #!/bin/bash
-# Fault matrix: SIGTERM under full load. One daemon replays eight cycles
+# Fault matrix: SIGTERM under full load. One daemon replays sixteen cycles
 # (PS2 and FS1 from their stand-ins) at speed max and consumes them
 # (producer queue 10,000 messages; the replay is switched on by a reload
-# once the consumer holds its partitions). SIGTERM comes while the replay is
+# once the consumer holds its partitions; no flow control, which would
+# hold the sources with the queue empty whenever the consumer falls
+# behind, so SIGTERM could find nothing queued). SIGTERM comes while the replay is
 # going, with samples queued in the producer and the consumer behind. It
 # must stop within the unit's stop budget (TimeoutStopSec, 30 s) with exit
 # status 0: sources stopped, the queue flushed, what the consumer fetched
@@ -19,13 +21,14 @@ SB_SOURCE_ROOT=$2
 . "$SB_SOURCE_ROOT/test/integration/lib.sh"
 
 start_mockbroker_sensors
-ds=$(make_dataset 8)
+ds=$(make_dataset 16)
 expected=0
 for s in $SB_SENSORS; do expected=$((expected + $(sensor_samples "$ds" "$s"))); done
 conf=$SB_WORK/sb.conf
 write_config "$conf" "$ds" max
 set_key "$conf" kafka brokers "$MB_BROKERS"
 set_key "$conf" producer kafka.queue.buffering.max.messages 10000
+set_key "$conf" producer max_consumer_lag 0
 set_key "$conf" replay enabled false
 pipeline_configs "$ds" max "$MB_BROKERS"
 start_instance "$conf" "$SB_WORK/first.log"

@@ -10,7 +10,7 @@
 #    again).
 # 2. 10 cycles with a bound of 500 messages per partition: the sources wait
 #    for the consumer again and again (sensorbridge_flow_control_pauses_total
-#    grows past the wait for the first group join), and still every sample
+#    grows past the wait for the first assignment), and still every sample
 #    is applied.
 SB_BIN=$1
 SB_SOURCE_ROOT=$2

@@ -18,7 +18,9 @@
 #                      every other key: the rules are rebuilt once per change
 # Across all of it the counters never go back, the consumer does not rejoin
 # its group (until a new synthetic sensor's topic appears, which Kafka
-# rebalances the group for), the HTTP port stays, and windows keep being
+# rebalances the group for; the embedded broker's consumer, which joins no
+# group, takes the new topic's partitions at the reload: one assignment
+# more, nothing revoked), the HTTP port stays, and windows keep being
 # closed and served.
 SB_BIN=$1
 SB_SOURCE_ROOT=$2
@@ -229,6 +231,13 @@ kill -HUP "$SB_PID"
 n_reloads=$((n_reloads + 1))
 wait_metric sensorbridge_config_reloads_total "$n_reloads" 30
 wait_metric 'sensorbridge_sensor_value{sensor="fan"}' 3 60
+if [ "$SB_BROKER" = embedded ]; then
+    [ "$(val sensorbridge_consumer_rebalances_total)" = $((rebalances + 1)) ] ||
+        fail "the new topic took $rebalances -> $(val sensorbridge_consumer_rebalances_total) assignments, not one more"
+    [ "$(grep -c 'msg="partitions assigned" count=4 protocol=manual' "$SB_LOG")" = 1 ] ||
+        fail "the fan topic's 4 partitions were not assigned once, manually"
+    ! grep -q 'msg="partitions revoked"' "$SB_LOG" || fail "partitions were revoked"
+fi
 sed -i '/^\[synthetic.fan\]/,$d' "$conf"
 kill -HUP "$SB_PID"
 n_reloads=$((n_reloads + 1))
