@@ -172,7 +172,7 @@ static const char *const consumer_defaults[] = {
     "session.timeout.ms",
     "6000",
     "queued.min.messages",
-    "100000",
+    "1000000",
     "topic.metadata.refresh.interval.ms",
     "10000",
     NULL,

@@ -541,10 +541,17 @@ scrape > "$WORK/scrape.txt" || die "final scrape failed"
 # one partition): the first offset still held. Above 0, the mock dropped the
 # oldest message sets (after they were consumed, if the counts match). A
 # real Kafka here keeps everything (log.retention.ms = -1).
+# In the shared layout the samples topic's partition 0 (with one partition,
+# every message).
+ret_topic=$TOPIC_PREFIX-PS1 ret_of=$((CYCLES * 6000))
+if [ "$LAYOUT" = shared ]; then
+    ret_topic=$TOPIC_PREFIX-samples ret_of='?'
+    [ "$PARTITIONS" = 1 ] && ret_of=$TOTAL
+fi
 ps1_low='?'
 if command -v kcat >/dev/null; then
     bs=$(curl -sf "$SB_URL/api/v1/status" | sed -n 's/.*"brokers": *"\([^"]*\)".*/\1/p')
-    [ -n "$bs" ] && ps1_low=$(timeout 20 kcat -C -b "$bs" -t "$TOPIC_PREFIX-PS1" -o beginning -c 1 -e -q -f '%o\n' 2>/dev/null) || true
+    [ -n "$bs" ] && ps1_low=$(timeout 20 kcat -C -b "$bs" -t "$ret_topic" -o beginning -c 1 -e -q -f '%o\n' 2>/dev/null) || true
     [ -n "$ps1_low" ] || ps1_low='?'
 fi
 hwm=$(kb_of "$SB_PID" VmHWM)
@@ -581,7 +588,7 @@ if [ -n "$loss" ]; then
         echo "LOSS: $CYCLES cycles = $TOTAL messages expected at every stage, got"
         echo "  produced=$produced delivered=$delivered delivery_failed=$failed"
         echo "  consumed=$consumed applied=$applied invalid=$invalid latency_count=$lcnt"
-        echo "  $TOPIC_PREFIX-PS1 first retained offset: $ps1_low (above 0: the mock's 5 MiB"
+        echo "  $ret_topic first retained offset: $ps1_low (above 0: the mock's 5 MiB"
         echo "  retention dropped message sets; a consumer behind them lost data)"
         echo "  daemon exit status $EXIT_RC; warning and error lines in the log:"
         grep '^[0-9.]* <[0-4]>' "$WORK/sb.log" | head -n 5 || true
@@ -688,7 +695,7 @@ sb_us=$(calc "1e6 * $cpu_total / $TOTAL" %.2f)
     printf '  %-40s %s\n' "latency mean (ms); p50, p99 <= (ms)" "$(calc "1000 * $lsum / $lcnt" %.0f); $(lq 0.5 "$S"), $(lq 0.99 "$S")"
     printf '  %-40s %s\n' "CPU s by thread" "$(threads_line "$WORK/threads.txt")"
     printf '  %-40s %s\n' "produced delivered consumed applied" "$produced $delivered $consumed $applied"
-    printf '  %-40s %s\n' "$TOPIC_PREFIX-PS1 first retained offset" "$ps1_low of $((CYCLES * 6000))"
+    printf '  %-40s %s\n' "$ret_topic first retained offset" "$ps1_low of $ret_of"
     printf '  %-40s %s\n' "delivery failed, invalid, warn+err lines" "$failed, $invalid, $errs"
     printf '  %-40s %s\n' "SIGTERM to exit (s), status" "$STOP_S, $EXIT_RC"
     if [ "$kcat_ok" != skipped ]; then
