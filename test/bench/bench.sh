@@ -12,8 +12,8 @@
 #   test/bench/bench.sh full                the whole UCI dataset (2205 cycles,
 #                                           96.3 M messages) at speed = max,
 #                                           embedded broker, no kcat (goal 3;
-#                                           ~13 min at ~120k msg/s on a quiet
-#                                           machine, 35 min at load 10-20)
+#                                           ~3 min at ~500k msg/s on a quiet
+#                                           machine)
 #   test/bench/bench.sh realtime [SECONDS]  shipped configuration in real time:
 #                                           CPU and RSS (default 60 s); with
 #                                           SB_KAFKA=1, or as realtime-kafka,
