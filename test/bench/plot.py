@@ -220,7 +220,7 @@ def plot_throughput(path, out):
     if first is not None:
         for ax in (a_cum, a_rate):
             ax.axvline(first, color="grey", ls=":")
-        a_cum.annotate(f"first consumed at {first:.1f} s (group join)", (first, 0),
+        a_cum.annotate(f"first consumed at {first:.1f} s", (first, 0),
                        xytext=(5, 10), textcoords="offset points", fontsize=8, color="grey")
     total = consumed[-1]
     fig.suptitle(f"sensorbridge end to end at speed = max, embedded broker: {total:,.0f} messages "
