@@ -975,7 +975,9 @@ static int take_partitions(struct sb_consumer *c, char *err, size_t errlen)
     rd_kafka_metadata_destroy(md);
     if (held)
         rd_kafka_topic_partition_list_destroy(held);
-    if (add->cnt)
+    /* The first assignment even if empty, as a group's can be: the flow
+     * control waits for one, not for partitions that do not exist. */
+    if (add->cnt || !c->assigned)
         rebalance(c, c->rk, RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, add);
     rd_kafka_topic_partition_list_destroy(add);
     return 0;

@@ -26,7 +26,7 @@
 #
 # One point: check the configuration (a refusal, such as today's bound of
 # 256 [synthetic.<NAME>] sections, fails the point and the next one runs);
-# start; warm up (the consumer group join, then until every sensor has had a
+# start; warm up (the consumer's first assignment, then until every sensor has had a
 # window closed: [replay] event_epoch is set 50 s past a whole minute so the
 # first 1m windows close 20 s after the start); measure over the window: two
 # scrapes, CPU of the process and of the loop thread, VmRSS; then time 10
@@ -204,7 +204,7 @@ run_point() {
         return 0
     fi
     start_daemon "$WORK/sb.conf"
-    # Warm-up: the group join, then every sensor's first window closed.
+    # Warm-up: the first assignment, then every sensor's first window closed.
     local t_start m e p d f c a i u w warm=0 first= w_prev=-1 w_same=0
     t_start=$(now)
     while :; do
