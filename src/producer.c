@@ -21,6 +21,12 @@ struct sb_producer_topic {
     struct sb_producer_topic *next;
     char *sensor;
     size_t sensor_len;
+    char *topic;
+    /* Created at the first message (topic_handle), not here: a topic the
+     * cluster watch creates does not exist yet when the sources register,
+     * and librdkafka, told so, looks again only at its next 1-s scan while
+     * the first messages wait (0.75 s of every benchmark start against a
+     * new topic). By the first message the watch has seen it exist. */
     rd_kafka_topic_t *rkt;
     struct sb_metric *produced;
     struct sb_metric *delivered;
@@ -144,12 +150,21 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
                 rd_kafka_err2name((rd_kafka_resp_err_t)err), reason, suppressed);
 }
 
+/* In the shared layout every sensor names the same topic: librdkafka hands
+ * out one handle per name and counts the references. */
+static rd_kafka_topic_t *topic_handle(struct sb_producer *p, struct sb_producer_topic *t)
+{
+    if (!t->rkt)
+        t->rkt = rd_kafka_topic_new(p->rk, t->topic, NULL);
+    return t->rkt;
+}
+
 static rd_kafka_resp_err_t produce_json(struct sb_producer *p, struct sb_producer_topic *t,
                                         const char *key, const char *json, size_t len,
                                         int64_t ts_us)
 {
     return rd_kafka_producev(
-        p->rk, RD_KAFKA_V_RKT(t->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        p->rk, RD_KAFKA_V_RKT(topic_handle(p, t)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE((void *)json, len),
         RD_KAFKA_V_TIMESTAMP(ts_us / 1000), RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
 }
@@ -332,9 +347,7 @@ struct sb_producer_topic *sb_producer_topic(struct sb_producer *p, const char *s
     struct sb_producer_topic *t = sb_xcalloc(1, sizeof(*t));
     t->sensor = sb_xstrdup(sensor);
     t->sensor_len = strlen(sensor);
-    /* In the shared layout every sensor names the same topic: librdkafka
-     * hands out one handle per name and counts the references. */
-    t->rkt = rd_kafka_topic_new(p->rk, topic, NULL);
+    t->topic = sb_xstrdup(topic);
     const char *lv[] = {sensor};
     t->produced = sb_family_child(p->f_produced, lv);
     t->delivered = sb_family_child(p->f_delivered, lv);
@@ -352,7 +365,7 @@ struct sb_producer_topic *sb_producer_output(struct sb_producer *p, const char *
     struct sb_producer_topic *t = sb_xcalloc(1, sizeof(*t));
     t->sensor = sb_xstrdup(topic);
     t->sensor_len = strlen(topic);
-    t->rkt = rd_kafka_topic_new(p->rk, topic, NULL);
+    t->topic = sb_xstrdup(topic);
     const char *lv[] = {topic};
     t->produced = sb_family_child(p->f_out_produced, lv);
     t->delivered = sb_family_child(p->f_out_delivered, lv);
@@ -416,12 +429,12 @@ int sb_producer_send(struct sb_producer *p, struct sb_producer_topic *t, const s
     }
     char hdr[SB_FMT_I64_MAX];
     size_t hlen = sb_fmt_i64(hdr, sb_now_wall_us());
-    rd_kafka_resp_err_t e =
-        rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(t->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                          RD_KAFKA_V_KEY(t->sensor, t->sensor_len), RD_KAFKA_V_VALUE(buf, n),
-                          RD_KAFKA_V_TIMESTAMP(s->ts_us / 1000),
-                          RD_KAFKA_V_HEADER(SB_HEADER_PRODUCED_US, hdr, (ssize_t)hlen),
-                          RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        p->rk, RD_KAFKA_V_RKT(topic_handle(p, t)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(t->sensor, t->sensor_len), RD_KAFKA_V_VALUE(buf, n),
+        RD_KAFKA_V_TIMESTAMP(s->ts_us / 1000),
+        RD_KAFKA_V_HEADER(SB_HEADER_PRODUCED_US, hdr, (ssize_t)hlen), RD_KAFKA_V_OPAQUE(t),
+        RD_KAFKA_V_END);
     if (buf != stack)
         free(buf);
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -498,7 +511,9 @@ void sb_producer_close(struct sb_producer *p, void (*cb)(void *ud), void *ud)
     while (p->topics) {
         struct sb_producer_topic *t = p->topics;
         p->topics = t->next;
-        rd_kafka_topic_destroy(t->rkt);
+        if (t->rkt)
+            rd_kafka_topic_destroy(t->rkt);
+        free(t->topic);
         free(t->sensor);
         free(t);
     }
