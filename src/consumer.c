@@ -142,16 +142,9 @@ struct sb_consumer {
 /* sensorbridge's consumer defaults; kafka.* keys in [consumer] override them. */
 /* The embedded mock cluster holds an empty fetch for the full
  * fetch.wait.max.ms even when data arrives meanwhile (a real broker answers
- * at once), so a shorter wait bounds the added latency. Each fetch scans
- * the sets a partition retains (see producer.c): in the per-sensor layout
- * there are many partitions of many small sets, in the shared layout few
- * partitions of few large sets, and a fetch every 50 ms costs the mock
- * little. */
-static const char *const consumer_embedded_defaults[] = {
-    "fetch.wait.max.ms",
-    "100",
-    NULL,
-};
+ * at once). Each fetch scans the sets a partition retains (see producer.c):
+ * in the shared layout there are few partitions of few large sets, and a
+ * fetch every 50 ms costs the mock little. */
 static const char *const consumer_embedded_shared_defaults[] = {
     "fetch.wait.max.ms",
     "50",
@@ -175,6 +168,15 @@ static const char *const consumer_defaults[] = {
     "1000000",
     "topic.metadata.refresh.interval.ms",
     "10000",
+    /* A real broker holds a fetch only while every partition in it is
+     * empty, but librdkafka 2.0.2 sends the next fetch only after that one
+     * returns: partitions that start meanwhile (an assignment's, as their
+     * offset lookups return) join only the next request. With librdkafka's 500 ms the first
+     * fetch of an assignment, one empty partition, held the other 75 of the
+     * per-sensor layout for half a second; the mock holds every empty fetch
+     * this long, so it also bounds the latency there. */
+    "fetch.wait.max.ms",
+    "100",
     NULL,
 };
 
@@ -804,8 +806,7 @@ int sb_consumer_new(struct sb_consumer **out, uv_loop_t *loop, const struct sb_c
     char errstr[512];
     rd_kafka_conf_t *conf = sb_kafka_conf(
         consumer_defaults,
-        cfg->layout == SB_LAYOUT_SHARED ? consumer_embedded_shared_defaults
-                                        : consumer_embedded_defaults,
+        cfg->layout == SB_LAYOUT_SHARED ? consumer_embedded_shared_defaults : NULL,
         sb_config_embedded(cfg), bootstraps, &cfg->consumer_props, "[consumer]", err, errlen);
     if (!conf)
         return -EINVAL;
