@@ -627,6 +627,8 @@ static void rebalance(struct sb_consumer *c, rd_kafka_t *rk, rd_kafka_resp_err_t
         c->parts[k].revoked = err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
         if (c->parts[k].revoked && c->flow)
             sb_flow_released(c->flow, parts->elems[i].topic, parts->elems[i].partition);
+        else if (c->flow && !c->parts[k].output)
+            sb_flow_assigned(c->flow, parts->elems[i].topic, parts->elems[i].partition);
     }
     for (size_t i = 0; i < c->nparts && !coop; i++)
         c->parts[i].rkt = NULL;

@@ -9,9 +9,15 @@
  *
  * Per topic partition: delivered = 1 + the highest offset the producer was
  * acknowledged, next = the offset of the next message the consumer will
- * apply. A partition is behind when it is held (the consumer applied a
- * message of it since it was last released) and delivered - next >
- * max_lag; it is caught up again at delivered - next <= max_lag / 2. The
+ * apply. A partition is behind when it is held (assigned to the consumer,
+ * or a message of it applied, since it was last released) and delivered -
+ * next > max_lag; it is caught up again at delivered - next <= max_lag / 2.
+ * Until its first applied message the consumer's position in a held
+ * partition is not known, and next is the first offset delivered since the
+ * assignment: what the producer delivers while the consumer has not started
+ * reading is bounded too (at start-up, while the consumer looks up its
+ * offsets and sends its first fetch, the sources would otherwise run
+ * unbounded; the embedded broker then deleted sets before they were read). The
  * flow is closed while the consumer has not joined its group (it holds no
  * assignment: before the first one, and during a rebalance) or any
  * partition is behind, so the broker holds at most max_lag unread messages
@@ -50,6 +56,9 @@ void sb_flow_set_max_lag(struct sb_flow *f, int64_t max_lag);
 /* The producer was acknowledged a message at `offset` of topic/partition. */
 void sb_flow_delivered(struct sb_flow *f, const char *topic, int32_t partition, int64_t offset);
 
+/* The consumer holds topic/partition from now on (an assignment), at a
+ * position not known yet. */
+void sb_flow_assigned(struct sb_flow *f, const char *topic, int32_t partition);
 /* The consumer applied the message before `next` of topic/partition. */
 void sb_flow_applied(struct sb_flow *f, const char *topic, int32_t partition, int64_t next);
 

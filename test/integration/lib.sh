@@ -359,17 +359,22 @@ mockbroker_answered() {
     [ "$(grep -c '^mockbroker: ' "$SB_WORK/mockbroker.log" || true)" -ge "$1" ]
 }
 
-# start_mockbroker_sensors: a broker that outlives the daemons, with the 17
-# sensor topics (hydraulic-<SENSOR>, 4 partitions), which it also leaves in
-# SB_TOPICS; sets MB_BROKERS. With SB_BROKER=kafka it is the test's real
-# Kafka, whose topics a producer-only sensorbridge with nothing to replay
-# creates (the broker does not auto-create them); else start_mockbroker.
+# start_mockbroker_sensors [--sensors-only]: a broker that outlives the
+# daemons, with the 17 sensor topics (hydraulic-<SENSOR>, 4 partitions),
+# which it also leaves in SB_TOPICS; sets MB_BROKERS. With SB_BROKER=kafka
+# it is the test's real Kafka, whose topics a producer-only sensorbridge
+# with nothing to replay creates (the broker does not auto-create them);
+# else start_mockbroker, with the daemons' output topics too unless
+# --sensors-only: librdkafka 2.0.2's mock cluster answers no CreateTopics,
+# and a daemon does not become ready until the topics it writes exist (its
+# producer asks about a topic only once it has a message for it).
 start_mockbroker_sensors() {
-    local s
+    local s outputs=(hydraulic-aggregates hydraulic-alerts hydraulic-diagnosis)
+    [ "${1:-}" = --sensors-only ] && outputs=()
     SB_TOPICS=()
     for s in $SB_SENSORS; do SB_TOPICS+=("hydraulic-$s"); done
     if [ "$SB_BROKER" = embedded ]; then
-        start_mockbroker "${SB_TOPICS[@]}"
+        start_mockbroker "${SB_TOPICS[@]}" "${outputs[@]}"
         return 0
     fi
     make_sensor_topics

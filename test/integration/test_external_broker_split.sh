@@ -14,7 +14,7 @@ SB_SOURCE_ROOT=$2
 # rebalance both groups in the middle of the test: a producer-only daemon
 # must not touch the aggregates and alerts topics (it has nothing to write
 # there), and the check at the end proves it did not.
-start_mockbroker_sensors
+start_mockbroker_sensors --sensors-only
 all_parts=$((${#SB_TOPICS[@]} * 4))
 half_parts=$((all_parts / 2))
 

@@ -122,8 +122,8 @@ static void every_partition_counts(void **state)
     fixture_free(x);
 }
 
-/* A partition the consumer does not hold (never applied, or released)
- * cannot close the flow, and a release opens it. */
+/* A partition the consumer does not hold (never assigned nor applied, or
+ * released) cannot close the flow, and a release opens it. */
 static void only_held_partitions(void **state)
 {
     (void)state;
@@ -136,6 +136,44 @@ static void only_held_partitions(void **state)
     sb_flow_released(x->f, "t", 3);
     assert_false(sb_flow_closed(x->f));
     sb_flow_delivered(x->f, "t", 3, 2000);
+    assert_false(sb_flow_closed(x->f));
+    fixture_free(x);
+}
+
+/* An assigned partition is held before the consumer applies anything of
+ * it: what is delivered since the assignment counts as unread until the
+ * first applied message says where the consumer is. */
+static void assigned_before_applied(void **state)
+{
+    (void)state;
+    struct fixture *x = fixture_new(10);
+    sb_flow_delivered(x->f, "t", 0, 499); /* before the assignment: not counted */
+    sb_flow_assigned(x->f, "t", 0);
+    sb_flow_joined(x->f, true);
+    assert_false(sb_flow_closed(x->f));
+    sb_flow_delivered(x->f, "t", 0, 500); /* the first since: 1 unread */
+    sb_flow_delivered(x->f, "t", 0, 509); /* 10 unread: at the bound */
+    assert_false(sb_flow_closed(x->f));
+    sb_flow_delivered(x->f, "t", 0, 510); /* 11: past it */
+    assert_true(sb_flow_closed(x->f));
+    /* The first applied message: the consumer read from its committed
+     * offset 400, so it is 111 behind, not 11. */
+    sb_flow_applied(x->f, "t", 0, 400);
+    assert_true(sb_flow_closed(x->f));
+    sb_flow_applied(x->f, "t", 0, 506); /* 5 behind = max_lag / 2 */
+    assert_false(sb_flow_closed(x->f));
+    /* Released, then assigned again: unknown again, counting anew. */
+    sb_flow_released(x->f, "t", 0);
+    sb_flow_delivered(x->f, "t", 0, 600);
+    sb_flow_assigned(x->f, "t", 0);
+    sb_flow_delivered(x->f, "t", 0, 601);
+    sb_flow_delivered(x->f, "t", 0, 610);
+    assert_false(sb_flow_closed(x->f));
+    sb_flow_delivered(x->f, "t", 0, 611);
+    assert_true(sb_flow_closed(x->f));
+    /* A partition assigned and never delivered to never closes it. */
+    sb_flow_applied(x->f, "t", 0, 612);
+    sb_flow_assigned(x->f, "u", 0);
     assert_false(sb_flow_closed(x->f));
     fixture_free(x);
 }
@@ -184,9 +222,10 @@ static void many_partitions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(closed_until_joined),      cmocka_unit_test(hysteresis),
-        cmocka_unit_test(every_partition_counts),   cmocka_unit_test(only_held_partitions),
-        cmocka_unit_test(zero_disables_and_reload), cmocka_unit_test(many_partitions),
+        cmocka_unit_test(closed_until_joined),     cmocka_unit_test(hysteresis),
+        cmocka_unit_test(every_partition_counts),  cmocka_unit_test(only_held_partitions),
+        cmocka_unit_test(assigned_before_applied), cmocka_unit_test(zero_disables_and_reload),
+        cmocka_unit_test(many_partitions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
