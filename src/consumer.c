@@ -171,10 +171,11 @@ static const char *const consumer_defaults[] = {
     /* A real broker holds a fetch only while every partition in it is
      * empty, but librdkafka 2.0.2 sends the next fetch only after that one
      * returns: partitions that start meanwhile (an assignment's, as their
-     * offset lookups return) join only the next request. With librdkafka's 500 ms the first
-     * fetch of an assignment, one empty partition, held the other 75 of the
-     * per-sensor layout for half a second; the mock holds every empty fetch
-     * this long, so it also bounds the latency there. */
+     * offset lookups return) join only the next request. With librdkafka's
+     * 500 ms the first fetch of an assignment, one empty partition, held
+     * the other 75 of the per-sensor layout for half a second; the mock
+     * holds every empty fetch this long, so it also bounds the latency
+     * there. */
     "fetch.wait.max.ms",
     "100",
     NULL,
