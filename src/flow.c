@@ -11,9 +11,10 @@ struct part {
     char *topic; /* NULL: free slot */
     int32_t partition;
     int64_t delivered; /* 1 + highest acknowledged offset; 0 = none */
-    int64_t next;      /* next offset the consumer applies; -1 = unknown */
-    int64_t since;     /* while held and next unknown: the first offset delivered
-                        * since the assignment; -1 = none yet */
+    /* Next offset the consumer applies; until its first applied message
+     * of a held partition, the first offset delivered since the
+     * assignment; -1 = unknown. */
+    int64_t next;
     bool held;
     bool behind;
 };
@@ -88,7 +89,7 @@ static struct part *lookup(struct sb_flow *f, struct part **cache, const char *t
     size_t j = hash(topic, partition) & (f->cap - 1);
     while (f->slots[j].topic)
         j = (j + 1) & (f->cap - 1);
-    f->slots[j] = (struct part){sb_xstrdup(topic), partition, 0, -1, -1, false, false};
+    f->slots[j] = (struct part){sb_xstrdup(topic), partition, 0, -1, false, false};
     f->n++;
     return *cache = &f->slots[j];
 }
@@ -114,12 +115,11 @@ static void update(struct sb_flow *f)
 static void judge(struct sb_flow *f, struct part *p)
 {
     bool behind = p->behind;
-    int64_t next = p->next >= 0 ? p->next : p->since;
-    if (!p->held || next < 0 || f->max_lag <= 0)
+    if (!p->held || p->next < 0 || f->max_lag <= 0)
         behind = false;
-    else if (p->delivered - next > f->max_lag)
+    else if (p->delivered - p->next > f->max_lag)
         behind = true;
-    else if (p->delivered - next <= f->max_lag / 2)
+    else if (p->delivered - p->next <= f->max_lag / 2)
         behind = false;
     if (behind == p->behind)
         return;
@@ -179,8 +179,8 @@ void sb_flow_delivered(struct sb_flow *f, const char *topic, int32_t partition, 
     if (!p || offset < 0 || offset + 1 <= p->delivered)
         return;
     p->delivered = offset + 1;
-    if (p->held && p->next < 0 && p->since < 0)
-        p->since = offset;
+    if (p->held && p->next < 0)
+        p->next = offset;
     if (p->held)
         judge(f, p);
 }
@@ -192,7 +192,6 @@ void sb_flow_assigned(struct sb_flow *f, const char *topic, int32_t partition)
         return;
     p->held = true;
     p->next = -1;
-    p->since = -1;
     judge(f, p);
 }
 
@@ -213,7 +212,6 @@ void sb_flow_released(struct sb_flow *f, const char *topic, int32_t partition)
         return;
     p->held = false;
     p->next = -1;
-    p->since = -1;
     judge(f, p);
 }
 
