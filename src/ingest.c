@@ -113,14 +113,17 @@ struct sb_ingest *sb_ingest_new(struct sb_registry *r, size_t max_sensors)
     in->latency = sb_family_child(
         sb_registry_family(r, SB_HISTOGRAM, "sensorbridge_end_to_end_latency_seconds",
                            "Time from the producer handing a sample to Kafka to the consumer "
-                           "applying it to the registry.",
+                           "applying it to the registry, for the samples stamped with "
+                           "sb-produced-us (a sensor's first in each millisecond of the "
+                           "producer's loop).",
                            0, NULL, latency_buckets, SB_ARRAY_SIZE(latency_buckets)),
         NULL);
     const char *unmeasured_label[] = {"reason"};
     struct sb_family *f_unmeasured = sb_registry_family(
         r, SB_COUNTER, "sensorbridge_end_to_end_latency_unmeasured_samples_total",
         "Applied samples without an end-to-end latency observation, by reason: no_header (no "
-        "sb-produced-us header), malformed_header (not a decimal count of microseconds from 0 to "
+        "sb-produced-us header: not stamped, or another producer), malformed_header (not a decimal "
+        "count of microseconds from 0 to "
         "2^63-1), future_header (a time after the consumer's clock).",
         1, unmeasured_label, NULL, 0);
     for (int i = 0; i < UNMEASURED__COUNT; i++) {

@@ -23,7 +23,8 @@
 
 /* Header carrying the wall time (decimal microseconds) at which the
  * producer handed the message to librdkafka: the start of the end-to-end
- * latency measurement. */
+ * latency measurement. sb_producer_send stamps a sensor's first message
+ * in each millisecond of the loop's clock (uv_now), not every message. */
 #define SB_HEADER_PRODUCED_US "sb-produced-us"
 
 struct sb_producer;
@@ -56,9 +57,10 @@ void sb_producer_set_flow(struct sb_producer *p, struct sb_flow *f);
 struct sb_producer_topic *sb_producer_topic(struct sb_producer *p, const char *sensor,
                                             const char *topic);
 
-/* Encodes s and hands it to librdkafka with key = sensor and the Kafka
- * timestamp = event time. Returns 0, -EAGAIN (queue full: retry after the
- * drain callback), or another negative errno (logged, counted failed). */
+/* Encodes s and hands it to librdkafka with key = sensor, the Kafka
+ * timestamp = event time and, if it is t's first message in this
+ * millisecond of the loop's clock, the SB_HEADER_PRODUCED_US header. Returns 0, -EAGAIN (queue
+ * full: retry after the drain callback), or another negative errno (logged, counted failed). */
 int sb_producer_send(struct sb_producer *p, struct sb_producer_topic *t, const struct sb_sample *s);
 
 #define SB_PRODUCER_OUTBOX_MAX 10000 /* documents waiting for room in a full queue */

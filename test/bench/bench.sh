@@ -572,9 +572,13 @@ cpu_total=$(metric process_cpu_seconds_total < "$S")
 rss=$(metric process_resident_memory_bytes < "$S")
 lsum=$(metric sensorbridge_end_to_end_latency_seconds_sum < "$S")
 lcnt=$(metric sensorbridge_end_to_end_latency_seconds_count < "$S")
+# The producer stamps a sensor's first sample per loop millisecond; the
+# histogram's _count plus the unmeasured ones is every applied sample.
+unmeasured=$(family_sum sensorbridge_end_to_end_latency_unmeasured_samples_total < "$S")
+lseen=$(( ${lcnt:-0} + ${unmeasured:-0} ))
 loss=
 mismatch=0
-for v in "$produced" "$delivered" "$consumed" "$applied" "$lcnt"; do
+for v in "$produced" "$delivered" "$consumed" "$applied" "$lseen"; do
     [ "$v" = "$TOTAL" ] || loss=1
     d=$(( ${v:-0} > TOTAL ? ${v:-0} - TOTAL : TOTAL - ${v:-0} )); [ "$d" -gt "$mismatch" ] && mismatch=$d
 done
@@ -587,7 +591,7 @@ if [ -n "$loss" ]; then
         echo "************************************************************************"
         echo "LOSS: $CYCLES cycles = $TOTAL messages expected at every stage, got"
         echo "  produced=$produced delivered=$delivered delivery_failed=$failed"
-        echo "  consumed=$consumed applied=$applied invalid=$invalid latency_count=$lcnt"
+        echo "  consumed=$consumed applied=$applied invalid=$invalid latency_count=$lcnt+$unmeasured unmeasured"
         echo "  $ret_topic first retained offset: $ps1_low (above 0: the mock's 5 MiB"
         echo "  retention dropped message sets; a consumer behind them lost data)"
         echo "  daemon exit status $EXIT_RC; warning and error lines in the log:"
@@ -692,7 +696,7 @@ sb_us=$(calc "1e6 * $cpu_total / $TOTAL" %.2f)
         printf '  %-40s %s\n' "broker JVM CPU (s), per message (us)" "$(calc "$jvm1 - $jvm0" %.2f), $(calc "1e6 * ($jvm1 - $jvm0) / $TOTAL" %.2f) (not in the daemon's figures)"
     fi
     printf '  %-40s %s\n' "peak RSS, VmHWM (MB)" "$(calc "$hwm / 1024" %.1f) (RSS at end $(calc "$rss / 1048576" %.1f))"
-    printf '  %-40s %s\n' "latency mean (ms); p50, p99 <= (ms)" "$(calc "1000 * $lsum / $lcnt" %.0f); $(lq 0.5 "$S"), $(lq 0.99 "$S")"
+    printf '  %-40s %s\n' "latency mean (ms); p50, p99 <= (ms)" "$(calc "1000 * $lsum / $lcnt" %.0f); $(lq 0.5 "$S"), $(lq 0.99 "$S") ($lcnt stamped samples)"
     printf '  %-40s %s\n' "CPU s by thread" "$(threads_line "$WORK/threads.txt")"
     printf '  %-40s %s\n' "produced delivered consumed applied" "$produced $delivered $consumed $applied"
     printf '  %-40s %s\n' "$ret_topic first retained offset" "$ps1_low of $ret_of"

@@ -35,8 +35,24 @@ grep -q '^sensorbridge_consumer_invalid_messages_total{reason="not_json"} 0$' "$
     || fail "invalid messages were counted"
 grep -q '^sensorbridge_hydraulic_cooler_condition_percent 3$' "$SB_WORK/scrape.txt" \
     || fail "profile gauge missing"
-grep -q '^sensorbridge_end_to_end_latency_seconds_count 87360$' "$SB_WORK/scrape.txt" \
-    || fail "latency histogram does not count every sample"
+# The producer stamps a sensor's first message in each millisecond of its
+# loop's clock with sb-produced-us, the first of all among them. The
+# latency histogram counts the stamped samples, no_header the others: kcat
+# counts both on the topics.
+stamped=0
+for f in "$ds"/*.txt "$ds"/standin/*_1hz.txt; do
+    s=$(basename "$f" .txt); s=${s%_1hz}
+    [ "$s" = profile ] && continue
+    kcat -b "$SB_BROKERS" -C -t "hydraulic-$s" -o beginning -e -q -f '%h\t%s\n' \
+        > "$SB_WORK/h-$s.txt" 2>/dev/null || fail "kcat could not read hydraulic-$s"
+    grep '"cycle":0,"sample_idx":0,' "$SB_WORK/h-$s.txt" | grep -q '^sb-produced-us=[0-9]*'$'\t' \
+        || fail "$s: the first sample carries no sb-produced-us header"
+    stamped=$((stamped + $(grep -c '^sb-produced-us=' "$SB_WORK/h-$s.txt")))
+done
+[ "$(metric sensorbridge_end_to_end_latency_seconds_count < "$SB_WORK/scrape.txt")" = "$stamped" ] \
+    || fail "latency histogram counts $(metric sensorbridge_end_to_end_latency_seconds_count < "$SB_WORK/scrape.txt"), the topics hold $stamped stamped samples"
+[ "$(metric 'sensorbridge_end_to_end_latency_unmeasured_samples_total{reason="no_header"}' < "$SB_WORK/scrape.txt")" = $((87360 - stamped)) ] \
+    || fail "no_header is not the $((87360 - stamped)) samples without a stamp"
 
 # kcat reads a topic and finds the documented fields.
 kcat -b "$SB_BROKERS" -C -t hydraulic-TS1 -o beginning -c 120 -e -q -f '%k\t%T\t%s\n' \

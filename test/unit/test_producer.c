@@ -1,13 +1,17 @@
 /* test_producer.c - the producer's life cycle against the registry it
- * reports into, on a real loop and the embedded broker. */
+ * reports into, and the messages it writes, on a real loop and the
+ * embedded broker. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+#include <librdkafka/rdkafka.h>
 #include <uv.h>
 
 #include "sensorbridge/broker.h"
@@ -60,10 +64,126 @@ static void producer_close_removes_its_collector(void **state)
     sb_broker_free(b);
 }
 
+/* The sb-produced-us header of each of the first n messages of partition
+ * 0 of `topic`, read with a plain librdkafka consumer: its decimal value,
+ * or -1 for a message without headers. */
+static void read_stamps(const char *bootstraps, const char *topic, int n, long long *stamps)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
+    /* assign() wants a group even with nothing to commit. */
+    assert_int_equal(rd_kafka_conf_set(conf, "group.id", "test-producer", err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    assert_non_null(rk);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    assert_int_equal(rd_kafka_assign(rk, parts), 0);
+    rd_kafka_topic_partition_list_destroy(parts);
+    int got = 0;
+    for (int polls = 0; got < n && polls < 200; polls++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 50);
+        if (!m)
+            continue;
+        if (!m->err) {
+            assert_int_equal(m->offset, got);
+            rd_kafka_headers_t *hdrs = NULL;
+            const void *val;
+            size_t len;
+            stamps[got] = -1;
+            if (!rd_kafka_message_headers(m, &hdrs)) {
+                assert_int_equal(rd_kafka_header_cnt(hdrs), 1);
+                assert_int_equal(rd_kafka_header_get_last(hdrs, "sb-produced-us", &val, &len), 0);
+                char text[32];
+                assert_true(len > 0 && len < sizeof(text));
+                memcpy(text, val, len);
+                text[len] = '\0';
+                char *end;
+                stamps[got] = strtoll(text, &end, 10);
+                assert_true(*end == '\0');
+            }
+            got++;
+        }
+        rd_kafka_message_destroy(m);
+    }
+    assert_int_equal(got, n);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+}
+
+/* A sensor's first message in each millisecond of the loop's clock
+ * carries sb-produced-us, the wall time of the hand-off in microseconds;
+ * the sensor's other messages of that millisecond carry no header. */
+static void send_stamps_first_message_per_loop_ms(void **state)
+{
+    (void)state;
+    char err[512];
+    struct sb_broker *b;
+    assert_int_equal(sb_broker_new(&b, 1, err, sizeof(err)), 0);
+    assert_int_equal(sb_broker_create_topic(b, "stamp-TS1", 1, err, sizeof(err)), 0);
+    assert_int_equal(sb_broker_create_topic(b, "stamp-PS1", 1, err, sizeof(err)), 0);
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    struct sb_config cfg;
+    sb_config_defaults(&cfg);
+    struct sb_registry *reg = sb_registry_new();
+    struct sb_producer *p;
+    assert_int_equal(
+        sb_producer_new(&p, &loop, &cfg, sb_broker_bootstraps(b), reg, err, sizeof(err)), 0);
+    struct sb_producer_topic *ts1 = sb_producer_topic(p, "TS1", "stamp-TS1");
+    struct sb_producer_topic *ps1 = sb_producer_topic(p, "PS1", "stamp-PS1");
+    struct sb_sample s = {.cycle = 0, .value = 35.5, .ts_us = 1762612200000000, .rate_hz = 1};
+
+    long long w0 = sb_now_wall_us();
+    uv_update_time(&loop);
+    s.sensor = "TS1";
+    for (s.sample_idx = 0; s.sample_idx < 3; s.sample_idx++)
+        assert_int_equal(sb_producer_send(p, ts1, &s), 0);
+    s.sensor = "PS1";
+    s.sample_idx = 0;
+    assert_int_equal(sb_producer_send(p, ps1, &s), 0);
+    long long w1 = sb_now_wall_us();
+    uint64_t ms = uv_now(&loop);
+    while (uv_now(&loop) == ms) {
+        usleep(100);
+        uv_update_time(&loop);
+    }
+    long long w2 = sb_now_wall_us();
+    s.sensor = "TS1";
+    for (s.sample_idx = 3; s.sample_idx < 5; s.sample_idx++)
+        assert_int_equal(sb_producer_send(p, ts1, &s), 0);
+    long long w3 = sb_now_wall_us();
+    assert_int_equal(sb_producer_flush(p, 10000), 0);
+
+    long long st[5];
+    read_stamps(sb_broker_bootstraps(b), "stamp-TS1", 5, st);
+    assert_true(st[0] >= w0 && st[0] <= w1);
+    assert_int_equal(st[1], -1);
+    assert_int_equal(st[2], -1);
+    assert_true(st[3] >= w2 && st[3] <= w3);
+    assert_int_equal(st[4], -1);
+    read_stamps(sb_broker_bootstraps(b), "stamp-PS1", 1, st);
+    assert_true(st[0] >= w0 && st[0] <= w1);
+
+    bool done = false;
+    sb_producer_close(p, closed, &done);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_true(done);
+    sb_registry_free(reg);
+    sb_config_free(&cfg);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    sb_broker_free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(producer_close_removes_its_collector),
+        cmocka_unit_test(send_stamps_first_message_per_loop_ms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
