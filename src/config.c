@@ -1014,7 +1014,7 @@ static const struct opt opts[] = {
     OPT("producer", "enabled", "true", RESTART, FIELD_BOOL, producer_enabled, 0, 0, parse_bool),
     OPT("producer", "flush_timeout_ms", "10000", RESTART, FIELD_INT, flush_timeout_ms, 0, 600000,
         parse_int),
-    OPT("producer", "max_consumer_lag", "20000", SB_APPLY_FLOW, FIELD_INT, max_consumer_lag, 0,
+    OPT("producer", "max_consumer_lag", "50000", SB_APPLY_FLOW, FIELD_INT, max_consumer_lag, 0,
         100000000, parse_int),
     OPT("producer", "coalesce_ms", "100", SB_APPLY_COALESCE, FIELD_INT, coalesce_ms, 0, 1000,
         parse_int),

@@ -22,6 +22,13 @@ TOTAL=$((CYCLES * 43680))
 start_mockbroker_sensors
 pipeline_configs "$DATA" max "$MB_BROKERS"
 set_key "$SB_WORK/producer.conf" replay cycles 100-129
+# Message sets of up to 5 s of the replay: a 1 Hz partition's first set
+# holds all of its cycles (about 3 s at speed max here), a 100 Hz
+# partition's at most batch.size (1 MB, about a cycle), so the consumer's
+# first fetches bring the 1 Hz sensors far ahead whatever the machine's
+# speed. With librdkafka's 5-ms linger the sets were cut by time, as long
+# for every sensor, and one run in nine needed no pause.
+set_key "$SB_WORK/producer.conf" producer kafka.linger.ms 5000
 # The consumer's producer publishes the diagnoses; it replays nothing.
 set_key "$SB_WORK/consumer.conf" producer enabled true
 cat >> "$SB_WORK/consumer.conf" <<CONF
