@@ -122,9 +122,9 @@ struct sb_ingest *sb_ingest_new(struct sb_registry *r, size_t max_sensors)
     struct sb_family *f_unmeasured = sb_registry_family(
         r, SB_COUNTER, "sensorbridge_end_to_end_latency_unmeasured_samples_total",
         "Applied samples without an end-to-end latency observation, by reason: no_header (no "
-        "sb-produced-us header: not stamped, or another producer), malformed_header (not a decimal "
-        "count of microseconds from 0 to "
-        "2^63-1), future_header (a time after the consumer's clock).",
+        "sb-produced-us header: not stamped, or another producer), malformed_header (not a "
+        "decimal count of microseconds from 0 to 2^63-1), future_header (a time after the "
+        "consumer's clock).",
         1, unmeasured_label, NULL, 0);
     for (int i = 0; i < UNMEASURED__COUNT; i++) {
         const char *lv[] = {unmeasured_reason_names[i]};

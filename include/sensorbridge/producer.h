@@ -59,8 +59,9 @@ struct sb_producer_topic *sb_producer_topic(struct sb_producer *p, const char *s
 
 /* Encodes s and hands it to librdkafka with key = sensor, the Kafka
  * timestamp = event time and, if it is t's first message in this
- * millisecond of the loop's clock, the SB_HEADER_PRODUCED_US header. Returns 0, -EAGAIN (queue
- * full: retry after the drain callback), or another negative errno (logged, counted failed). */
+ * millisecond of the loop's clock, the SB_HEADER_PRODUCED_US header.
+ * Returns 0, -EAGAIN (queue full: retry after the drain callback), or
+ * another negative errno (logged, counted failed). */
 int sb_producer_send(struct sb_producer *p, struct sb_producer_topic *t, const struct sb_sample *s);
 
 #define SB_PRODUCER_OUTBOX_MAX 10000 /* documents waiting for room in a full queue */
