@@ -20,48 +20,77 @@
 #include "sensorbridge/registry.h"
 #include "sensorbridge/util.h"
 
+/* One producer on a real loop, reporting into a registry that outlives
+ * it (the daemon frees the registry last), against a one-node embedded
+ * broker. */
+struct fixture {
+    struct sb_broker *b;
+    uv_loop_t loop;
+    struct sb_config cfg;
+    struct sb_registry *reg;
+    struct sb_producer *p;
+};
+
+static int setup(void **state)
+{
+    char err[512];
+    struct fixture *f = sb_xcalloc(1, sizeof(*f));
+    assert_int_equal(sb_broker_new(&f->b, 1, err, sizeof(err)), 0);
+    assert_int_equal(uv_loop_init(&f->loop), 0);
+    sb_config_defaults(&f->cfg);
+    f->reg = sb_registry_new();
+    assert_int_equal(sb_producer_new(&f->p, &f->loop, &f->cfg, sb_broker_bootstraps(f->b), f->reg,
+                                     err, sizeof(err)),
+                     0);
+    *state = f;
+    return 0;
+}
+
 static void closed(void *ud)
 {
     *(bool *)ud = true;
 }
 
-/* The registry outlives the producer (the daemon frees it last): a scrape
- * after the producer is gone must not run the producer's collector on the
- * freed client. */
+/* Closes the producer and runs the loop until its close callback. */
+static void close_producer(struct fixture *f)
+{
+    bool done = false;
+    sb_producer_close(f->p, closed, &done);
+    f->p = NULL;
+    assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+    assert_true(done);
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    if (f->p)
+        close_producer(f);
+    sb_registry_free(f->reg);
+    sb_config_free(&f->cfg);
+    assert_int_equal(uv_loop_close(&f->loop), 0);
+    sb_broker_free(f->b);
+    free(f);
+    return 0;
+}
+
+/* A scrape after the producer is gone must not run the producer's
+ * collector on the freed client. */
 static void producer_close_removes_its_collector(void **state)
 {
-    (void)state;
-    char err[512];
-    struct sb_broker *b;
-    assert_int_equal(sb_broker_new(&b, 1, err, sizeof(err)), 0);
-    uv_loop_t loop;
-    assert_int_equal(uv_loop_init(&loop), 0);
-    struct sb_config cfg;
-    sb_config_defaults(&cfg);
-    struct sb_registry *reg = sb_registry_new();
-    struct sb_producer *p;
-    assert_int_equal(
-        sb_producer_new(&p, &loop, &cfg, sb_broker_bootstraps(b), reg, err, sizeof(err)), 0);
+    struct fixture *f = *state;
     struct sb_buf out;
     sb_buf_init(&out);
-    sb_registry_expose(reg, &out);
+    sb_registry_expose(f->reg, &out);
     assert_non_null(strstr(out.data, "\nsensorbridge_producer_queue_messages 0\n"));
 
-    bool done = false;
-    sb_producer_close(p, closed, &done);
-    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
-    assert_true(done);
+    close_producer(f);
     /* The families stay (their counters are the run's record); the queue
      * gauge keeps its last value. */
     sb_buf_reset(&out);
-    sb_registry_expose(reg, &out);
+    sb_registry_expose(f->reg, &out);
     assert_non_null(strstr(out.data, "\nsensorbridge_producer_queue_messages 0\n"));
-
     sb_buf_free(&out);
-    sb_registry_free(reg);
-    sb_config_free(&cfg);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    sb_broker_free(b);
 }
 
 /* The sb-produced-us header of each of the first n messages of partition
@@ -120,26 +149,17 @@ static void read_stamps(const char *bootstraps, const char *topic, int n, long l
  * the sensor's other messages of that millisecond carry no header. */
 static void send_stamps_first_message_per_loop_ms(void **state)
 {
-    (void)state;
+    struct fixture *f = *state;
     char err[512];
-    struct sb_broker *b;
-    assert_int_equal(sb_broker_new(&b, 1, err, sizeof(err)), 0);
-    assert_int_equal(sb_broker_create_topic(b, "stamp-TS1", 1, err, sizeof(err)), 0);
-    assert_int_equal(sb_broker_create_topic(b, "stamp-PS1", 1, err, sizeof(err)), 0);
-    uv_loop_t loop;
-    assert_int_equal(uv_loop_init(&loop), 0);
-    struct sb_config cfg;
-    sb_config_defaults(&cfg);
-    struct sb_registry *reg = sb_registry_new();
-    struct sb_producer *p;
-    assert_int_equal(
-        sb_producer_new(&p, &loop, &cfg, sb_broker_bootstraps(b), reg, err, sizeof(err)), 0);
+    assert_int_equal(sb_broker_create_topic(f->b, "stamp-TS1", 1, err, sizeof(err)), 0);
+    assert_int_equal(sb_broker_create_topic(f->b, "stamp-PS1", 1, err, sizeof(err)), 0);
+    struct sb_producer *p = f->p;
     struct sb_producer_topic *ts1 = sb_producer_topic(p, "TS1", "stamp-TS1");
     struct sb_producer_topic *ps1 = sb_producer_topic(p, "PS1", "stamp-PS1");
     struct sb_sample s = {.cycle = 0, .value = 35.5, .ts_us = 1762612200000000, .rate_hz = 1};
 
     long long w0 = sb_now_wall_us();
-    uv_update_time(&loop);
+    uv_update_time(&f->loop);
     s.sensor = "TS1";
     for (s.sample_idx = 0; s.sample_idx < 3; s.sample_idx++)
         assert_int_equal(sb_producer_send(p, ts1, &s), 0);
@@ -147,10 +167,10 @@ static void send_stamps_first_message_per_loop_ms(void **state)
     s.sample_idx = 0;
     assert_int_equal(sb_producer_send(p, ps1, &s), 0);
     long long w1 = sb_now_wall_us();
-    uint64_t ms = uv_now(&loop);
-    while (uv_now(&loop) == ms) {
+    uint64_t ms = uv_now(&f->loop);
+    while (uv_now(&f->loop) == ms) {
         usleep(100);
-        uv_update_time(&loop);
+        uv_update_time(&f->loop);
     }
     long long w2 = sb_now_wall_us();
     s.sensor = "TS1";
@@ -160,30 +180,21 @@ static void send_stamps_first_message_per_loop_ms(void **state)
     assert_int_equal(sb_producer_flush(p, 10000), 0);
 
     long long st[5];
-    read_stamps(sb_broker_bootstraps(b), "stamp-TS1", 5, st);
+    read_stamps(sb_broker_bootstraps(f->b), "stamp-TS1", 5, st);
     assert_true(st[0] >= w0 && st[0] <= w1);
     assert_int_equal(st[1], -1);
     assert_int_equal(st[2], -1);
     assert_true(st[3] >= w2 && st[3] <= w3);
     assert_int_equal(st[4], -1);
-    read_stamps(sb_broker_bootstraps(b), "stamp-PS1", 1, st);
+    read_stamps(sb_broker_bootstraps(f->b), "stamp-PS1", 1, st);
     assert_true(st[0] >= w0 && st[0] <= w1);
-
-    bool done = false;
-    sb_producer_close(p, closed, &done);
-    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
-    assert_true(done);
-    sb_registry_free(reg);
-    sb_config_free(&cfg);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    sb_broker_free(b);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(producer_close_removes_its_collector),
-        cmocka_unit_test(send_stamps_first_message_per_loop_ms),
+        cmocka_unit_test_setup_teardown(producer_close_removes_its_collector, setup, teardown),
+        cmocka_unit_test_setup_teardown(send_stamps_first_message_per_loop_ms, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
