@@ -41,8 +41,14 @@ set_key "$conf.new" consumer strict_sensors false
 mv "$conf.new" "$conf"
 kill -HUP "$SB_PID"
 wait_metric sensorbridge_config_reloads_total 1 30
-# caught_up: every sensor's produced samples are delivered and applied
-# (or some are still in flight, or the consumer is still behind).
+# caught_up N [TOTAL]: N sensors, each with every produced sample delivered
+# and applied (and TOTAL applied in all, if given; otherwise some are
+# still in flight, or the consumer is still behind). What it
+# saw last is in state.txt, printed if the wait fails: each sensor's
+# produced, delivered and applied counts, then the producer's queue and
+# whether the flow is closed. The waits leave the test's 300 s to report
+# (on the embedded broker, lingering 500 ms, the 10 cycles of part 2 take
+# about two minutes).
 caught_up() {
     local s
     s=$(scrape) || return 1
@@ -50,18 +56,26 @@ caught_up() {
         /^sensorbridge_messages_produced_total\{/ { p[$1] = $2 }
         /^sensorbridge_messages_delivered_total\{/ { d[$1] = $2 }
         /^sensorbridge_sensor_samples_consumed_total\{/ { c[$1] = $2 }
+        /^sensorbridge_producer_queue_messages / { q = $2 }
+        /^sensorbridge_flow_control_paused / { f = $2 }
         END {
             n = 0
+            ok = 1
             for (k in p) {
                 n++
                 a = k; sub(/messages_produced_total/, "messages_delivered_total", a)
                 b = k; sub(/messages_produced_total/, "sensor_samples_consumed_total", b)
-                if (d[a] != p[k] || c[b] != p[k]) exit 1
+                s = k; sub(/.*sensor="/, "", s); sub(/".*/, "", s)
+                printf "%s produced %s delivered %s applied %s\n", s, p[k], d[a], c[b] > state
+                if (d[a] != p[k] || c[b] != p[k]) ok = 0
+                sum += c[b]
             }
-            exit n == 22 ? 0 : 1
-        }'
+            printf "producer queue %s, flow paused %s\n", q, f > state
+            exit ok && n == want && (total == "" || sum == total) ? 0 : 1
+        }' state="$SB_WORK/state.txt" want="$1" total="${2:-}"
 }
-wait_for 240 "every produced sample delivered and applied" caught_up
+wait_for 45 "every produced sample delivered and applied" caught_up 22
+rm -f "$SB_WORK/state.txt"
 scrape > "$SB_WORK/scrape.txt"
 for s in $SB_SENSORS; do
     produced=$(metric "sensorbridge_messages_produced_total{sensor=\"$s\"}" < "$SB_WORK/scrape.txt")
@@ -87,7 +101,8 @@ set_key "$conf" producer kafka.queue.buffering.max.messages 2000
 fresh_broker
 set_key "$conf" kafka brokers "$TEST_BROKERS"
 start_daemon "$conf"
-wait_metric sensorbridge_consumer_messages_total "$(samples_in_cycles 10)" 240
+wait_for 200 "every sample of 10 cycles delivered and applied" caught_up 17 "$(samples_in_cycles 10)"
+rm -f "$SB_WORK/state.txt"
 scrape > "$SB_WORK/scrape.txt"
 for s in $SB_SENSORS; do
     want=$((10 * 60 * $(sensor_rate "$s")))
