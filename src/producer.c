@@ -83,12 +83,21 @@ struct sb_producer {
 
 /* sensorbridge's producer defaults; kafka.* keys in [producer] override them.
  * message.timeout.ms=0 makes librdkafka retry for ever, so a broker outage
- * fills the queue (and pauses the sources) instead of dropping samples. */
+ * fills the queue (and pauses the sources) instead of dropping samples.
+ * One request in flight per broker: librdkafka's idempotent producer takes
+ * a later batch's success as proof that a partition's earlier batches were
+ * written, and a broker takes any first sequence number from a producer id
+ * it holds no state for, so a first request refused with a retriable error
+ * while a second was in flight was reported delivered and never written
+ * (a new topic on Apache Kafka 4.4 lost a sensor's first 3 samples; the
+ * test refused_first_request_is_sent_again in test_producer). */
 static const char *const producer_defaults[] = {
     "client.id",
     "sensorbridge-producer",
     "enable.idempotence",
     "true",
+    "max.in.flight.requests.per.connection",
+    "1",
     "compression.codec",
     "lz4",
     "linger.ms",

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 #include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 #include <uv.h>
 
 #include "sensorbridge/broker.h"
@@ -190,11 +191,116 @@ static void send_stamps_first_message_per_loop_ms(void **state)
     assert_true(st[0] >= w0 && st[0] <= w1);
 }
 
+/* The messages of partition 0 of `topic` in offset order, read with a plain
+ * librdkafka consumer until the end of the partition: their values, as
+ * sample indexes (the codec's "sample_idx" field). Returns the count. */
+static int read_sample_indexes(const char *bootstraps, const char *topic, int max, int *idx)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_set(conf, "group.id", "test-producer", err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    assert_non_null(rk);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    assert_int_equal(rd_kafka_assign(rk, parts), 0);
+    rd_kafka_topic_partition_list_destroy(parts);
+    int got = 0;
+    bool eof = false;
+    for (int polls = 0; !eof && polls < 200; polls++) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 50);
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            eof = true;
+        } else if (!m->err) {
+            assert_true(got < max);
+            char text[512];
+            assert_true(m->len < sizeof(text));
+            memcpy(text, m->payload, m->len);
+            text[m->len] = '\0';
+            const char *v = strstr(text, "\"sample_idx\":");
+            assert_non_null(v);
+            idx[got++] = atoi(v + strlen("\"sample_idx\":"));
+        }
+        rd_kafka_message_destroy(m);
+    }
+    assert_true(eof);
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return got;
+}
+
+/* A partition's first produce request refused with a retriable error while
+ * a second one is in flight: the refused messages are sent again, and the
+ * log holds every message once, in order. librdkafka's idempotent producer
+ * takes a later batch's success as proof that the partition's earlier
+ * batches were written ("implicitly acked by subsequent batch success"),
+ * and a broker takes any first sequence number from a producer id it holds
+ * no state for (the embedded broker checks none). With two requests in
+ * flight the refused batch was reported delivered and never written:
+ * against Apache Kafka 4.4, a topic the broker was still creating answered
+ * NOT_LEADER_OR_FOLLOWER and lost the first 3 samples of a sensor. */
+static void refused_first_request_is_sent_again(void **state)
+{
+    struct fixture *f = *state;
+    char err[512];
+    close_producer(f);
+    /* A cluster of our own, whose first produce answer is a refusal held
+     * for 300 ms; a real broker, as far as the producer can tell (5 ms
+     * linger, not the embedded broker's 500). */
+    rd_kafka_conf_t *oc = rd_kafka_conf_new();
+    rd_kafka_t *owner = rd_kafka_new(RD_KAFKA_PRODUCER, oc, err, sizeof(err));
+    assert_non_null(owner);
+    rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(owner, 1);
+    assert_non_null(mc);
+    assert_int_equal(rd_kafka_mock_topic_create(mc, "refused-TS1", 1, 1), 0);
+    assert_int_equal(
+        rd_kafka_mock_broker_push_request_error_rtts(
+            mc, 1, 0 /* Produce */, 1, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION, 300),
+        0);
+    const char *bootstraps = rd_kafka_mock_cluster_bootstraps(mc);
+    free(f->cfg.brokers);
+    f->cfg.brokers = sb_xstrdup(bootstraps);
+    assert_int_equal(
+        sb_producer_new(&f->p, &f->loop, &f->cfg, bootstraps, f->reg, err, sizeof(err)), 0);
+    struct sb_producer_topic *t = sb_producer_topic(f->p, "TS1", "refused-TS1");
+    struct sb_sample s = {
+        .sensor = "TS1", .cycle = 0, .value = 35.5, .ts_us = 1762612200000000, .rate_hz = 1};
+    /* The first batch goes out after the linger and waits for its
+     * refusal; 100 ms later the second is ready to go. */
+    for (s.sample_idx = 0; s.sample_idx < 3; s.sample_idx++)
+        assert_int_equal(sb_producer_send(f->p, t, &s), 0);
+    uint64_t until = sb_now_mono_ns() + 100 * 1000000ull;
+    while (sb_now_mono_ns() < until)
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+    for (; s.sample_idx < 6; s.sample_idx++)
+        assert_int_equal(sb_producer_send(f->p, t, &s), 0);
+    assert_int_equal(sb_producer_flush(f->p, 10000), 0);
+    close_producer(f);
+
+    int idx[16];
+    int n = read_sample_indexes(bootstraps, "refused-TS1", 16, idx);
+    assert_int_equal(n, 6);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(idx[i], i);
+    rd_kafka_mock_cluster_destroy(mc);
+    rd_kafka_destroy(owner);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(producer_close_removes_its_collector, setup, teardown),
         cmocka_unit_test_setup_teardown(send_stamps_first_message_per_loop_ms, setup, teardown),
+        cmocka_unit_test_setup_teardown(refused_first_request_is_sent_again, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
