@@ -94,10 +94,9 @@ static void producer_close_removes_its_collector(void **state)
     sb_buf_free(&out);
 }
 
-/* The sb-produced-us header of each of the first n messages of partition
- * 0 of `topic`, read with a plain librdkafka consumer: its decimal value,
- * or -1 for a message without headers. */
-static void read_stamps(const char *bootstraps, const char *topic, int n, long long *stamps)
+/* A plain librdkafka consumer assigned partition 0 of `topic` from its
+ * start, reporting the partition's end as an event. */
+static rd_kafka_t *partition_reader(const char *bootstraps, const char *topic)
 {
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -108,12 +107,23 @@ static void read_stamps(const char *bootstraps, const char *topic, int n, long l
                      RD_KAFKA_CONF_OK);
     assert_int_equal(rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err)),
                      RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
     assert_non_null(rk);
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(parts, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
     assert_int_equal(rd_kafka_assign(rk, parts), 0);
     rd_kafka_topic_partition_list_destroy(parts);
+    return rk;
+}
+
+/* The sb-produced-us header of each of the first n messages of partition
+ * 0 of `topic`, read with a plain librdkafka consumer: its decimal value,
+ * or -1 for a message without headers. */
+static void read_stamps(const char *bootstraps, const char *topic, int n, long long *stamps)
+{
+    rd_kafka_t *rk = partition_reader(bootstraps, topic);
     int got = 0;
     for (int polls = 0; got < n && polls < 200; polls++) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 50);
@@ -196,22 +206,7 @@ static void send_stamps_first_message_per_loop_ms(void **state)
  * sample indexes (the codec's "sample_idx" field). Returns the count. */
 static int read_sample_indexes(const char *bootstraps, const char *topic, int max, int *idx)
 {
-    char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, err, sizeof(err)),
-                     RD_KAFKA_CONF_OK);
-    assert_int_equal(rd_kafka_conf_set(conf, "group.id", "test-producer", err, sizeof(err)),
-                     RD_KAFKA_CONF_OK);
-    assert_int_equal(rd_kafka_conf_set(conf, "enable.auto.commit", "false", err, sizeof(err)),
-                     RD_KAFKA_CONF_OK);
-    assert_int_equal(rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err)),
-                     RD_KAFKA_CONF_OK);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
-    assert_non_null(rk);
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    assert_int_equal(rd_kafka_assign(rk, parts), 0);
-    rd_kafka_topic_partition_list_destroy(parts);
+    rd_kafka_t *rk = partition_reader(bootstraps, topic);
     int got = 0;
     bool eof = false;
     for (int polls = 0; !eof && polls < 200; polls++) {
